@@ -1,0 +1,198 @@
+"""The command line (../shared/spec/CLI.md). No GUI import unless the GUI is asked for."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from avtoprokat_mail import __version__
+from avtoprokat_mail.clientfilter import ClientFilter, ClientTable
+from avtoprokat_mail.paths import data_dir, database_path
+from avtoprokat_mail.storage import DatabaseError, open_database
+from avtoprokat_mail.storage import clients as client_store
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line; the message is shown to the user."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command of CLI.md implemented so far."""
+    parser = argparse.ArgumentParser(
+        prog="avtoprokat-mail",
+        description="Рассылка email и SMS клиентам пункта проката. Без команды открывает окно.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--data-dir", help="папка данных (по умолчанию папка пользователя)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="открыть базу и главное окно, закрыть, выйти с 0"
+    )
+    parser.add_argument("--demo", action="store_true", help="сначала заполнить демо-данными")
+    commands = parser.add_subparsers(dest="command", metavar="КОМАНДА")
+
+    gui = commands.add_parser("gui", help="открыть окно программы")
+    gui.add_argument(
+        "--demo", action="store_true", dest="gui_demo", help="сначала заполнить демо-данными"
+    )
+    commands.add_parser("demo", help="добавить демо-клиентов")
+
+    clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
+        dest="clients_command", metavar="ДЕЙСТВИЕ", required=True
+    )
+    imp = clients.add_parser("import", help="импорт из CSV или XLSX")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="только показать, что будет сделано")
+    exp = clients.add_parser("export", help="экспорт в CSV или XLSX (по расширению файла)")
+    exp.add_argument("file", type=Path)
+    lst = clients.add_parser("list", help="список клиентов")
+    lst.add_argument("--marked", action="store_true", help="только отмеченные")
+    lst.add_argument("--format", choices=("table", "csv"), default="table")
+    mark = clients.add_parser("mark", help="отметка клиентов")
+    how = mark.add_mutually_exclusive_group(required=True)
+    how.add_argument("--all", action="store_true", help="отметить всех")
+    how.add_argument("--none", action="store_true", help="снять все отметки")
+    how.add_argument("--invert", action="store_true", help="инвертировать отметки")
+    how.add_argument("--search", metavar="ТЕКСТ", help="отметить найденных быстрым поиском")
+    how.add_argument("--ids", metavar="1,2,3", help="отметить клиентов с этими номерами")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        None: _run_gui,
+        "gui": _run_gui,
+        "demo": _run_demo,
+        "clients": _run_clients,
+    }
+    command = None if args.smoke else args.command
+    try:
+        return handlers[command](args)
+    except (DatabaseError, UsageError) as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    return data_dir(args.data_dir)
+
+
+def _open(args: argparse.Namespace):
+    return open_database(database_path(_folder(args)))
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from avtoprokat_mail.app import run  # the GUI is imported only when asked for
+
+    demo = args.demo or getattr(args, "gui_demo", False)
+    return run(_folder(args), demo=demo, smoke=args.smoke)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from avtoprokat_mail.demo import fill_demo
+
+    conn = _open(args)
+    added = fill_demo(conn)
+    print(f"демо-клиентов добавлено: {added}")
+    return EXIT_OK
+
+
+def _run_clients(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    try:
+        return {
+            "import": _clients_import,
+            "export": _clients_export,
+            "list": _clients_list,
+            "mark": _clients_mark,
+        }[args.clients_command](conn, args)
+    finally:
+        conn.close()
+
+
+def _clients_import(conn, args: argparse.Namespace) -> int:
+    from avtoprokat_mail.interchange import InterchangeError, apply_import, plan_import
+
+    try:
+        plan = plan_import(conn, args.file)
+    except InterchangeError as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for rejected in plan.rejected:
+        print(f"строка {rejected.line}: {rejected.reason}", file=sys.stderr)
+    if not args.dry_run:
+        apply_import(conn, plan)
+    print(f"imported {len(plan.added)}, updated {len(plan.updated)}, rejected {len(plan.rejected)}")
+    return EXIT_OK
+
+
+def _clients_export(conn, args: argparse.Namespace) -> int:
+    from avtoprokat_mail.interchange import InterchangeError, export_clients
+
+    try:
+        count = export_clients(conn, args.file)
+    except InterchangeError as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"exported {count}")
+    return EXIT_OK
+
+
+_LIST_COLUMNS = (
+    "id", "surname", "name", "position", "organization", "email", "mobile", "phone",
+    "marked", "opt_out",
+)  # fmt: skip
+
+
+def _clients_list(conn, args: argparse.Namespace) -> int:
+    clients = client_store.list_clients(conn, marked_only=args.marked)
+    rows = [
+        [int(v) if isinstance(v, bool) else v for v in (getattr(c, n) for n in _LIST_COLUMNS)]
+        for c in clients
+    ]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(_LIST_COLUMNS)
+        writer.writerows(rows)
+    else:
+        _print_table(_LIST_COLUMNS, rows)
+    return EXIT_OK
+
+
+def _print_table(headers: Sequence[str], rows: list[list]) -> None:
+    """Plain aligned columns for a terminal."""
+    texts = [[str(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(headers)]
+    for line in [list(headers), *texts]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _clients_mark(conn, args: argparse.Namespace) -> int:
+    if args.all or args.none:
+        client_store.set_all_marked(conn, args.all)
+    elif args.invert:
+        client_store.invert_marks(conn)
+    else:
+        ids = _ids_to_mark(conn, args)
+        client_store.set_marked(conn, ids, True)
+    total, marked = client_store.counts(conn)
+    print(f"отмечено {marked} из {total}")
+    return EXIT_OK
+
+
+def _ids_to_mark(conn, args: argparse.Namespace) -> list[int]:
+    if args.search is not None:
+        table = ClientTable(client_store.fetch_rows(conn))
+        return [table.ids[i] for i in table.matching(ClientFilter(text=args.search))]
+    try:
+        return [int(part) for part in args.ids.split(",") if part.strip()]
+    except ValueError as error:
+        raise UsageError(f"--ids ждёт номера через запятую, например 1,2,3: {args.ids}") from error

@@ -1,0 +1,183 @@
+"""The client directory as the grid shows it: filtering, sorting and marks in memory.
+
+No tkinter here. The GUI binds :class:`ClientTable.grid` to the sheet (tksheet keeps a
+reference to the list, so reordering it in place reorders the sheet), and the CLI's
+``clients mark --search`` uses the same :meth:`ClientTable.matching`, so a search marks
+exactly the rows the window would show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
+from avtoprokat_mail.storage.clients import ROW_COLUMNS
+from avtoprokat_mail.validation import email_problem, is_valid_mobile
+
+# Grid columns: the mark check box, the text fields, the opt-out flag as a word.
+GRID_COLUMNS: tuple[str, ...] = ("marked", *CLIENT_TEXT_FIELDS, "opt_out")
+GRID_HEADERS: tuple[str, ...] = ("✓", *(CLIENT_LABELS[f] for f in CLIENT_TEXT_FIELDS), "Отказ")
+MARK_COLUMN = 0
+EMAIL_COLUMN = GRID_COLUMNS.index("email")
+MOBILE_COLUMN = GRID_COLUMNS.index("mobile")
+OPT_OUT_COLUMN = GRID_COLUMNS.index("opt_out")
+OPT_OUT_TEXT = "отказ"
+
+_ID = ROW_COLUMNS.index("id")
+_TEXTS = slice(1, 1 + len(CLIENT_TEXT_FIELDS))
+_MARKED = ROW_COLUMNS.index("marked")
+_OPT_OUT = ROW_COLUMNS.index("opt_out")
+_ORGANIZATION = GRID_COLUMNS.index("organization")
+
+
+class OptOut(Enum):
+    """The opt-out filter: everybody, only those who refused mailings, or only the others."""
+
+    ANY = "все"
+    ONLY = "только отказавшиеся"
+    EXCLUDE = "без отказавшихся"
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    """What the user asked to see. The default shows every client."""
+
+    text: str = ""
+    organization: str = ""
+    has_email: bool = False
+    has_valid_mobile: bool = False
+    marked_only: bool = False
+    opt_out: OptOut = OptOut.ANY
+
+    @property
+    def is_empty(self) -> bool:
+        return self == ClientFilter()
+
+
+def fold(text: str) -> str:
+    """Case- and ё-insensitive form for searching ("Ёлкин" finds "елкин")."""
+    return text.casefold().replace("ё", "е")
+
+
+def grid_row(row: Sequence) -> list:
+    """A storage row (:data:`ROW_COLUMNS`) as a grid row (:data:`GRID_COLUMNS`)."""
+    return [bool(row[_MARKED]), *row[_TEXTS], OPT_OUT_TEXT if row[_OPT_OUT] else ""]
+
+
+class ClientTable:
+    """The directory in memory: grid rows with their ids, search keys and validity flags.
+
+    The lists are parallel and always reordered together; indexes into them are the sheet's
+    data indexes.
+    """
+
+    def __init__(self, rows: Sequence[Sequence]) -> None:
+        self.grid: list[list] = []
+        self.ids: list[int] = []
+        self._keys: list[str] = []
+        self.bad_email: list[bool] = []
+        self.bad_mobile: list[bool] = []
+        for row in rows:
+            self.append(row)
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    # --- rows -------------------------------------------------------------------------
+    def append(self, row: Sequence) -> int:
+        """Add a storage row at the end; returns its index."""
+        self.grid.append(grid_row(row))
+        self.ids.append(row[_ID])
+        self._keys.append("")
+        self.bad_email.append(False)
+        self.bad_mobile.append(False)
+        self._refresh(len(self.grid) - 1)
+        return len(self.grid) - 1
+
+    def replace(self, index: int, row: Sequence) -> None:
+        """Put a fresh storage row at ``index`` (after the client was edited)."""
+        self.grid[index][:] = grid_row(row)
+        self.ids[index] = row[_ID]
+        self._refresh(index)
+
+    def remove(self, indexes: Sequence[int]) -> None:
+        """Drop the rows at ``indexes``."""
+        gone = set(indexes)
+        keep = [i for i in range(len(self.grid)) if i not in gone]
+        self._reorder(keep)
+
+    def index_of(self, client_id: int) -> int:
+        """The row index of a client id (ValueError when absent)."""
+        return self.ids.index(client_id)
+
+    def _refresh(self, index: int) -> None:
+        row = self.grid[index]
+        self._keys[index] = fold("\x1f".join(row[1:OPT_OUT_COLUMN]))
+        email, mobile = row[EMAIL_COLUMN], row[MOBILE_COLUMN]
+        self.bad_email[index] = bool(email) and email_problem(email) is not None
+        self.bad_mobile[index] = bool(mobile) and not is_valid_mobile(mobile)
+
+    # --- filtering and sorting -----------------------------------------------------------
+    def matching(self, flt: ClientFilter) -> list[int]:
+        """Indexes of the rows ``flt`` shows, in grid order."""
+        indexes = range(len(self.grid))
+        if flt.is_empty:
+            return list(indexes)
+        grid = self.grid
+        words = fold(flt.text).split()
+        if words:
+            keys = self._keys
+            indexes = [i for i in indexes if all(word in keys[i] for word in words)]
+        if flt.organization:
+            org = fold(flt.organization)
+            indexes = [i for i in indexes if fold(grid[i][_ORGANIZATION]) == org]
+        if flt.has_email:
+            bad = self.bad_email
+            indexes = [i for i in indexes if grid[i][EMAIL_COLUMN] and not bad[i]]
+        if flt.has_valid_mobile:
+            bad = self.bad_mobile
+            indexes = [i for i in indexes if grid[i][MOBILE_COLUMN] and not bad[i]]
+        if flt.marked_only:
+            indexes = [i for i in indexes if grid[i][MARK_COLUMN]]
+        if flt.opt_out is not OptOut.ANY:
+            wanted = flt.opt_out is OptOut.ONLY
+            indexes = [i for i in indexes if bool(grid[i][OPT_OUT_COLUMN]) == wanted]
+        return list(indexes)
+
+    def sort(self, column: int, *, descending: bool = False) -> None:
+        """Reorder every row by one grid column, in place (stable; text case-insensitive)."""
+        grid = self.grid
+        if column == MARK_COLUMN:
+            order = sorted(range(len(grid)), key=lambda i: grid[i][column], reverse=descending)
+        else:
+            keyed = [(fold(row[column]), i) for i, row in enumerate(grid)]
+            # Empty cells last whichever the direction, as spreadsheet users expect.
+            filled = sorted((k for k in keyed if k[0]), reverse=descending)
+            order = [i for _, i in filled] + [i for k, i in keyed if not k]
+        self._reorder(order)
+
+    def _reorder(self, order: list[int]) -> None:
+        for name in ("grid", "ids", "_keys", "bad_email", "bad_mobile"):
+            column = getattr(self, name)
+            column[:] = [column[i] for i in order]
+
+    # --- marks and summaries -------------------------------------------------------------
+    def set_marks(self, indexes: Sequence[int], marked: bool) -> list[int]:
+        """Set the mark on rows in memory; returns the ids whose mark changed."""
+        changed = []
+        for i in indexes:
+            row = self.grid[i]
+            if row[MARK_COLUMN] != marked:
+                row[MARK_COLUMN] = marked
+                changed.append(self.ids[i])
+        return changed
+
+    def marked_count(self) -> int:
+        return sum(1 for row in self.grid if row[MARK_COLUMN])
+
+    def organizations(self) -> list[str]:
+        """Distinct organisation names, sorted, for the organisation filter."""
+        names = {row[_ORGANIZATION] for row in self.grid if row[_ORGANIZATION]}
+        return sorted(names, key=fold)

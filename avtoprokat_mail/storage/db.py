@@ -1,0 +1,156 @@
+"""Opening the database: PRAGMAs, schema migrations by ``PRAGMA user_version``, clear errors.
+
+Every failure a user can meet (a database from a newer program, a damaged file, a file held by
+another program) becomes a :class:`DatabaseError` with a Russian message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_SECONDS = 5.0
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; ``str(error)`` is a message for the user, in Russian."""
+
+
+def _v1_clients(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE clients (
+            id           INTEGER PRIMARY KEY,
+            surname      TEXT NOT NULL DEFAULT '',
+            name         TEXT NOT NULL DEFAULT '',
+            position     TEXT NOT NULL DEFAULT '',
+            organization TEXT NOT NULL DEFAULT '',
+            email        TEXT NOT NULL DEFAULT '',
+            mobile       TEXT NOT NULL DEFAULT '',
+            phone        TEXT NOT NULL DEFAULT '',
+            address      TEXT NOT NULL DEFAULT '',
+            note         TEXT NOT NULL DEFAULT '',
+            marked       INTEGER NOT NULL DEFAULT 0 CHECK (marked IN (0, 1)),
+            opt_out      INTEGER NOT NULL DEFAULT 0 CHECK (opt_out IN (0, 1)),
+            created      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')),
+            updated      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime'))
+        );
+        CREATE INDEX clients_email ON clients (lower(email)) WHERE email <> '';
+        CREATE INDEX clients_mobile ON clients (mobile) WHERE mobile <> '';
+        CREATE INDEX clients_marked ON clients (marked) WHERE marked = 1;
+        """
+    )
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one: ``executescript`` would commit the open transaction."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {statement!r}")
+
+
+# Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
+# entry; append a new one.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating when missing) and migrate the database at ``path``.
+
+    A database written by a newer version of the program is refused before anything writes to
+    it. Raises :class:`DatabaseError` with a message for the user on every failure.
+    """
+    path = Path(path)
+    if path.exists():
+        _refuse_newer_schema(path)
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    except sqlite3.Error as error:
+        raise DatabaseError(_explain(error, path)) from error
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn, path)
+        conn.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.Error as error:
+        conn.close()
+        raise DatabaseError(_explain(error, path)) from error
+    except DatabaseError:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed when the block ends, rolled back on any exception.
+
+    The connection runs in autocommit mode (``isolation_level=None``), so every statement
+    outside such a block is its own transaction.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _refuse_newer_schema(path: Path) -> None:
+    """Read the schema version without writing a byte; refuse a newer one."""
+    try:
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    except sqlite3.Error as error:
+        raise DatabaseError(_explain(error, path)) from error
+    try:
+        version = probe.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as error:
+        raise DatabaseError(_explain(error, path)) from error
+    finally:
+        probe.close()
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"База данных {path} создана более новой версией программы "
+            f"(версия схемы {version}, эта программа знает версию {SCHEMA_VERSION}). "
+            "Установите новую версию программы. Файл не изменён."
+        )
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the missing migrations, each in its own transaction with its version bump."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:  # written by a newer program between the probe and now
+        raise DatabaseError(f"База данных {path} создана более новой версией программы.")
+    for number in range(version, SCHEMA_VERSION):
+        with transaction(conn):
+            MIGRATIONS[number](conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def _explain(error: sqlite3.Error, path: Path) -> str:
+    """Turn an sqlite3 error into a message a rental manager can act on."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return (
+            f"База данных {path} занята другой программой (возможно, открыта вторая копия "
+            "программы). Закройте её и попробуйте снова."
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"Файл базы данных {path} повреждён или не является базой данных программы. "
+            "Восстановите его из резервной копии или укажите другую папку данных."
+        )
+    if "unable to open" in text or "readonly" in text or "read-only" in text:
+        return f"Не удаётся открыть базу данных {path}: нет доступа к файлу или папке."
+    return f"Ошибка базы данных {path}: {error}"
