@@ -79,6 +79,12 @@ class ClientTable:
         self._keys: list[str] = []
         self.bad_email: list[bool] = []
         self.bad_mobile: list[bool] = []
+        self.reset(rows)
+
+    def reset(self, rows: Sequence[Sequence]) -> None:
+        """Replace every row, keeping the list objects (the sheet holds a reference)."""
+        for name in ("grid", "ids", "_keys", "bad_email", "bad_mobile"):
+            getattr(self, name).clear()
         for row in rows:
             self.append(row)
 

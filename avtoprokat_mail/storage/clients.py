@@ -42,9 +42,14 @@ def list_clients(conn: sqlite3.Connection, *, marked_only: bool = False) -> list
     return [client_from_row(row) for row in fetch_rows(conn, marked_only=marked_only)]
 
 
+def fetch_row(conn: sqlite3.Connection, client_id: int) -> tuple | None:
+    """One client as a tuple in :data:`ROW_COLUMNS` order, or None."""
+    return conn.execute(_SELECT_ROWS + " WHERE id = ?", (client_id,)).fetchone()
+
+
 def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
     """One client by id, or None when there is no such client."""
-    row = conn.execute(_SELECT_ROWS + " WHERE id = ?", (client_id,)).fetchone()
+    row = fetch_row(conn, client_id)
     return client_from_row(row) if row else None
 
 
@@ -104,7 +109,9 @@ def invert_marks(conn: sqlite3.Connection) -> None:
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int]:
     """(number of clients, number of marked clients)."""
-    total, marked = conn.execute("SELECT count(*), coalesce(sum(marked), 0) FROM clients").fetchone()
+    total, marked = conn.execute(
+        "SELECT count(*), coalesce(sum(marked), 0) FROM clients"
+    ).fetchone()
     return total, marked
 
 

@@ -41,7 +41,7 @@ def _v1_clients(conn: sqlite3.Connection) -> None:
         CREATE INDEX clients_email ON clients (lower(email)) WHERE email <> '';
         CREATE INDEX clients_mobile ON clients (mobile) WHERE mobile <> '';
         CREATE INDEX clients_marked ON clients (marked) WHERE marked = 1;
-        """
+        """,
     )
 
 

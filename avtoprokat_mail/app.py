@@ -1,0 +1,65 @@
+"""Composition root: open the database, build the one ttkbootstrap App, show "Клиенты"."""
+
+from __future__ import annotations
+
+import sqlite3
+import traceback
+from pathlib import Path
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail import APP_NAME
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import DatabaseError, open_database
+from avtoprokat_mail.ui.clients_window import ClientsWindow
+from avtoprokat_mail.ui.dialogs import show_error
+
+THEME = "bootstrap-light"
+
+
+def create_root() -> ttk.App:
+    """The application's single Tk root (ttkbootstrap allows only one)."""
+    root = ttk.App(title=f"Клиенты — {APP_NAME}", theme=THEME, size=(1280, 760), minsize=(900, 500))
+    root.report_callback_exception = lambda *exc: _report_error(root, *exc)
+    return root
+
+
+def _report_error(root: ttk.App, kind, value, tb) -> None:
+    """An error in a button handler: tell the user in Russian instead of failing silently."""
+    traceback.print_exception(kind, value, tb)
+    if isinstance(value, DatabaseError):
+        message = str(value)
+    elif isinstance(value, sqlite3.Error):
+        message = f"Ошибка базы данных: {value}"
+    else:
+        message = f"Непредвиденная ошибка: {value}"
+    show_error(root, "Ошибка", message)
+
+
+def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
+    """Open the GUI on the data in ``folder``; returns the process exit status."""
+    root = create_root()
+    try:
+        conn = open_database(database_path(folder))
+    except DatabaseError as error:
+        if not smoke:
+            root.withdraw()
+            show_error(root, APP_NAME, str(error))
+        root.destroy()
+        print(f"Ошибка: {error}")
+        return 2
+    try:
+        if demo:
+            from avtoprokat_mail.demo import fill_demo
+
+            fill_demo(conn)
+        window = ClientsWindow(root, conn, folder)
+        window.pack(fill="both", expand=True)
+        if smoke:
+            root.update()
+            root.destroy()
+            return 0
+        root.mainloop()
+    finally:
+        conn.close()
+    return 0

@@ -1,0 +1,1 @@
+"""The GUI: a thin ttkbootstrap + tksheet skin over storage/, interchange/ and sending/."""

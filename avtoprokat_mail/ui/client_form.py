@@ -1,0 +1,154 @@
+"""The client record form ("Клиент"): add or edit one client, with validation."""
+
+from __future__ import annotations
+
+import sqlite3
+import tkinter as tk
+from collections.abc import Callable
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.ui.dialogs import ask_yes_no
+from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize_mobile
+
+_WIDE_FIELDS = {"address", "note", "organization"}
+
+
+class ClientForm(ttk.Toplevel):
+    """Edit the fields of one client; "Сохранить" validates, stores and calls ``on_saved``.
+
+    ``on_saved`` receives the stored client's id. Tests fill :attr:`vars` and press
+    :attr:`save_button` exactly as a user types and clicks.
+    """
+
+    def __init__(
+        self,
+        parent: tk.Misc,
+        conn: sqlite3.Connection,
+        client: Client | None,
+        on_saved: Callable[[int], None],
+    ) -> None:
+        title = "Новый клиент" if client is None else f"Клиент: {client.display_name}"
+        super().__init__(title=title, transient=parent.winfo_toplevel(), minsize=(520, 0))
+        self.conn = conn
+        self.client = client or Client()
+        self.on_saved = on_saved
+        self.vars: dict[str, tk.Variable] = {}
+        self.entries: dict[str, ttk.Entry] = {}
+        self.error_label: ttk.Label
+        self._build()
+        self.bind("<Escape>", lambda _e: self.destroy())
+        self.bind("<Return>", lambda _e: self.save())
+        self.entries["surname"].focus_set()
+
+    def _build(self) -> None:
+        body = ttk.Frame(self, padding=14)
+        body.pack(fill="both", expand=True)
+        body.columnconfigure(1, weight=1)
+        for row, name in enumerate(CLIENT_TEXT_FIELDS):
+            label = CLIENT_LABELS[name] + (" (имя и отчество)" if name == "name" else "")
+            ttk.Label(body, text=label + ":").grid(row=row, column=0, sticky="w", pady=3)
+            var = tk.StringVar(self, value=getattr(self.client, name))
+            entry = ttk.Entry(body, textvariable=var, width=48 if name in _WIDE_FIELDS else 36)
+            entry.grid(row=row, column=1, sticky="ew", pady=3, padx=(8, 0))
+            self.vars[name], self.entries[name] = var, entry
+        self.normalize_button = ttk.Button(
+            body, text="Исправить", bootstyle="link", command=self.normalize_mobile
+        )
+        self.normalize_button.grid(
+            row=CLIENT_TEXT_FIELDS.index("mobile"), column=2, sticky="w", padx=(4, 0)
+        )
+        self.vars["mobile"].trace_add("write", lambda *_: self._update_mobile_hint())
+        self._update_mobile_hint()
+
+        flags = ttk.Frame(body)
+        flags.grid(row=len(CLIENT_TEXT_FIELDS), column=1, sticky="w", pady=(8, 0), padx=(8, 0))
+        for name in ("marked", "opt_out"):
+            var = tk.BooleanVar(self, value=getattr(self.client, name))
+            ttk.Checkbutton(flags, text=CLIENT_LABELS[name], variable=var).pack(
+                side="left", padx=(0, 16)
+            )
+            self.vars[name] = var
+
+        self.error_label = ttk.Label(body, text="", bootstyle="danger", wraplength=460)
+        self.error_label.grid(row=len(CLIENT_TEXT_FIELDS) + 1, column=0, columnspan=3, sticky="w")
+        buttons = ttk.Frame(body)
+        buttons.grid(
+            row=len(CLIENT_TEXT_FIELDS) + 2, column=0, columnspan=3, sticky="e", pady=(8, 0)
+        )
+        self.save_button = ttk.Button(buttons, text="Сохранить", command=self.save)
+        self.save_button.pack(side="left")
+        self.cancel_button = ttk.Button(
+            buttons, text="Отмена", bootstyle="secondary", command=self.destroy
+        )
+        self.cancel_button.pack(side="left", padx=(8, 0))
+
+    def _update_mobile_hint(self) -> None:
+        text = self.vars["mobile"].get().strip()
+        fixable = bool(text) and not is_valid_mobile(text) and normalize_mobile(text) is not None
+        if fixable:
+            self.normalize_button.grid()
+        else:
+            self.normalize_button.grid_remove()
+
+    def normalize_mobile(self) -> None:
+        """Rewrite the mobile in the +79XXXXXXXXX form the seed demands."""
+        fixed = normalize_mobile(self.vars["mobile"].get())
+        if fixed:
+            self.vars["mobile"].set(fixed)
+
+    def _collect(self) -> Client:
+        values = {name: self.vars[name].get() for name in self.vars}
+        texts = {name: str(values[name]).strip() for name in CLIENT_TEXT_FIELDS}
+        return Client(
+            **texts,
+            marked=bool(values["marked"]),
+            opt_out=bool(values["opt_out"]),
+            id=self.client.id,
+        )
+
+    def _problem(self, client: Client) -> tuple[str, str] | None:
+        """The first thing that stops saving: (field, message in Russian)."""
+        if not (client.surname or client.name or client.organization):
+            return "surname", "Укажите фамилию, имя или наименование организации."
+        if client.email and (problem := email_problem(client.email)):
+            return "email", f"Email: {problem}."
+        if client.mobile and not is_valid_mobile(client.mobile):
+            return "mobile", (
+                f"Сотовый телефон «{client.mobile}» не похож на российский мобильный номер. "
+                "Нужен вид +7 и 10 цифр без разделителей, например +79031112233."
+            )
+        return None
+
+    def save(self) -> bool:
+        """Validate and store; returns True when the client was saved and the form closed."""
+        client = self._collect()
+        suggestion = client.mobile and not is_valid_mobile(client.mobile)
+        if suggestion and (fixed := normalize_mobile(client.mobile)):
+            if not ask_yes_no(
+                self,
+                "Сотовый телефон",
+                f"Номер «{client.mobile}» записан не по правилам рассылки SMS.\n"
+                f"Записать его как {fixed}?",
+            ):
+                self._show_problem("mobile", "Исправьте номер: нужен вид +79031112233.")
+                return False
+            self.vars["mobile"].set(fixed)
+            client.mobile = fixed
+        if problem := self._problem(client):
+            self._show_problem(*problem)
+            return False
+        if client.id is None:
+            client_store.add_client(self.conn, client)
+        else:
+            client_store.update_client(self.conn, client)
+        self.destroy()
+        self.on_saved(client.id)
+        return True
+
+    def _show_problem(self, field: str, message: str) -> None:
+        self.error_label.configure(text=message)
+        self.entries[field].focus_set()
+        self.entries[field].select_range(0, "end")

@@ -1,0 +1,112 @@
+"""Import preview: what an import will add, update and reject, before anything is written."""
+
+from __future__ import annotations
+
+import sqlite3
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail.ui.dialogs import show_error
+
+
+class ImportPreview(ttk.Toplevel):
+    """Shows an :class:`ImportPlan`; "Импортировать" applies it in one transaction.
+
+    "Отмена" (or closing the window) writes nothing.
+    """
+
+    def __init__(
+        self, parent: tk.Misc, conn: sqlite3.Connection, plan, on_done: Callable[[], None]
+    ):
+        super().__init__(
+            title="Импорт клиентов", transient=parent.winfo_toplevel(), size=(640, 460)
+        )
+        self.conn = conn
+        self.plan = plan
+        self.on_done = on_done
+        self._build()
+        self.bind("<Escape>", lambda _e: self.destroy())
+
+    @classmethod
+    def start(
+        cls,
+        parent: tk.Misc,
+        conn: sqlite3.Connection,
+        path: Path,
+        on_done: Callable[[], None],
+    ) -> ImportPreview | None:
+        """Read and check ``path``, then show the preview (None when the file is unreadable)."""
+        from avtoprokat_mail.interchange import InterchangeError, plan_import
+
+        top = parent.winfo_toplevel()
+        top.configure(cursor="watch")
+        top.update_idletasks()
+        try:
+            plan = plan_import(conn, path)
+        except InterchangeError as error:
+            show_error(parent, "Импорт клиентов", str(error))
+            return None
+        finally:
+            top.configure(cursor="")
+        return cls(parent, conn, plan, on_done)
+
+    def _build(self) -> None:
+        body = ttk.Frame(self, padding=14)
+        body.pack(fill="both", expand=True)
+        ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=600).pack(anchor="w")
+        self.summary_label = ttk.Label(body, text=self.summary(), font="-weight bold")
+        self.summary_label.pack(anchor="w", pady=(8, 8))
+        if self.plan.rejected:
+            ttk.Label(body, text="Отклонённые строки (они не будут загружены):").pack(anchor="w")
+            frame = ttk.Frame(body)
+            frame.pack(fill="both", expand=True, pady=(4, 0))
+            self.rejected_view = ttk.Treeview(
+                frame, columns=("line", "reason"), show="headings", height=10
+            )
+            self.rejected_view.heading("line", text="Строка")
+            self.rejected_view.heading("reason", text="Причина")
+            self.rejected_view.column("line", width=70, stretch=False, anchor="e")
+            self.rejected_view.column("reason", width=520)
+            for item in self.plan.rejected:
+                self.rejected_view.insert("", "end", values=(item.line, item.reason))
+            scroll = ttk.Scrollbar(frame, orient="vertical", command=self.rejected_view.yview)
+            self.rejected_view.configure(yscrollcommand=scroll.set)
+            self.rejected_view.pack(side="left", fill="both", expand=True)
+            scroll.pack(side="right", fill="y")
+        buttons = ttk.Frame(body)
+        buttons.pack(anchor="e", pady=(12, 0))
+        self.import_button = ttk.Button(buttons, text="Импортировать", command=self.apply)
+        self.import_button.pack(side="left")
+        if not (self.plan.added or self.plan.updated):
+            self.import_button.configure(state="disabled")
+        self.cancel_button = ttk.Button(
+            buttons, text="Отмена", bootstyle="secondary", command=self.destroy
+        )
+        self.cancel_button.pack(side="left", padx=(8, 0))
+
+    def summary(self) -> str:
+        plan = self.plan
+        return (
+            f"Будет добавлено: {len(plan.added)}    обновлено: {len(plan.updated)}    "
+            f"отклонено: {len(plan.rejected)}"
+        )
+
+    def apply(self) -> None:
+        """Write the plan in one transaction, then say what was done."""
+        from avtoprokat_mail.interchange import apply_import
+
+        apply_import(self.conn, self.plan)
+        plan = self.plan
+        self.summary_label.configure(
+            text=(
+                f"Импорт завершён: добавлено {len(plan.added)}, обновлено {len(plan.updated)}, "
+                f"отклонено {len(plan.rejected)}."
+            ),
+            bootstyle="success",
+        )
+        self.import_button.configure(state="disabled")
+        self.cancel_button.configure(text="Закрыть")
+        self.on_done()

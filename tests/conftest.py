@@ -1,0 +1,55 @@
+"""Shared fixtures: real SQLite files in tmp_path, one real Tk root under Xvfb."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import open_database
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def db(data_folder: Path) -> Iterator:
+    """An open, migrated database in a fresh data folder."""
+    conn = open_database(database_path(data_folder))
+    yield conn
+    conn.close()
+
+
+# --- GUI ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tk_root():
+    """The one ttkbootstrap App of the test session (a second one raises RuntimeError).
+
+    Exceptions raised inside Tk callbacks are collected, and :func:`gui_errors` fails the
+    test that caused them instead of letting Tk print and carry on.
+    """
+    from avtoprokat_mail.app import create_root
+
+    root = create_root()
+    root.callback_errors = []
+    root.report_callback_exception = lambda kind, value, tb: root.callback_errors.append(value)
+    root.update()
+    yield root
+    root.destroy()
+
+
+@pytest.fixture
+def gui_errors(tk_root):
+    tk_root.callback_errors.clear()
+    yield tk_root.callback_errors
+    errors = list(tk_root.callback_errors)
+    tk_root.callback_errors.clear()
+    assert not errors, f"exceptions in Tk callbacks: {errors!r}"

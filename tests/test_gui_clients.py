@@ -1,0 +1,331 @@
+"""The main window "Клиенты" driven as a user drives it, under Xvfb, on a real database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avtoprokat_mail.clientfilter import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN, OptOut
+from avtoprokat_mail.model import Client
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.ui.client_form import ClientForm
+from avtoprokat_mail.ui.clients_window import BAD_CELL_BG, ClientsWindow
+from tests.gui_helpers import answer_next_dialog, click, pump, toplevels_of
+
+SEED = [
+    Client(surname="Иванов", name="Иван Петрович", organization="ООО «Ромашка»",
+           email="ivanov@mail.ru", mobile="+79031112233"),
+    Client(surname="Петрова", name="Анна Сергеевна", organization="АО «Вектор»",
+           email="petrova@yandex.ru", mobile="+79161234567"),
+    Client(surname="Ёлкин", name="Олег Ильич", organization="ООО «Ромашка»",
+           email="elkin@mail", mobile="8 (926) 555-44-33"),
+    Client(surname="Сидоров", name="Пётр", organization="", email="", mobile="",
+           phone="+7 (495) 111-22-33", opt_out=True),
+    Client(surname="Андреева", name="Мария", organization="ИП Андреева",
+           email="maria@bk.ru", mobile="+79990001122"),
+]  # fmt: skip
+
+
+class Session:
+    """One opening of the window on a data folder; ``restart`` closes it and opens anew."""
+
+    def __init__(self, root, folder: Path) -> None:
+        self.root, self.folder = root, folder
+        self.conn = None
+        self.window: ClientsWindow | None = None
+
+    def open(self) -> ClientsWindow:
+        self.conn = open_database(database_path(self.folder))
+        self.window = ClientsWindow(self.root, self.conn, self.folder)
+        self.window.pack(fill="both", expand=True)
+        pump(self.root)
+        return self.window
+
+    def close(self) -> None:
+        for form in toplevels_of(self.root, ClientForm):
+            form.destroy()
+        if self.window is not None:
+            self.window.destroy()
+            self.conn.close()
+            self.window = None
+
+    def restart(self) -> ClientsWindow:
+        self.close()
+        return self.open()
+
+
+@pytest.fixture
+def session(tk_root, data_folder, gui_errors):
+    conn = open_database(database_path(data_folder))
+    for client in SEED:
+        client_store.add_client(conn, Client(**vars(client)))
+    conn.close()
+    s = Session(tk_root, data_folder)
+    s.open()
+    yield s
+    s.close()
+
+
+def shown_surnames(window: ClientsWindow) -> list[str]:
+    """The surnames the grid displays, top to bottom, read from the sheet itself."""
+    sheet = window.sheet
+    count = len(sheet.get_sheet_data()) if sheet.all_rows_displayed() else len(sheet.displayed_rows)
+    return [sheet.get_cell_data(sheet.data_r(r), 1) for r in range(count)]
+
+
+def row_of(window: ClientsWindow, surname: str) -> int:
+    """Displayed row number of a surname."""
+    return shown_surnames(window).index(surname)
+
+
+def marked_in_db(conn) -> set[str]:
+    return {c.surname for c in client_store.list_clients(conn, marked_only=True)}
+
+
+def status(window: ClientsWindow) -> str:
+    return window.status_label.cget("text")
+
+
+def click_cell(window: ClientsWindow, displayed_row: int, column: int) -> None:
+    sheet = window.sheet
+    sheet.see(displayed_row, column)
+    pump(window)
+    x = int(sheet.MT.col_positions[column] + 8 - sheet.MT.canvasx(0))
+    y = int(sheet.MT.row_positions[displayed_row] + 8 - sheet.MT.canvasy(0))
+    click(sheet.MT, x, y)
+
+
+def test_opens_with_all_clients_and_status(session):
+    window = session.window
+    assert sorted(shown_surnames(window)) == sorted(c.surname for c in SEED)
+    assert status(window) == "показано 5 из 5, отмечено 0"
+    menu_labels = {
+        session.root.nametowidget(session.root["menu"]).entrycget(i, "label") for i in range(1, 4)
+    }
+    assert menu_labels == {"Файл", "Рассылка", "Справка"}
+    assert window.menus["Рассылка"].entrycget(0, "state") == "disabled"
+
+
+def test_bad_email_and_mobile_cells_are_flagged(session):
+    window = session.window
+    highlights = window.sheet.get_cell_options(key="highlight")
+    elkin = window.table.index_of(window.table.ids[window.sheet.data_r(row_of(window, "Ёлкин"))])
+    assert highlights[(elkin, EMAIL_COLUMN)][0] == BAD_CELL_BG
+    assert highlights[(elkin, MOBILE_COLUMN)][0] == BAD_CELL_BG
+    ivanov = window.sheet.data_r(row_of(window, "Иванов"))
+    assert (ivanov, EMAIL_COLUMN) not in highlights
+
+
+def test_add_client_through_form_and_restart(session):
+    window = session.window
+    window.buttons["Добавить"].invoke()
+    (form,) = toplevels_of(session.root, ClientForm)
+    form.entries["surname"].insert(0, "Смирнов")
+    form.entries["name"].insert(0, "Алексей Викторович")
+    form.entries["position"].insert(0, "Главный бухгалтер")
+    form.entries["organization"].insert(0, "ООО «Лада-Сервис»")
+    form.entries["email"].insert(0, "smirnov@lada-service.ru")
+    form.entries["mobile"].insert(0, "8 (903) 765-43-21")
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Да", seen)
+    form.save_button.invoke()
+    pump(session.root)
+    assert "Записать его как +79037654321?" in seen[0]
+    assert not toplevels_of(session.root, ClientForm)
+    assert "Смирнов" in shown_surnames(window)
+    assert status(window) == "показано 6 из 6, отмечено 0"
+
+    window = session.restart()
+    assert "Смирнов" in shown_surnames(window)
+    stored = next(c for c in client_store.list_clients(session.conn) if c.surname == "Смирнов")
+    assert stored.mobile == "+79037654321"
+    assert stored.organization == "ООО «Лада-Сервис»"
+
+
+def test_form_refuses_bad_email_and_keeps_the_form_open(session):
+    session.window.buttons["Добавить"].invoke()
+    (form,) = toplevels_of(session.root, ClientForm)
+    form.entries["surname"].insert(0, "Орлов")
+    form.entries["email"].insert(0, "orlov@@mail.ru")
+    form.save_button.invoke()
+    pump(session.root)
+    assert toplevels_of(session.root, ClientForm) == [form]
+    assert "неверный email" in form.error_label.cget("text")
+    assert "Орлов" not in {c.surname for c in client_store.list_clients(session.conn)}
+    form.entries["email"].delete(0, "end")
+    form.entries["email"].insert(0, "orlov@mail.ru")
+    form.save_button.invoke()
+    pump(session.root)
+    assert "Орлов" in shown_surnames(session.window)
+
+
+def test_edit_by_double_click_changes_the_record(session):
+    window = session.window
+    click_cell(window, row_of(window, "Петрова"), 2)
+    window._on_double_click(_fake_table_event(window, row_of(window, "Петрова"), 2))
+    (form,) = toplevels_of(session.root, ClientForm)
+    assert form.vars["email"].get() == "petrova@yandex.ru"
+    form.vars["position"].set("Директор")
+    form.save_button.invoke()
+    pump(session.root)
+    assert (
+        window.sheet.get_cell_data(window.sheet.data_r(row_of(window, "Петрова")), 3) == "Директор"
+    )
+    assert {c.surname: c.position for c in client_store.list_clients(session.conn)}[
+        "Петрова"
+    ] == "Директор"
+
+
+def _fake_table_event(window, displayed_row, column):
+    """A double-click event at a cell (Tk cannot synthesise Double-Button events)."""
+    import tkinter as tk
+
+    event = tk.Event()
+    event.widget = window.sheet.MT
+    event.x = int(window.sheet.MT.col_positions[column] + 8 - window.sheet.MT.canvasx(0))
+    event.y = int(window.sheet.MT.row_positions[displayed_row] + 8 - window.sheet.MT.canvasy(0))
+    return event
+
+
+def test_mark_by_click_button_and_space_persist(session):
+    window = session.window
+    click_cell(window, row_of(window, "Иванов"), 0)  # the check cell
+    assert marked_in_db(session.conn) == {"Иванов"}
+    assert status(window).endswith("отмечено 1")
+
+    click_cell(window, row_of(window, "Петрова"), 1)  # select a row, then the button
+    window.buttons["Отметить"].invoke()
+    assert marked_in_db(session.conn) == {"Иванов", "Петрова"}
+
+    click_cell(window, row_of(window, "Андреева"), 2)  # select, then Space
+    window.sheet.MT.focus_force()
+    window.sheet.MT.event_generate("<space>")
+    pump(session.root)
+    assert marked_in_db(session.conn) == {"Иванов", "Петрова", "Андреева"}
+    window.sheet.MT.event_generate("<space>")  # Space again unmarks
+    pump(session.root)
+    assert marked_in_db(session.conn) == {"Иванов", "Петрова"}
+
+    window = session.restart()
+    assert status(window) == "показано 5 из 5, отмечено 2"
+    grid_marks = {row[1] for row in window.sheet.get_sheet_data() if row[0]}
+    assert grid_marks == {"Иванов", "Петрова"}
+
+
+def test_mark_all_unmark_all_invert_and_mark_shown(session):
+    window = session.window
+    everyone = {c.surname for c in SEED}
+    window.buttons["Отметить все"].invoke()
+    assert marked_in_db(session.conn) == everyone
+    assert status(window) == "показано 5 из 5, отмечено 5"
+    window.buttons["Снять все"].invoke()
+    assert marked_in_db(session.conn) == set()
+    click_cell(window, row_of(window, "Иванов"), 0)
+    window.buttons["Инвертировать"].invoke()
+    assert marked_in_db(session.conn) == everyone - {"Иванов"}
+    window.buttons["Снять все"].invoke()
+
+    window.search_entry.insert(0, "ромашка")
+    pump(session.root)
+    window.buttons["Отметить показанные"].invoke()
+    assert marked_in_db(session.conn) == {"Иванов", "Ёлкин"}
+    assert status(window) == "показано 2 из 5, отмечено 2"
+    window = session.restart()
+    assert {row[1] for row in window.sheet.get_sheet_data() if row[0]} == {"Иванов", "Ёлкин"}
+
+
+def test_search_filters_as_you_type(session):
+    window = session.window
+    for char in "петр":
+        window.search_entry.insert("end", char)
+        pump(session.root)
+    # "петр" matches Петрова, Иван Петрович (name) and Пётр (ё folded to е).
+    assert sorted(shown_surnames(window)) == ["Иванов", "Петрова", "Сидоров"]
+    assert status(window) == "показано 3 из 5, отмечено 0"
+    window.search_entry.insert("end", "ова")
+    pump(session.root)
+    assert shown_surnames(window) == ["Петрова"]
+    window.search_entry.focus_force()
+    pump(session.root)
+    window.search_entry.event_generate("<Escape>")
+    pump(session.root)
+    assert len(shown_surnames(window)) == 5
+
+
+def test_field_filters(session):
+    window = session.window
+    window.organization_var.set("ООО «Ромашка»")
+    pump(session.root)
+    assert sorted(shown_surnames(window)) == ["Ёлкин", "Иванов"]
+    window.has_email_var.set(True)  # Ёлкин's email is invalid
+    pump(session.root)
+    assert shown_surnames(window) == ["Иванов"]
+    window.reset_filters()
+    window.has_mobile_var.set(True)
+    pump(session.root)
+    assert sorted(shown_surnames(window)) == ["Андреева", "Иванов", "Петрова"]
+    window.reset_filters()
+    window.opt_out_var.set(OptOut.ONLY.value)
+    pump(session.root)
+    assert shown_surnames(window) == ["Сидоров"]
+    window.opt_out_var.set(OptOut.EXCLUDE.value)
+    pump(session.root)
+    assert "Сидоров" not in shown_surnames(window)
+    window.reset_filters()
+    click_cell(window, row_of(window, "Андреева"), 0)
+    window.marked_only_var.set(True)
+    pump(session.root)
+    assert shown_surnames(window) == ["Андреева"]
+    assert status(window) == "показано 1 из 5, отмечено 1"
+
+
+def test_sort_by_header_click(session):
+    window = session.window
+    sheet = window.sheet
+    x = int(sheet.MT.col_positions[1] + 20)
+    click(sheet.CH, x, 10)
+    pump(session.root)
+    assert shown_surnames(window) == ["Андреева", "Ёлкин", "Иванов", "Петрова", "Сидоров"]
+    assert sheet.headers()[1] == GRID_HEADERS[1] + " ▲"
+    click(sheet.CH, x, 10)
+    pump(session.root)
+    assert shown_surnames(window) == ["Сидоров", "Петрова", "Иванов", "Ёлкин", "Андреева"]
+    # Marks follow their clients through a sort.
+    click_cell(window, row_of(window, "Петрова"), 0)
+    click(sheet.CH, x, 10)
+    pump(session.root)
+    assert marked_in_db(session.conn) == {"Петрова"}
+    assert [row[1] for row in sheet.get_sheet_data() if row[0]] == ["Петрова"]
+
+
+def test_delete_asks_first(session):
+    window = session.window
+    click_cell(window, row_of(window, "Сидоров"), 1)
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Нет", seen)
+    window.buttons["Удалить"].invoke()
+    pump(session.root)
+    assert "Удалить клиента «Сидоров Пётр»?" in seen[0]
+    assert "Сидоров" in shown_surnames(window)
+    answer_next_dialog(session.root, "Да")
+    window.buttons["Удалить"].invoke()
+    pump(session.root)
+    assert "Сидоров" not in shown_surnames(window)
+    assert "Сидоров" not in {c.surname for c in client_store.list_clients(session.conn)}
+    assert status(window) == "показано 4 из 4, отмечено 0"
+
+
+def test_smoke_option_builds_the_window_and_exits_zero(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "avtoprokat_mail", "--data-dir", str(tmp_path), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert database_path(tmp_path).exists()
