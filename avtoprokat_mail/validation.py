@@ -34,6 +34,10 @@ def email_problem(address: str) -> str | None:
         return "не указан email"
     if _is_plain_email(address):
         return None
+    if address.count("@") != 1 or "." not in address.rpartition("@")[2]:
+        # Common typos ("ivanov@mail", "ivanov.mail.ru") that email-validator would refuse
+        # too; answered here because a directory may hold thousands of them.
+        return f"неверный email «{address}»"
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError:

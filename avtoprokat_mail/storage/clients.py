@@ -1,4 +1,8 @@
-"""The client directory table. All SQL about clients lives here."""
+"""The client directory: the ``clients`` table and its ``marks``. All SQL about clients lives here.
+
+A client's mark is the presence of its id in ``marks`` (see the migration for why); callers
+see it as ``Client.marked`` and as the ``marked`` column of :func:`fetch_rows`.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,34 @@ from avtoprokat_mail.model import CLIENT_TEXT_FIELDS, Client
 
 # The column order of :func:`fetch_rows`: the grid and the filters index rows by it.
 ROW_COLUMNS: tuple[str, ...] = ("id", *CLIENT_TEXT_FIELDS, "marked", "opt_out")
-_STORED_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "marked", "opt_out")
+_STORED_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "opt_out")
 
-_SELECT_ROWS = f"SELECT {', '.join(ROW_COLUMNS)} FROM clients"
+_SELECT_ROWS = (
+    f"SELECT c.id, {', '.join('c.' + f for f in CLIENT_TEXT_FIELDS)}, "
+    "m.client_id IS NOT NULL, c.opt_out "
+    "FROM clients c LEFT JOIN marks m ON m.client_id = c.id"
+)
 _INSERT = (
-    f"INSERT INTO clients ({', '.join(_STORED_FIELDS)}) "
-    f"VALUES ({', '.join('?' * len(_STORED_FIELDS))})"
+    f"INSERT INTO clients (id, {', '.join(_STORED_FIELDS)}) "
+    f"VALUES (?, {', '.join('?' * len(_STORED_FIELDS))})"
 )
 _UPDATE = (
     f"UPDATE clients SET {', '.join(f'{name} = ?' for name in _STORED_FIELDS)}, "
     "updated = strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime') WHERE id = ?"
 )
+_MARK = "INSERT OR IGNORE INTO marks (client_id) VALUES (?)"
+_UNMARK = "DELETE FROM marks WHERE client_id = ?"
 
 
 def fetch_rows(conn: sqlite3.Connection, *, marked_only: bool = False) -> list[tuple]:
     """Every client as a tuple in :data:`ROW_COLUMNS` order, by id: the fast bulk read."""
-    sql = _SELECT_ROWS + (" WHERE marked = 1" if marked_only else "") + " ORDER BY id"
-    return conn.execute(sql).fetchall()
+    where = " WHERE m.client_id IS NOT NULL" if marked_only else ""
+    return conn.execute(_SELECT_ROWS + where + " ORDER BY c.id").fetchall()
+
+
+def fetch_row(conn: sqlite3.Connection, client_id: int) -> tuple | None:
+    """One client as a tuple in :data:`ROW_COLUMNS` order, or None."""
+    return conn.execute(_SELECT_ROWS + " WHERE c.id = ?", (client_id,)).fetchone()
 
 
 def client_from_row(row: Sequence) -> Client:
@@ -42,11 +57,6 @@ def list_clients(conn: sqlite3.Connection, *, marked_only: bool = False) -> list
     return [client_from_row(row) for row in fetch_rows(conn, marked_only=marked_only)]
 
 
-def fetch_row(conn: sqlite3.Connection, client_id: int) -> tuple | None:
-    """One client as a tuple in :data:`ROW_COLUMNS` order, or None."""
-    return conn.execute(_SELECT_ROWS + " WHERE id = ?", (client_id,)).fetchone()
-
-
 def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
     """One client by id, or None when there is no such client."""
     row = fetch_row(conn, client_id)
@@ -55,34 +65,67 @@ def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
 
 def _values(client: Client) -> tuple:
     texts = tuple(str(getattr(client, name) or "").strip() for name in CLIENT_TEXT_FIELDS)
-    return (*texts, int(bool(client.marked)), int(bool(client.opt_out)))
+    return (*texts, int(bool(client.opt_out)))
 
 
 def add_client(conn: sqlite3.Connection, client: Client) -> int:
     """Store a new client and return its id (also set on ``client``)."""
-    client.id = conn.execute(_INSERT, _values(client)).lastrowid
+    add_clients(conn, [client])
     return client.id
 
 
 def update_client(conn: sqlite3.Connection, client: Client) -> None:
-    """Write every field of an existing client."""
+    """Write every field of an existing client, its mark included."""
     if client.id is None:
         raise ValueError("update_client needs a stored client")
-    conn.execute(_UPDATE, (*_values(client), client.id))
+    update_clients(conn, [client])
 
 
 def add_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
-    """Insert many clients in one statement batch (the caller owns the transaction)."""
-    conn.executemany(_INSERT, (_values(client) for client in clients))
+    """Insert many clients, setting each one's ``id``.
+
+    Ids are given explicitly (max + 1, …) so that the marks can be written with one
+    ``executemany`` too; the caller's transaction, or the single statement batch here, keeps
+    another writer from taking the same ids.
+    """
+    clients = list(clients)
+    owns_transaction = not conn.in_transaction
+    if owns_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM clients").fetchone()[0]
+        for offset, client in enumerate(clients):
+            client.id = next_id + offset
+        conn.executemany(_INSERT, ((c.id, *_values(c)) for c in clients))
+        conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
+    except BaseException:
+        if owns_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if owns_transaction:
+        conn.execute("COMMIT")
 
 
 def update_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
-    """Rewrite many stored clients (the caller owns the transaction)."""
-    conn.executemany(_UPDATE, ((*_values(client), client.id) for client in clients))
+    """Rewrite many stored clients and their marks."""
+    clients = list(clients)
+    owns_transaction = not conn.in_transaction
+    if owns_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(_UPDATE, ((*_values(c), c.id) for c in clients))
+        conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
+        conn.executemany(_UNMARK, ((c.id,) for c in clients if not c.marked))
+    except BaseException:
+        if owns_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if owns_transaction:
+        conn.execute("COMMIT")
 
 
 def delete_clients(conn: sqlite3.Connection, ids: Iterable[int]) -> int:
-    """Delete the given clients; returns how many were deleted."""
+    """Delete the given clients (their marks go with them); returns how many were deleted."""
     cursor = conn.execute(
         "DELETE FROM clients WHERE id IN (SELECT value FROM json_each(?))", (_id_list(ids),)
     )
@@ -90,33 +133,51 @@ def delete_clients(conn: sqlite3.Connection, ids: Iterable[int]) -> int:
 
 
 def set_marked(conn: sqlite3.Connection, ids: Iterable[int], marked: bool) -> None:
-    """Set or clear the mark of the given clients in one statement."""
-    conn.execute(
-        "UPDATE clients SET marked = ? WHERE id IN (SELECT value FROM json_each(?))",
-        (int(marked), _id_list(ids)),
-    )
+    """Set or clear the mark of the given clients; unknown ids are ignored."""
+    if marked:
+        sql = (
+            "INSERT OR IGNORE INTO marks (client_id) SELECT id FROM clients "
+            "WHERE id IN (SELECT value FROM json_each(?))"
+        )
+    else:
+        sql = "DELETE FROM marks WHERE client_id IN (SELECT value FROM json_each(?))"
+    conn.execute(sql, (_id_list(ids),))
 
 
 def set_all_marked(conn: sqlite3.Connection, marked: bool) -> None:
     """Set or clear the mark of every client."""
-    conn.execute("UPDATE clients SET marked = ? WHERE marked <> ?", (int(marked), int(marked)))
+    if marked:
+        conn.execute("INSERT OR IGNORE INTO marks (client_id) SELECT id FROM clients")
+    else:
+        conn.execute("DELETE FROM marks")
 
 
 def invert_marks(conn: sqlite3.Connection) -> None:
-    """Mark the unmarked clients and unmark the marked ones."""
-    conn.execute("UPDATE clients SET marked = 1 - marked")
+    """Mark the unmarked clients and unmark the marked ones, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TEMP TABLE previously_marked AS SELECT client_id FROM marks")
+        conn.execute("DELETE FROM marks")
+        conn.execute(
+            "INSERT INTO marks (client_id) SELECT id FROM clients "
+            "WHERE id NOT IN (SELECT client_id FROM temp.previously_marked)"
+        )
+        conn.execute("DROP TABLE temp.previously_marked")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int]:
     """(number of clients, number of marked clients)."""
-    total, marked = conn.execute(
-        "SELECT count(*), coalesce(sum(marked), 0) FROM clients"
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM clients), (SELECT count(*) FROM marks)"
     ).fetchone()
-    return total, marked
 
 
 def identity_index(conn: sqlite3.Connection) -> tuple[dict[str, int], dict[str, int]]:
-    """Maps from lower-cased email and from mobile to client id, for import matching.
+    """Maps from case-folded email and from mobile to client id, for import matching.
 
     When two stored clients share an email or a mobile, the older one (lower id) wins.
     """

@@ -324,7 +324,10 @@ class ClientsWindow(ttk.Frame):
 
     def mark_shown(self) -> None:
         """Mark every row the current filter shows (others keep their marks)."""
-        self._store_marks(self.shown, True)
+        if len(self.shown) == len(self.table):
+            self.mark_all()  # one UPDATE instead of a list of 100,000 ids
+        else:
+            self._store_marks(self.shown, True)
 
     def mark_all(self) -> None:
         client_store.set_all_marked(self.conn, True)
