@@ -10,27 +10,27 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail import APP_NAME
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.storage import DatabaseError, open_database
+from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.ui.clients_window import ClientsWindow
 from avtoprokat_mail.ui.dialogs import show_error
 
 THEME = "bootstrap-light"
 
 
-def create_root() -> ttk.App:
+def create_root(database: Path | None = None) -> ttk.App:
     """The application's single Tk root (ttkbootstrap allows only one)."""
     root = ttk.App(title=f"Клиенты — {APP_NAME}", theme=THEME, size=(1280, 760), minsize=(900, 500))
-    root.report_callback_exception = lambda *exc: _report_error(root, *exc)
+    root.report_callback_exception = lambda *exc: _report_error(root, database, *exc)
     return root
 
 
-def _report_error(root: ttk.App, kind, value, tb) -> None:
+def _report_error(root: ttk.App, database: Path | None, kind, value, tb) -> None:
     """An error in a button handler: tell the user in Russian instead of failing silently."""
     traceback.print_exception(kind, value, tb)
     if isinstance(value, DatabaseError):
         message = str(value)
     elif isinstance(value, sqlite3.Error):
-        message = f"Ошибка базы данных: {value}"
+        message = describe_error(value, database or Path("?"))
     else:
         message = f"Непредвиденная ошибка: {value}"
     show_error(root, "Ошибка", message)
@@ -38,7 +38,7 @@ def _report_error(root: ttk.App, kind, value, tb) -> None:
 
 def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
     """Open the GUI on the data in ``folder``; returns the process exit status."""
-    root = create_root()
+    root = create_root(database_path(folder))
     try:
         conn = open_database(database_path(folder))
     except DatabaseError as error:

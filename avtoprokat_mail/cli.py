@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from avtoprokat_mail import __version__
 from avtoprokat_mail.clientfilter import ClientFilter, ClientTable
 from avtoprokat_mail.paths import data_dir, database_path
-from avtoprokat_mail.storage import DatabaseError, open_database
+from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
 
 EXIT_OK = 0
@@ -78,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[command](args)
     except (DatabaseError, UsageError) as error:
         print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
+        print(f"Ошибка: {describe_error(error, database_path(_folder(args)))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -79,7 +79,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     except sqlite3.Error as error:
-        raise DatabaseError(_explain(error, path)) from error
+        raise DatabaseError(describe_error(error, path)) from error
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -88,7 +88,7 @@ def open_database(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA quick_check(1)").fetchone()
     except sqlite3.Error as error:
         conn.close()
-        raise DatabaseError(_explain(error, path)) from error
+        raise DatabaseError(describe_error(error, path)) from error
     except DatabaseError:
         conn.close()
         raise
@@ -116,11 +116,11 @@ def _refuse_newer_schema(path: Path) -> None:
     try:
         probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
     except sqlite3.Error as error:
-        raise DatabaseError(_explain(error, path)) from error
+        raise DatabaseError(describe_error(error, path)) from error
     try:
         version = probe.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.Error as error:
-        raise DatabaseError(_explain(error, path)) from error
+        raise DatabaseError(describe_error(error, path)) from error
     finally:
         probe.close()
     if version > SCHEMA_VERSION:
@@ -142,8 +142,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {number + 1}")
 
 
-def _explain(error: sqlite3.Error, path: Path) -> str:
-    """Turn an sqlite3 error into a message a rental manager can act on."""
+def describe_error(error: sqlite3.Error, path: Path) -> str:
+    """Turn an sqlite3 error into a message a rental manager can act on (in Russian)."""
     text = str(error).lower()
     if "locked" in text or "busy" in text:
         return (
