@@ -104,7 +104,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     from avtoprokat_mail.demo import fill_demo
 
     conn = _open(args)
-    added = fill_demo(conn)
+    try:
+        added = fill_demo(conn)
+    finally:
+        conn.close()
     print(f"демо-клиентов добавлено: {added}")
     return EXIT_OK
 
@@ -163,6 +166,8 @@ def _clients_list(conn, args: argparse.Namespace) -> int:
         for c in clients
     ]
     if args.format == "csv":
+        # CLI.md promises UTF-8; a redirected stdout on Windows would otherwise be cp1251.
+        sys.stdout.reconfigure(encoding="utf-8")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(_LIST_COLUMNS)
         writer.writerows(rows)

@@ -54,7 +54,12 @@ def _is_plain_email(address: str) -> bool:
     if len(address) > 254 or not _PLAIN_EMAIL.fullmatch(address):
         return False
     local, domain = address.rsplit("@", 1)
-    return len(local) <= 64 and domain.rsplit(".", 1)[-1].lower() not in _SPECIAL_TLDS
+    # Labels like "ab--c" are reserved for Punycode (IDNA): leave any "--" to the library.
+    return (
+        len(local) <= 64
+        and "--" not in domain
+        and domain.rsplit(".", 1)[-1].lower() not in _SPECIAL_TLDS
+    )
 
 
 def is_valid_mobile(number: str) -> bool:

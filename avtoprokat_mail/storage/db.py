@@ -73,7 +73,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     A database written by a newer version of the program is refused before anything writes to
     it. Raises :class:`DatabaseError` with a message for the user on every failure.
     """
-    path = Path(path)
+    path = Path(path).absolute()  # sqlite URIs (the read-only probe) need an absolute path
     if path.exists():
         _refuse_newer_schema(path)
     try:

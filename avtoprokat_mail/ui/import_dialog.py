@@ -97,8 +97,13 @@ class ImportPreview(ttk.Toplevel):
     def apply(self) -> None:
         """Write the plan in one transaction, then say what was done."""
         from avtoprokat_mail.interchange import apply_import
+        from avtoprokat_mail.storage import DatabaseError
 
-        apply_import(self.conn, self.plan)
+        try:
+            apply_import(self.conn, self.plan)
+        except DatabaseError as error:
+            show_error(self, "Импорт клиентов", str(error))
+            return
         plan = self.plan
         self.summary_label.configure(
             text=(

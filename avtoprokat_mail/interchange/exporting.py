@@ -1,0 +1,155 @@
+"""Exporting clients to CSV (for Excel in a Russian locale) or XLSX.
+
+The file is written beside its destination under a temporary name and moved into place only
+when complete, so a failed export never leaves half a file (nor spoils an older export).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from avtoprokat_mail.interchange.errors import InterchangeError
+from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
+from avtoprokat_mail.storage import clients as client_store
+
+EXPORT_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "marked", "opt_out")
+EXPORT_HEADER: tuple[str, ...] = tuple(CLIENT_LABELS[name] for name in EXPORT_FIELDS)
+YES, NO = "да", ""  # how the flags are written; the import reads them back
+_FLAG_COUNT = 2
+_WIDTH_SAMPLE = 2000  # rows looked at to size the XLSX columns
+_PHONE_FIELDS = frozenset({"mobile", "phone"})
+
+
+def export_clients(
+    conn: sqlite3.Connection, path: Path, *, ids: Sequence[int] | None = None
+) -> int:
+    """Write clients to ``path``, CSV or XLSX by its extension; return how many were written.
+
+    ``ids=None`` exports every client in id order; otherwise the given clients in the given
+    order (the order the user sees them), unknown ids skipped. Raises
+    :class:`InterchangeError` for another extension or when the file cannot be written.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InterchangeError(
+            f"Не знаю, как записать файл «{path.name}»: "
+            "укажите расширение .csv (для Excel и других программ) или .xlsx (книга Excel)."
+        )
+    rows = [_export_row(row) for row in _selected_rows(conn, ids)]
+    if suffix == ".csv":
+        data = csv_bytes(rows)
+        _write_atomically(path, lambda file: file.write(data))
+    else:
+        _write_atomically(path, lambda file: _write_xlsx(file, rows))
+    return len(rows)
+
+
+def _selected_rows(conn: sqlite3.Connection, ids: Sequence[int] | None) -> list[tuple]:
+    rows = client_store.fetch_rows(conn)
+    if ids is None:
+        return rows
+    by_id = {row[0]: row for row in rows}
+    return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+
+def _export_row(row: tuple) -> list[str]:
+    """A storage row (id first, flags last) as the exported cells."""
+    return [*row[1:-_FLAG_COUNT], *(YES if flag else NO for flag in row[-_FLAG_COUNT:])]
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    """The CSV file as Excel in a Russian locale writes and reads it: ';', CRLF, cp1251.
+
+    When some value has a character Windows-1251 cannot hold (an emoji, "ß", "ł", ...), the
+    whole file is written as UTF-8 with a BOM instead: Excel recognises the BOM, the import
+    reads both, and no character is lost or replaced by "?".
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(EXPORT_HEADER)
+    writer.writerows(rows)
+    text = buffer.getvalue()
+    try:
+        return text.encode("cp1251")
+    except UnicodeEncodeError:
+        return text.encode("utf-8-sig")
+
+
+def _write_xlsx(file: BinaryIO, rows: list[list[str]]) -> None:
+    from openpyxl import Workbook  # openpyxl takes 0.1 s to import: only when needed
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Клиенты")
+    for number, width in enumerate(_column_widths(rows), start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = width
+    sheet.freeze_panes = "A2"
+    last_column = get_column_letter(len(EXPORT_HEADER))
+    sheet.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for label in EXPORT_HEADER:
+        cell = WriteOnlyCell(sheet, value=label)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+
+    def text_cell(value: str) -> str | WriteOnlyCell:
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not value.startswith("="):
+            return value  # a str is written as text: phones keep their "+" and zeros
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # text that merely starts with "=", not a formula
+        return cell
+
+    for row in rows:
+        sheet.append([text_cell(value) for value in row])
+    workbook.save(file)
+
+
+def _column_widths(rows: list[list[str]]) -> list[float]:
+    """Widths in characters from the header and the first rows, within 8..50."""
+    widths = []
+    sample = rows[:_WIDTH_SAMPLE]
+    for index, (name, label) in enumerate(zip(EXPORT_FIELDS, EXPORT_HEADER, strict=True)):
+        longest = max([len(label), *(len(row[index]) for row in sample)])
+        if name in _PHONE_FIELDS:
+            longest = max(longest, 16)
+        widths.append(min(max(longest + 2, 8), 50))
+    return widths
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through ``write`` into a temporary file beside ``path``, then move it into place."""
+    temporary = path.with_name(f".~{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        try:
+            with open(temporary, "xb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except FileNotFoundError as error:
+        raise InterchangeError(f"Папка «{path.parent}» не существует.") from error
+    except IsADirectoryError as error:
+        raise InterchangeError(f"«{path}» — это папка, а не файл.") from error
+    except PermissionError as error:
+        raise InterchangeError(
+            f"Файл «{path}» открыт в другой программе или недоступен для записи. "
+            "Закройте его (например, в Excel) или выберите другую папку и попробуйте снова."
+        ) from error
+    except OSError as error:
+        raise InterchangeError(f"Не удаётся записать файл «{path}»: {error.strerror}.") from error

@@ -1,0 +1,172 @@
+"""The database file: creation, migration, refusal of what it must not touch, marks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import avtoprokat_mail.storage.db as db_module
+from avtoprokat_mail.model import Client
+from avtoprokat_mail.storage import DatabaseError, open_database, transaction
+from avtoprokat_mail.storage import clients as store
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _add(conn: sqlite3.Connection, *names: str) -> list[int]:
+    return [store.add_client(conn, Client(surname=name)) for name in names]
+
+
+def test_new_database_gets_schema_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "t.sqlite3"
+    path.parent.mkdir()
+    conn = open_database(path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    assert version == db_module.SCHEMA_VERSION >= 1
+    assert "clients" in tables
+    assert mode == "wal"
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite3"
+    conn = open_database(path)
+    client_id = store.add_client(conn, Client(surname="Иванов", email="ivanov@mail.ru"))
+    conn.close()
+    conn = open_database(path)
+    try:
+        stored = store.get_client(conn, client_id)
+        assert stored is not None
+        assert (stored.surname, stored.email) == ("Иванов", "ivanov@mail.ru")
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == db_module.SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE clients (id INTEGER PRIMARY KEY, surname TEXT)")
+    raw.execute("INSERT INTO clients (surname) VALUES ('Петров')")
+    raw.execute("PRAGMA user_version = 99")
+    raw.commit()
+    raw.close()
+    before = _sha256(path)
+
+    with pytest.raises(DatabaseError) as caught:
+        open_database(path)
+
+    message = str(caught.value)
+    assert "более новой версией" in message
+    assert "99" in message
+    assert _sha256(path) == before
+    assert not Path(f"{path}-wal").exists()
+    assert not Path(f"{path}-journal").exists()
+
+
+def test_random_bytes_file_is_refused_with_russian_message(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.sqlite3"
+    path.write_bytes(os.urandom(8192))
+    before = _sha256(path)
+
+    with pytest.raises(DatabaseError) as caught:
+        open_database(path)
+
+    assert "повреждён" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+    assert _sha256(path) == before
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+
+
+@pytest.mark.usefixtures("short_busy_timeout")
+def test_database_held_exclusively_by_another_program_is_busy(tmp_path: Path) -> None:
+    """Another program holds the file with an exclusive lock (e.g. a second copy migrating)."""
+    path = tmp_path / "t.sqlite3"
+    open_database(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseError) as caught:
+            open_database(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "занята" in str(caught.value)
+
+
+@pytest.mark.usefixtures("short_busy_timeout")
+def test_new_database_locked_during_creation_is_busy(tmp_path: Path) -> None:
+    """A database still in rollback-journal mode, locked by ``BEGIN EXCLUSIVE`` elsewhere."""
+    path = tmp_path / "t.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseError) as caught:
+            open_database(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "занята" in str(caught.value)
+
+
+def test_transaction_rolls_back_on_error(db: sqlite3.Connection) -> None:
+    _add(db, "Иванов")
+    with pytest.raises(RuntimeError), transaction(db):
+        _add(db, "Петров")
+        raise RuntimeError("boom")
+    assert store.counts(db) == (1, 0)
+
+
+def _marked_ids(conn: sqlite3.Connection) -> list[int]:
+    return [c.id for c in store.list_clients(conn, marked_only=True)]
+
+
+def test_marks_set_all_none_invert(db: sqlite3.Connection) -> None:
+    first, second, third = _add(db, "Иванов", "Петров", "Сидоров")
+    store.set_marked(db, [first, third], True)
+    assert _marked_ids(db) == [first, third]
+    store.set_marked(db, [first], False)
+    assert _marked_ids(db) == [third]
+    store.invert_marks(db)
+    assert _marked_ids(db) == [first, second]
+    store.set_all_marked(db, True)
+    assert store.counts(db) == (3, 3)
+    store.set_all_marked(db, False)
+    assert store.counts(db) == (3, 0)
+
+
+def test_marks_persist_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite3"
+    conn = open_database(path)
+    ids = _add(conn, "Иванов", "Петров")
+    store.set_marked(conn, ids[1:], True)
+    conn.close()
+    conn = open_database(path)
+    try:
+        assert _marked_ids(conn) == ids[1:]
+    finally:
+        conn.close()
+
+
+def test_identity_index_prefers_older_client(db: sqlite3.Connection) -> None:
+    older = store.add_client(db, Client(surname="А", email="Same@Mail.ru", mobile="+79031112233"))
+    store.add_client(db, Client(surname="Б", email="same@mail.ru", mobile="+79031112233"))
+    by_email, by_mobile = store.identity_index(db)
+    assert by_email == {"same@mail.ru": older}
+    assert by_mobile == {"+79031112233": older}
