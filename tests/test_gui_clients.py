@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ class Session:
 def session(tk_root, data_folder, gui_errors):
     conn = open_database(database_path(data_folder))
     for client in SEED:
-        client_store.add_client(conn, Client(**vars(client)))
+        client_store.add_client(conn, dataclasses.replace(client))
     conn.close()
     s = Session(tk_root, data_folder)
     s.open()

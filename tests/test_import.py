@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import io
 import os
@@ -468,7 +469,7 @@ ROUND_TRIP = [
 @pytest.fixture
 def filled(db: sqlite3.Connection) -> sqlite3.Connection:
     for client in ROUND_TRIP:
-        store.add_client(db, Client(**{**client.__dict__, "id": None}))
+        store.add_client(db, dataclasses.replace(client, id=None))
     return db
 
 

@@ -35,8 +35,13 @@ _UNMARK = "DELETE FROM marks WHERE client_id = ?"
 
 def fetch_rows(conn: sqlite3.Connection, *, marked_only: bool = False) -> list[tuple]:
     """Every client as a tuple in :data:`ROW_COLUMNS` order, by id: the fast bulk read."""
+    return iter_rows(conn, marked_only=marked_only).fetchall()
+
+
+def iter_rows(conn: sqlite3.Connection, *, marked_only: bool = False) -> sqlite3.Cursor:
+    """Like :func:`fetch_rows`, as a cursor: for callers that convert rows as they come."""
     where = " WHERE m.client_id IS NOT NULL" if marked_only else ""
-    return conn.execute(_SELECT_ROWS + where + " ORDER BY c.id").fetchall()
+    return conn.execute(_SELECT_ROWS + where + " ORDER BY c.id")
 
 
 def fetch_row(conn: sqlite3.Connection, client_id: int) -> tuple | None:

@@ -10,6 +10,7 @@ import ttkbootstrap as ttk
 from tksheet import Sheet
 
 from avtoprokat_mail import APP_NAME, __version__
+from avtoprokat_mail.bulk import gc_paused
 from avtoprokat_mail.clientfilter import (
     EMAIL_COLUMN,
     GRID_HEADERS,
@@ -194,7 +195,8 @@ class ClientsWindow(ttk.Frame):
     # --- data ------------------------------------------------------------------------------
     def reload(self) -> None:
         """Read every client from the database and show them under the current filter."""
-        self.table.reset(client_store.fetch_rows(self.conn))
+        with gc_paused():
+            self.table.reset(client_store.iter_rows(self.conn))
         if self.sort_state:
             self.table.sort(self.sort_state[0], descending=self.sort_state[1])
         self._refresh_organizations()

@@ -112,6 +112,10 @@ class ImportPreview(ttk.Toplevel):
             ),
             bootstyle="success",
         )
+        # Let the written clients go before the window re-reads the directory: at 100,000
+        # rows the plan and the fresh table together would double the peak memory.
+        plan.added.clear()
+        plan.updated.clear()
         self.import_button.configure(state="disabled")
         self.cancel_button.configure(text="Закрыть")
         self.on_done()
