@@ -5,8 +5,14 @@ from __future__ import annotations
 import time
 import tkinter as tk
 from collections.abc import Callable
+from pathlib import Path
 
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.ui import dialogs
+from avtoprokat_mail.ui.client_form import ClientForm
+from avtoprokat_mail.ui.clients_window import ClientsWindow
 
 
 def pump(root: tk.Misc, seconds: float = 0.0) -> None:
@@ -50,3 +56,60 @@ def click(widget: tk.Misc, x: int, y: int, *, then: Callable[[], None] | None = 
     widget.update()
     if then:
         then()
+
+
+class Session:
+    """One opening of the window on a data folder; ``restart`` closes it and opens anew."""
+
+    def __init__(self, root, folder: Path) -> None:
+        self.root, self.folder = root, folder
+        self.conn = None
+        self.window: ClientsWindow | None = None
+
+    def open(self) -> ClientsWindow:
+        self.conn = open_database(database_path(self.folder))
+        self.window = ClientsWindow(self.root, self.conn, self.folder)
+        self.window.pack(fill="both", expand=True)
+        pump(self.root)
+        return self.window
+
+    def close(self) -> None:
+        for form in toplevels_of(self.root, ClientForm):
+            form.destroy()
+        if self.window is not None:
+            self.window.destroy()
+            self.conn.close()
+            self.window = None
+
+    def restart(self) -> ClientsWindow:
+        self.close()
+        return self.open()
+
+
+def shown_surnames(window: ClientsWindow) -> list[str]:
+    """The surnames the grid displays, top to bottom, read from the sheet itself."""
+    sheet = window.sheet
+    count = len(sheet.get_sheet_data()) if sheet.all_rows_displayed() else len(sheet.displayed_rows)
+    return [sheet.get_cell_data(sheet.data_r(r), 1) for r in range(count)]
+
+
+def row_of(window: ClientsWindow, surname: str) -> int:
+    """Displayed row number of a surname."""
+    return shown_surnames(window).index(surname)
+
+
+def marked_in_db(conn) -> set[str]:
+    return {c.surname for c in client_store.list_clients(conn, marked_only=True)}
+
+
+def status(window: ClientsWindow) -> str:
+    return window.status_label.cget("text")
+
+
+def click_cell(window: ClientsWindow, displayed_row: int, column: int) -> None:
+    sheet = window.sheet
+    sheet.see(displayed_row, column)
+    pump(window)
+    x = int(sheet.MT.col_positions[column] + 8 - sheet.MT.canvasx(0))
+    y = int(sheet.MT.row_positions[displayed_row] + 8 - sheet.MT.canvasy(0))
+    click(sheet.MT, x, y)

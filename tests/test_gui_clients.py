@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,19 @@ from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.ui.client_form import ClientForm
-from avtoprokat_mail.ui.clients_window import BAD_CELL_BG, ClientsWindow
-from tests.gui_helpers import answer_next_dialog, click, pump, toplevels_of
+from avtoprokat_mail.ui.clients_window import BAD_CELL_BG
+from tests.gui_helpers import (
+    Session,
+    answer_next_dialog,
+    click,
+    click_cell,
+    marked_in_db,
+    pump,
+    row_of,
+    shown_surnames,
+    status,
+    toplevels_of,
+)
 
 SEED = [
     Client(surname="Иванов", name="Иван Петрович", organization="ООО «Ромашка»",
@@ -32,34 +42,6 @@ SEED = [
 ]  # fmt: skip
 
 
-class Session:
-    """One opening of the window on a data folder; ``restart`` closes it and opens anew."""
-
-    def __init__(self, root, folder: Path) -> None:
-        self.root, self.folder = root, folder
-        self.conn = None
-        self.window: ClientsWindow | None = None
-
-    def open(self) -> ClientsWindow:
-        self.conn = open_database(database_path(self.folder))
-        self.window = ClientsWindow(self.root, self.conn, self.folder)
-        self.window.pack(fill="both", expand=True)
-        pump(self.root)
-        return self.window
-
-    def close(self) -> None:
-        for form in toplevels_of(self.root, ClientForm):
-            form.destroy()
-        if self.window is not None:
-            self.window.destroy()
-            self.conn.close()
-            self.window = None
-
-    def restart(self) -> ClientsWindow:
-        self.close()
-        return self.open()
-
-
 @pytest.fixture
 def session(tk_root, data_folder, gui_errors):
     conn = open_database(database_path(data_folder))
@@ -70,35 +52,6 @@ def session(tk_root, data_folder, gui_errors):
     s.open()
     yield s
     s.close()
-
-
-def shown_surnames(window: ClientsWindow) -> list[str]:
-    """The surnames the grid displays, top to bottom, read from the sheet itself."""
-    sheet = window.sheet
-    count = len(sheet.get_sheet_data()) if sheet.all_rows_displayed() else len(sheet.displayed_rows)
-    return [sheet.get_cell_data(sheet.data_r(r), 1) for r in range(count)]
-
-
-def row_of(window: ClientsWindow, surname: str) -> int:
-    """Displayed row number of a surname."""
-    return shown_surnames(window).index(surname)
-
-
-def marked_in_db(conn) -> set[str]:
-    return {c.surname for c in client_store.list_clients(conn, marked_only=True)}
-
-
-def status(window: ClientsWindow) -> str:
-    return window.status_label.cget("text")
-
-
-def click_cell(window: ClientsWindow, displayed_row: int, column: int) -> None:
-    sheet = window.sheet
-    sheet.see(displayed_row, column)
-    pump(window)
-    x = int(sheet.MT.col_positions[column] + 8 - sheet.MT.canvasx(0))
-    y = int(sheet.MT.row_positions[displayed_row] + 8 - sheet.MT.canvasy(0))
-    click(sheet.MT, x, y)
 
 
 def test_opens_with_all_clients_and_status(session):
