@@ -26,7 +26,7 @@ from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
 from avtoprokat_mail.ui.import_dialog import ImportPreview
 
-COLUMN_WIDTHS = (34, 130, 170, 150, 190, 210, 140, 140, 230, 170, 60)
+COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60)
 BAD_CELL_BG = "#f8d0d4"
 NO_ORGANIZATION = "(все организации)"
 
