@@ -23,7 +23,7 @@ from avtoprokat_mail.interchange import (
     plan_import,
 )
 from avtoprokat_mail.interchange.columns import fold_header, recognise
-from avtoprokat_mail.interchange.importing import _stored_client, parse_flag
+from avtoprokat_mail.interchange.importing import parse_flag
 from avtoprokat_mail.interchange.reading import cell_text, decode, sniff_delimiter
 from avtoprokat_mail.model import Client
 from avtoprokat_mail.storage import DatabaseError
@@ -437,13 +437,12 @@ def test_cell_text(value: object, text: str) -> None:
     assert cell_text(value) == text
 
 
-def test_stored_client_matches_storage(db: sqlite3.Connection) -> None:
-    store.add_client(
-        db,
-        Client("Ф", "И", "Д", "О", "e@x.ru", "+79031112233", "т", "а", "п", True, False),
-    )
-    row = store.fetch_rows(db)[0]
-    assert _stored_client(row) == store.client_from_row(row)
+def test_client_from_row_puts_each_column_in_its_field(db: sqlite3.Connection) -> None:
+    original = Client("Ф", "И", "Д", "О", "e@x.ru", "+79031112233", "т", "а", "п", True, False)
+    store.add_client(db, original)
+    (row,) = store.fetch_rows(db)
+    assert store.client_from_row(row) == original
+    assert dict(zip(store.ROW_COLUMNS, row, strict=True))["note"] == "п"
 
 
 # --- export ------------------------------------------------------------------------------------

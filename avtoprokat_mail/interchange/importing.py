@@ -18,7 +18,7 @@ from avtoprokat_mail.interchange.columns import recognise as recognise_columns
 from avtoprokat_mail.interchange.errors import InterchangeError
 from avtoprokat_mail.interchange.reading import read_table
 from avtoprokat_mail.model import CLIENT_TEXT_FIELDS, Client
-from avtoprokat_mail.storage import DatabaseError, transaction
+from avtoprokat_mail.storage import DatabaseError, database_file, describe_error, transaction
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.validation import (
     email_problem,
@@ -122,16 +122,10 @@ def apply_import(conn: sqlite3.Connection, plan: ImportPlan) -> None:
             client_store.add_clients(conn, plan.added)
             client_store.update_clients(conn, plan.updated)
     except sqlite3.Error as error:
-        raise DatabaseError(_write_failure(plan.path, error)) from error
-
-
-def _write_failure(path: Path, error: sqlite3.Error) -> str:
-    text = str(error).lower()
-    if "locked" in text or "busy" in text:
-        why = "база данных занята другой программой (возможно, открыта вторая копия программы)"
-    else:
-        why = f"ошибка базы данных: {error}"
-    return f"Импорт из «{path.name}» не выполнен, справочник не изменён: {why}."
+        why = describe_error(error, database_file(conn))
+        raise DatabaseError(
+            f"Импорт из «{plan.path.name}» не выполнен, справочник не изменён. {why}"
+        ) from error
 
 
 class _Planner:
@@ -267,7 +261,9 @@ def _merged(conn: sqlite3.Connection, matches: list[tuple[int, dict]]) -> list[C
     else:
         wanted = set(ids)
         stored = {
-            row[0]: _stored_client(row) for row in client_store.fetch_rows(conn) if row[0] in wanted
+            row[0]: client_store.client_from_row(row)
+            for row in client_store.iter_rows(conn)
+            if row[0] in wanted
         }
     updated = []
     for client_id, changes in matches:
@@ -278,13 +274,3 @@ def _merged(conn: sqlite3.Connection, matches: list[tuple[int, dict]]) -> list[C
             setattr(client, name, value)
         updated.append(client)
     return updated
-
-
-def _stored_client(row: tuple) -> Client:
-    """:func:`storage.clients.client_from_row` without its per-row dict (3x faster).
-
-    Relies on ``ROW_COLUMNS`` being the id, the text fields in :class:`Client` order, then
-    the two flags; tests check that it agrees with ``client_from_row``.
-    """
-    *texts, marked, opt_out = row[1:]
-    return Client(*texts, bool(marked), bool(opt_out), row[0])

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from avtoprokat_mail.model import CLIENT_TEXT_FIELDS, Client
+from avtoprokat_mail.model import CLIENT_FIELD_NAMES, CLIENT_TEXT_FIELDS, Client
 
 # The column order of :func:`fetch_rows`: the grid and the filters index rows by it.
 ROW_COLUMNS: tuple[str, ...] = ("id", *CLIENT_TEXT_FIELDS, "marked", "opt_out")
@@ -50,11 +50,16 @@ def fetch_row(conn: sqlite3.Connection, client_id: int) -> tuple | None:
 
 
 def client_from_row(row: Sequence) -> Client:
-    """Build a :class:`Client` from a tuple in :data:`ROW_COLUMNS` order."""
-    values = dict(zip(ROW_COLUMNS, row, strict=True))
-    values["marked"] = bool(values["marked"])
-    values["opt_out"] = bool(values["opt_out"])
-    return Client(**values)
+    """Build a :class:`Client` from a tuple in :data:`ROW_COLUMNS` order.
+
+    Positional, because imports build 100,000 of these: :data:`ROW_COLUMNS` is the id, then
+    the fields of :class:`Client` in their declared order (the id is Client's last field).
+    """
+    client_id, *texts, marked, opt_out = row
+    return Client(*texts, bool(marked), bool(opt_out), client_id)
+
+
+assert ("id", *CLIENT_FIELD_NAMES[:-1]) == ROW_COLUMNS, "client_from_row relies on this order"
 
 
 def list_clients(conn: sqlite3.Connection, *, marked_only: bool = False) -> list[Client]:

@@ -142,6 +142,11 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {number + 1}")
 
 
+def database_file(conn: sqlite3.Connection) -> Path:
+    """The file an open connection works on (for messages that name it)."""
+    return Path(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
 def describe_error(error: sqlite3.Error, path: Path) -> str:
     """Turn an sqlite3 error into a message a rental manager can act on (in Russian)."""
     text = str(error).lower()
