@@ -11,6 +11,12 @@ from pathlib import Path
 
 from avtoprokat_mail import __version__
 from avtoprokat_mail.clientfilter import ClientFilter, ClientTable
+from avtoprokat_mail.interchange import (
+    InterchangeError,
+    apply_import,
+    export_clients,
+    plan_import,
+)
 from avtoprokat_mail.paths import data_dir, database_path
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
@@ -77,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = None if args.smoke else args.command
     try:
         return handlers[command](args)
-    except (DatabaseError, UsageError) as error:
+    except (DatabaseError, InterchangeError, UsageError) as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return EXIT_ERROR
     except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
@@ -126,13 +132,7 @@ def _run_clients(args: argparse.Namespace) -> int:
 
 
 def _clients_import(conn, args: argparse.Namespace) -> int:
-    from avtoprokat_mail.interchange import InterchangeError, apply_import, plan_import
-
-    try:
-        plan = plan_import(conn, args.file)
-    except InterchangeError as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    plan = plan_import(conn, args.file)
     for rejected in plan.rejected:
         print(f"строка {rejected.line}: {rejected.reason}", file=sys.stderr)
     if not args.dry_run:
@@ -142,13 +142,7 @@ def _clients_import(conn, args: argparse.Namespace) -> int:
 
 
 def _clients_export(conn, args: argparse.Namespace) -> int:
-    from avtoprokat_mail.interchange import InterchangeError, export_clients
-
-    try:
-        count = export_clients(conn, args.file)
-    except InterchangeError as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    count = export_clients(conn, args.file)
     print(f"exported {count}")
     return EXIT_OK
 

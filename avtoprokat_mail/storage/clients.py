@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from avtoprokat_mail.model import CLIENT_FIELD_NAMES, CLIENT_TEXT_FIELDS, Client
+from avtoprokat_mail.storage.db import transaction
 
 # The column order of :func:`fetch_rows`: the grid and the filters index rows by it.
 ROW_COLUMNS: tuple[str, ...] = ("id", *CLIENT_TEXT_FIELDS, "marked", "opt_out")
@@ -95,43 +96,24 @@ def add_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
     """Insert many clients, setting each one's ``id``.
 
     Ids are given explicitly (max + 1, …) so that the marks can be written with one
-    ``executemany`` too; the caller's transaction, or the single statement batch here, keeps
-    another writer from taking the same ids.
+    ``executemany`` too; the write transaction keeps another writer from taking the same ids.
     """
     clients = list(clients)
-    owns_transaction = not conn.in_transaction
-    if owns_transaction:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM clients").fetchone()[0]
         for offset, client in enumerate(clients):
             client.id = next_id + offset
         conn.executemany(_INSERT, ((c.id, *_values(c)) for c in clients))
         conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
-    except BaseException:
-        if owns_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if owns_transaction:
-        conn.execute("COMMIT")
 
 
 def update_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
     """Rewrite many stored clients and their marks."""
     clients = list(clients)
-    owns_transaction = not conn.in_transaction
-    if owns_transaction:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         conn.executemany(_UPDATE, ((*_values(c), c.id) for c in clients))
         conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
         conn.executemany(_UNMARK, ((c.id,) for c in clients if not c.marked))
-    except BaseException:
-        if owns_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if owns_transaction:
-        conn.execute("COMMIT")
 
 
 def delete_clients(conn: sqlite3.Connection, ids: Iterable[int]) -> int:
@@ -164,8 +146,7 @@ def set_all_marked(conn: sqlite3.Connection, marked: bool) -> None:
 
 def invert_marks(conn: sqlite3.Connection) -> None:
     """Mark the unmarked clients and unmark the marked ones, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         conn.execute("CREATE TEMP TABLE previously_marked AS SELECT client_id FROM marks")
         conn.execute("DELETE FROM marks")
         conn.execute(
@@ -173,10 +154,6 @@ def invert_marks(conn: sqlite3.Connection) -> None:
             "WHERE id NOT IN (SELECT client_id FROM temp.previously_marked)"
         )
         conn.execute("DROP TABLE temp.previously_marked")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int]:

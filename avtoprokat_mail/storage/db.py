@@ -100,8 +100,12 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: committed when the block ends, rolled back on any exception.
 
     The connection runs in autocommit mode (``isolation_level=None``), so every statement
-    outside such a block is its own transaction.
+    outside such a block is its own transaction. Inside a transaction that is already open,
+    the block simply joins it: the outermost block commits or rolls back.
     """
+    if conn.in_transaction:
+        yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
