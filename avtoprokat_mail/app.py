@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import traceback
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
             root.withdraw()
             show_error(root, APP_NAME, str(error))
         root.destroy()
-        print(f"Ошибка: {error}")
+        print(f"Ошибка: {error}", file=sys.stderr)
         return 2
     try:
         if demo:

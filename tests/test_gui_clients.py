@@ -283,3 +283,32 @@ def test_smoke_option_builds_the_window_and_exits_zero(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert database_path(tmp_path).exists()
+
+
+def test_damaged_database_is_explained_at_start_without_traceback(tmp_path):
+    database_path(tmp_path).write_bytes(b"not a database, just some bytes" * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "avtoprokat_mail", "--data-dir", str(tmp_path), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "повреждён" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_demo_option_fills_the_window(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "avtoprokat_mail", "--data-dir", str(tmp_path), "--demo", "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    conn = open_database(database_path(tmp_path))
+    try:
+        total, marked = client_store.counts(conn)
+    finally:
+        conn.close()
+    assert total >= 200 and 0 < marked < total
