@@ -10,7 +10,7 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.ui.dialogs import ask_yes_no
+from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent
 from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize_mobile
 
 _WIDE_FIELDS = {"address", "note", "organization"}
@@ -31,7 +31,8 @@ class ClientForm(ttk.Toplevel):
         on_saved: Callable[[int], None],
     ) -> None:
         title = "Новый клиент" if client is None else f"Клиент: {client.display_name}"
-        super().__init__(title=title, transient=parent.winfo_toplevel(), minsize=(520, 0))
+        top = parent.winfo_toplevel()
+        super().__init__(title=title, master=top, transient=top, minsize=(520, 0))
         self.conn = conn
         self.client = client or Client()
         self.on_saved = on_saved
@@ -42,6 +43,7 @@ class ClientForm(ttk.Toplevel):
         self.bind("<Escape>", lambda _e: self.destroy())
         self.bind("<Return>", lambda _e: self.save())
         self.entries["surname"].focus_set()
+        center_on_parent(self)
 
     def _build(self) -> None:
         body = ttk.Frame(self, padding=14)

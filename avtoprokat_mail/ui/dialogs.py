@@ -15,6 +15,18 @@ import ttkbootstrap as ttk
 _open: list[MessageDialog] = []
 
 
+def center_on_parent(window: tk.Toplevel) -> None:
+    """Put a dialog in the middle of the window it belongs to (kept on screen)."""
+    window.update_idletasks()
+    parent = window.master.winfo_toplevel() if window.master else window
+    width, height = window.winfo_reqwidth(), window.winfo_reqheight()
+    x = parent.winfo_rootx() + (parent.winfo_width() - width) // 2
+    y = parent.winfo_rooty() + (parent.winfo_height() - height) // 3
+    x = max(0, min(x, window.winfo_screenwidth() - width))
+    y = max(0, min(y, window.winfo_screenheight() - height))
+    window.geometry(f"+{x}+{y}")
+
+
 class MessageDialog(ttk.Toplevel):
     """A modal message with buttons; ``result`` is the value of the pressed button."""
 
@@ -29,7 +41,12 @@ class MessageDialog(ttk.Toplevel):
         cancel_value: object = None,
         bootstyle: str = "primary",
     ) -> None:
-        super().__init__(title=title, transient=parent.winfo_toplevel(), resizable=(False, False))
+        super().__init__(
+            title=title,
+            master=parent.winfo_toplevel(),
+            transient=parent.winfo_toplevel(),
+            resizable=(False, False),
+        )
         self.result: object = cancel_value
         self.message = message
         body = ttk.Frame(self, padding=16)
@@ -49,6 +66,7 @@ class MessageDialog(ttk.Toplevel):
         self.bind("<Escape>", lambda _e: self._finish(cancel_value))
         self.bind("<Return>", lambda _e: self._finish(buttons[default][1]))
         list(self.buttons.values())[default].focus_set()
+        center_on_parent(self)
 
     def _finish(self, value: object) -> None:
         self.result = value

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.ui.dialogs import show_error
+from avtoprokat_mail.ui.dialogs import center_on_parent, show_error
 
 
 class ImportPreview(ttk.Toplevel):
@@ -21,14 +21,14 @@ class ImportPreview(ttk.Toplevel):
     def __init__(
         self, parent: tk.Misc, conn: sqlite3.Connection, plan, on_done: Callable[[], None]
     ):
-        super().__init__(
-            title="Импорт клиентов", transient=parent.winfo_toplevel(), size=(640, 460)
-        )
+        top = parent.winfo_toplevel()
+        super().__init__(title="Импорт клиентов", master=top, transient=top, minsize=(600, 300))
         self.conn = conn
         self.plan = plan
         self.on_done = on_done
         self._build()
         self.bind("<Escape>", lambda _e: self.destroy())
+        center_on_parent(self)
 
     @classmethod
     def start(
@@ -56,7 +56,7 @@ class ImportPreview(ttk.Toplevel):
     def _build(self) -> None:
         body = ttk.Frame(self, padding=14)
         body.pack(fill="both", expand=True)
-        ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=600).pack(anchor="w")
+        ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=780).pack(anchor="w")
         self.summary_label = ttk.Label(body, text=self.summary(), font="-weight bold")
         self.summary_label.pack(anchor="w", pady=(8, 8))
         if self.plan.rejected:
@@ -69,7 +69,7 @@ class ImportPreview(ttk.Toplevel):
             self.rejected_view.heading("line", text="Строка")
             self.rejected_view.heading("reason", text="Причина")
             self.rejected_view.column("line", width=70, stretch=False, anchor="e")
-            self.rejected_view.column("reason", width=520)
+            self.rejected_view.column("reason", width=640)
             for item in self.plan.rejected:
                 self.rejected_view.insert("", "end", values=(item.line, item.reason))
             scroll = ttk.Scrollbar(frame, orient="vertical", command=self.rejected_view.yview)
