@@ -305,7 +305,10 @@ class ClientsWindow(ttk.Frame):
     def _on_check_clicked(self, event: dict) -> None:
         for (row, _column), marked in event["data"].items():
             client_store.set_marked(self.conn, [self.table.ids[row]], bool(marked))
-        self.update_status()
+        if self.marked_only_var.get():
+            self.apply_filter()  # an unmarked row leaves the "only marked" view at once
+        else:
+            self.update_status()
 
     def _store_marks(self, indexes: list[int], marked: bool) -> None:
         changed = self.table.set_marks(indexes, marked)
