@@ -236,6 +236,9 @@ def test_field_filters(session):
     pump(session.root)
     assert shown_surnames(window) == ["Андреева"]
     assert status(window) == "показано 1 из 5, отмечено 1"
+    click_cell(window, 0, 0)  # unchecked under "only marked": the row leaves the view
+    assert shown_surnames(window) == []
+    assert status(window) == "показано 0 из 5, отмечено 0"
 
 
 def test_sort_by_header_click(session):
