@@ -51,9 +51,9 @@ def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
         return 2
     try:
         if demo:
-            from avtoprokat_mail.demo import fill_demo
+            from avtoprokat_mail.demo import add_demo_data
 
-            fill_demo(conn)
+            add_demo_data(conn)
         window = ClientsWindow(root, conn, folder)
         window.pack(fill="both", expand=True)
         if smoke:

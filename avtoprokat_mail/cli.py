@@ -17,9 +17,19 @@ from avtoprokat_mail.interchange import (
     export_clients,
     plan_import,
 )
+from avtoprokat_mail.model import Template
 from avtoprokat_mail.paths import data_dir, database_path
+from avtoprokat_mail.sending.message import (
+    TemplateError,
+    build_email,
+    build_sms,
+    load_attachments,
+)
+from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -48,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument(
         "--demo", action="store_true", dest="gui_demo", help="сначала заполнить демо-данными"
     )
-    commands.add_parser("demo", help="добавить демо-клиентов")
+    commands.add_parser("demo", help="добавить демо-клиентов и демо-шаблоны")
 
     clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
         dest="clients_command", metavar="ДЕЙСТВИЕ", required=True
@@ -68,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--invert", action="store_true", help="инвертировать отметки")
     how.add_argument("--search", metavar="ТЕКСТ", help="отметить найденных быстрым поиском")
     how.add_argument("--ids", metavar="1,2,3", help="отметить клиентов с этими номерами")
+    templates = commands.add_parser("templates", help="шаблоны сообщений").add_subparsers(
+        dest="templates_command", metavar="ДЕЙСТВИЕ", required=True
+    )
+    tlist = templates.add_parser("list", help="список шаблонов")
+    tlist.add_argument("--format", choices=("table", "csv"), default="table")
+    tadd = templates.add_parser("add", help="новый шаблон; печатает его номер")
+    tadd.add_argument("--subject", default="", help="тема (обязательна для email)")
+    body = tadd.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body", help="текст сообщения")
+    body.add_argument("--body-file", type=Path, help="файл с текстом сообщения (UTF-8)")
+    tadd.add_argument("--attach1", default="", help="приложение 1")
+    tadd.add_argument("--attach2", default="", help="приложение 2")
+    tadd.add_argument("--sms", action="store_true", help="отправлять как SMS")
+    tadd.add_argument("--note", default="", help="примечание")
+    preview = templates.add_parser("preview", help="сообщение так, как его получит клиент")
+    preview.add_argument("template_id", type=int, metavar="ID")
+    preview.add_argument("--client", type=int, required=True, metavar="CLIENT_ID")
     return parser
 
 
@@ -79,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": _run_gui,
         "demo": _run_demo,
         "clients": _run_clients,
+        "templates": _run_templates,
     }
     command = None if args.smoke else args.command
     try:
@@ -107,14 +135,15 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from avtoprokat_mail.demo import fill_demo
+    from avtoprokat_mail.demo import add_demo_data
 
     conn = _open(args)
     try:
-        added = fill_demo(conn)
+        clients, templates = add_demo_data(conn)
     finally:
         conn.close()
-    print(f"демо-клиентов добавлено: {added}")
+    print(f"демо-шаблонов добавлено: {templates}")
+    print(f"демо-клиентов добавлено: {clients}")
     return EXIT_OK
 
 
@@ -159,15 +188,20 @@ def _clients_list(conn, args: argparse.Namespace) -> int:
         [int(v) if isinstance(v, bool) else v for v in (getattr(c, n) for n in _LIST_COLUMNS)]
         for c in clients
     ]
-    if args.format == "csv":
+    _write_rows(_LIST_COLUMNS, rows, args.format)
+    return EXIT_OK
+
+
+def _write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> None:
+    """A header and rows as CSV for scripts (UTF-8, CLI.md) or as a table for people."""
+    if output_format == "csv":
         # CLI.md promises UTF-8; a redirected stdout on Windows would otherwise be cp1251.
         sys.stdout.reconfigure(encoding="utf-8")
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(_LIST_COLUMNS)
+        writer.writerow(headers)
         writer.writerows(rows)
     else:
-        _print_table(_LIST_COLUMNS, rows)
-    return EXIT_OK
+        _print_table(headers, rows)
 
 
 def _print_table(headers: Sequence[str], rows: list[list]) -> None:
@@ -199,3 +233,86 @@ def _ids_to_mark(conn, args: argparse.Namespace) -> list[int]:
         return [int(part) for part in args.ids.split(",") if part.strip()]
     except ValueError as error:
         raise UsageError(f"--ids ждёт номера через запятую, например 1,2,3: {args.ids}") from error
+
+
+def _run_templates(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    try:
+        return {
+            "list": _templates_list,
+            "add": _templates_add,
+            "preview": _templates_preview,
+        }[args.templates_command](conn, args)
+    finally:
+        conn.close()
+
+
+_TEMPLATE_COLUMNS = ("id", "created", "sent", "sms", "subject", "note")
+
+
+def _templates_list(conn, args: argparse.Namespace) -> int:
+    rows = [
+        [t.id, t.created, t.sent, int(t.sms), t.subject, t.note]
+        for t in template_store.list_templates(conn)
+    ]
+    _write_rows(_TEMPLATE_COLUMNS, rows, args.format)
+    return EXIT_OK
+
+
+def _templates_add(conn, args: argparse.Namespace) -> int:
+    if args.body_file is not None:
+        try:
+            body = args.body_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"не удаётся прочитать {args.body_file}: {error}") from error
+    else:
+        body = args.body
+    template = Template(
+        subject=args.subject,
+        body=body,
+        sms=args.sms,
+        attachment1=_absolute(args.attach1),
+        attachment2=_absolute(args.attach2),
+        note=args.note,
+    )
+    check = check_template(template)
+    for warning in check.warnings:
+        print(f"Внимание: {warning}", file=sys.stderr)
+    if check.errors:
+        raise UsageError(" ".join(check.errors))
+    print(template_store.add_template(conn, template))
+    return EXIT_OK
+
+
+def _absolute(path: str) -> str:
+    """Attachments are stored as absolute paths: a template must not depend on the cwd."""
+    return str(Path(path).expanduser().resolve()) if path else ""
+
+
+def _templates_preview(conn, args: argparse.Namespace) -> int:
+    template = template_store.get_template(conn, args.template_id)
+    if template is None:
+        raise UsageError(f"нет шаблона с номером {args.template_id}")
+    client = client_store.get_client(conn, args.client)
+    if client is None:
+        raise UsageError(f"нет клиента с номером {args.client}")
+    for problem in unknown_placeholder_messages(template):
+        print(f"Внимание: {problem}", file=sys.stderr)
+    if template.sms:
+        text = build_sms(template, client)
+        print(text)
+        print(sms_length(text).describe())
+        return EXIT_OK
+    try:
+        attachments = load_attachments(template)
+    except TemplateError as error:
+        raise UsageError(str(error)) from error
+    message = build_email(template, client, None, attachments)
+    print(
+        "Внимание: отправитель ещё не настроен (окно «Параметры»), поэтому в письме нет From.",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stdout.buffer.write(message.as_bytes())
+    sys.stdout.buffer.flush()
+    return EXIT_OK

@@ -11,11 +11,13 @@ newcomer who sets up a real mailbox and presses "Старт" on the demo data ma
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 
-from avtoprokat_mail.model import Client
+from avtoprokat_mail.model import Client, Template
 from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.storage import transaction
 
 SEED = 2026
@@ -117,6 +119,51 @@ _TRANSLIT = str.maketrans({
 def translit(text: str) -> str:
     """Latin spelling of a Russian word for an email address: 'Фёдоров' -> 'fedorov'."""
     return text.lower().translate(_TRANSLIT)
+
+
+DEMO_TEMPLATE_NOTE = "Демо-шаблон"
+DEMO_TEMPLATES = (
+    Template(
+        subject="%Наименование%: скидка 15% на аренду автомобилей до конца месяца",
+        body=(
+            "Здравствуйте, %Имя%!\n\n"
+            "Для вас как для клиента нашего автопроката до конца месяца действует скидка 15% "
+            "на аренду любого автомобиля от трёх суток. Бронирование по телефону "
+            "+7 (495) 123-45-67 или ответом на это письмо.\n\n"
+            "С уважением,\nотдел проката"
+        ),
+        note=f"{DEMO_TEMPLATE_NOTE}: скидка для постоянных клиентов",
+    ),
+    Template(
+        subject="Напоминание о возврате автомобиля",
+        body=(
+            "Здравствуйте, %Имя%!\n\n"
+            "Напоминаем, что срок аренды автомобиля заканчивается завтра. Если вы хотите "
+            "продлить аренду, позвоните нам: +7 (495) 123-45-67.\n\nСпасибо, что выбрали нас!"
+        ),
+        note=f"{DEMO_TEMPLATE_NOTE}: напоминание",
+    ),
+    Template(
+        sms=True,
+        body="%Имя%, скидка 15% на аренду авто в выходные! Автопрокат, +74951234567",
+        note=f"{DEMO_TEMPLATE_NOTE}: SMS о скидке",
+    ),
+)
+
+
+def add_demo_data(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Demo clients and templates, each added once; returns (clients added, templates added)."""
+    return fill_demo(conn), fill_demo_templates(conn)
+
+
+def fill_demo_templates(conn: sqlite3.Connection) -> int:
+    """Add the demo templates unless a template with the demo note is already there."""
+    with transaction(conn):
+        if any(t.note.startswith(DEMO_TEMPLATE_NOTE) for t in template_store.list_templates(conn)):
+            return 0
+        for template in DEMO_TEMPLATES:
+            template_store.add_template(conn, dataclasses.replace(template))
+    return len(DEMO_TEMPLATES)
 
 
 def fill_demo(conn: sqlite3.Connection, count: int = 300) -> int:

@@ -59,3 +59,23 @@ class Client:
 
 
 CLIENT_FIELD_NAMES = tuple(f.name for f in fields(Client))
+
+
+@dataclass(slots=True)
+class Template:
+    """A message template of the mailing window (SPEC §3). Times are ISO 8601 local strings."""
+
+    subject: str = ""
+    body: str = ""
+    sms: bool = False
+    attachment1: str = ""  # file paths; "" when not set
+    attachment2: str = ""
+    note: str = ""
+    created: str = ""  # set by the database when stored
+    sent: str = ""  # when the last run of this template finished; "" if never
+    id: int | None = None
+
+    @property
+    def attachments(self) -> list[str]:
+        """The attachment paths that are set, in order."""
+        return [path for path in (self.attachment1, self.attachment2) if path]

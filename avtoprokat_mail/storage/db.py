@@ -61,9 +61,28 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
         raise ValueError(f"incomplete SQL statement in a migration: {statement!r}")
 
 
+def _v2_templates(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE templates (
+            id          INTEGER PRIMARY KEY,
+            created     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')),
+            sent        TEXT NOT NULL DEFAULT '',
+            sms         INTEGER NOT NULL DEFAULT 0 CHECK (sms IN (0, 1)),
+            subject     TEXT NOT NULL DEFAULT '',
+            body        TEXT NOT NULL DEFAULT '',
+            attachment1 TEXT NOT NULL DEFAULT '',
+            attachment2 TEXT NOT NULL DEFAULT '',
+            note        TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients, _v2_templates]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,1 @@
+"""SMS: segment counting and (with the SMS issue) the gateways."""
