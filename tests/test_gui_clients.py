@@ -62,7 +62,7 @@ def test_opens_with_all_clients_and_status(session):
         session.root.nametowidget(session.root["menu"]).entrycget(i, "label") for i in range(1, 4)
     }
     assert menu_labels == {"Файл", "Рассылка", "Справка"}
-    assert window.menus["Рассылка"].entrycget(0, "state") == "disabled"
+    assert window.menus["Рассылка"].entrycget(0, "label") == "Сообщения email рассылки…"
 
 
 def test_bad_email_and_mobile_cells_are_flagged(session):

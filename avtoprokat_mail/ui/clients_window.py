@@ -25,6 +25,7 @@ from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
 from avtoprokat_mail.ui.import_dialog import ImportPreview
+from avtoprokat_mail.ui.mailing_window import MailingWindow
 
 COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60)
 BAD_CELL_BG = "#f8d0d4"
@@ -42,6 +43,7 @@ class ClientsWindow(ttk.Frame):
         self.shown: list[int] = []
         self.sort_state: tuple[int, bool] | None = None
         self._filter_pending = False
+        self.mailing_window: MailingWindow | None = None
         self._build_menu()
         self._build_toolbar()
         self._build_filters()
@@ -60,9 +62,7 @@ class ClientsWindow(ttk.Frame):
         file_menu.add_command(label="Выход", command=top.destroy, accelerator="Alt+F4")
         menubar.add_cascade(label="Файл", menu=file_menu)
         mailing_menu = tk.Menu(menubar, tearoff=False)
-        # The mailing window arrives with the templates issue; until then the item is shown
-        # disabled so the user sees where mailing will live.
-        mailing_menu.add_command(label="Сообщения email рассылки…", state="disabled")
+        mailing_menu.add_command(label="Сообщения email рассылки…", command=self.open_mailing)
         menubar.add_cascade(label="Рассылка", menu=mailing_menu)
         help_menu = tk.Menu(menubar, tearoff=False)
         help_menu.add_command(label="О программе", command=self.show_about)
@@ -434,6 +434,15 @@ class ClientsWindow(ttk.Frame):
             show_error(self, "Экспорт", str(error))
             return
         show_info(self, "Экспорт", f"Выгружено клиентов: {count}\nФайл: {path}")
+
+    def open_mailing(self) -> MailingWindow:
+        """Open the mailing window, or bring it forward when it is open already."""
+        if self.mailing_window is not None and self.mailing_window.winfo_exists():
+            self.mailing_window.deiconify()
+            self.mailing_window.lift()
+        else:
+            self.mailing_window = MailingWindow(self, self.conn)
+        return self.mailing_window
 
     def show_about(self) -> None:
         show_info(

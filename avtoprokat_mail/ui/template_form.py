@@ -1,0 +1,331 @@
+"""The template record form ("Сообщение рассылки"), as the seed describes it, plus a preview."""
+
+from __future__ import annotations
+
+import sqlite3
+import tkinter as tk
+from collections.abc import Callable
+from itertools import islice
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail.desktop import OpenFileError, open_with_default_app
+from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.placeholders import PLACEHOLDERS, placeholder, render
+from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
+from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
+from avtoprokat_mail.ui.formatting import format_time
+
+PREVIEW_CLIENTS_LIMIT = 500  # the preview picks from the marked clients, or the first ones
+
+
+class TemplateForm(ttk.Toplevel):
+    """Add or edit one template; "Сохранить" checks it, stores it and calls ``on_saved(id)``."""
+
+    def __init__(
+        self,
+        parent: tk.Misc,
+        conn: sqlite3.Connection,
+        template: Template | None,
+        on_saved: Callable[[int], None],
+    ) -> None:
+        top = parent.winfo_toplevel()
+        title = "Новое сообщение рассылки" if template is None else "Сообщение рассылки"
+        super().__init__(title=title, master=top, transient=top, minsize=(760, 560))
+        self.conn = conn
+        self.template = template or Template()
+        self.on_saved = on_saved
+        self._refresh_pending = False
+        self._readonly_vars: list[tk.StringVar] = []
+        self._build()
+        self._load_preview_clients()
+        self.last_field: tk.Widget = self.body_text
+        self.refresh_preview()
+        self.bind("<Escape>", lambda _e: self.destroy())
+        self.subject_entry.focus_set()
+        center_on_parent(self)
+
+    # --- construction --------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = ttk.Frame(self, padding=12)
+        outer.pack(fill="both", expand=True)
+        self._build_insert_buttons(outer)
+        form = ttk.Frame(outer)
+        form.pack(side="left", fill="both", expand=True, padx=(12, 0))
+        form.columnconfigure(1, weight=1)
+        self._build_fields(form)
+        self._build_preview(form)
+        self._build_buttons(form)
+
+    def _build_insert_buttons(self, outer: ttk.Frame) -> None:
+        column = ttk.Frame(outer)
+        column.pack(side="left", fill="y")
+        ttk.Label(column, text="Вставить в текст:").pack(anchor="w", pady=(0, 4))
+        self.insert_buttons: dict[str, ttk.Button] = {}
+        for name in PLACEHOLDERS:
+            text = placeholder(name)
+            button = ttk.Button(
+                column,
+                text=text,
+                bootstyle="info-outline",
+                takefocus=False,
+                command=lambda t=text: self.insert_placeholder(t),
+            )
+            button.pack(fill="x", pady=2)
+            self.insert_buttons[text] = button
+        ttk.Separator(column).pack(fill="x", pady=8)
+        self.paste_button = ttk.Button(
+            column, text="Вставить", bootstyle="secondary", takefocus=False, command=self.paste
+        )
+        self.paste_button.pack(fill="x")
+
+    def _build_fields(self, form: ttk.Frame) -> None:
+        t = self.template
+        times = ttk.Frame(form)
+        times.grid(row=0, column=0, columnspan=2, sticky="w")
+        ttk.Label(times, text="Дата, время:").pack(side="left")
+        self.created_entry = self._readonly_entry(times, format_time(t.created))
+        ttk.Label(times, text="Отправлено:").pack(side="left", padx=(16, 0))
+        self.sent_entry = self._readonly_entry(times, format_time(t.sent))
+
+        self.sms_var = tk.BooleanVar(self, value=t.sms)
+        self.sms_check = ttk.Checkbutton(
+            form, text="Отправлять SMS", variable=self.sms_var, bootstyle="round-toggle"
+        )
+        self.sms_check.grid(row=1, column=0, columnspan=2, sticky="w", pady=(8, 4))
+        ttk.Label(form, text="Тема:").grid(row=2, column=0, sticky="w")
+        self.subject_var = tk.StringVar(self, value=t.subject)
+        self.subject_entry = ttk.Entry(form, textvariable=self.subject_var)
+        self.subject_entry.grid(row=2, column=1, sticky="ew", pady=2)
+
+        ttk.Label(form, text="Сообщение:").grid(row=3, column=0, sticky="nw", pady=(4, 0))
+        text_frame = ttk.Frame(form)
+        text_frame.grid(row=3, column=1, sticky="nsew", pady=2)
+        form.rowconfigure(3, weight=1)
+        self.body_text = tk.Text(text_frame, height=10, wrap="word", undo=True, font="TkTextFont")
+        scroll = ttk.Scrollbar(text_frame, orient="vertical", command=self.body_text.yview)
+        self.body_text.configure(yscrollcommand=scroll.set)
+        self.body_text.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        self.body_text.insert("1.0", t.body)
+        self.body_text.edit_reset()
+        self.counter_label = ttk.Label(form, text="", bootstyle="secondary")
+        self.counter_label.grid(row=4, column=1, sticky="w")
+
+        self.attachment_vars: list[tk.StringVar] = []
+        self.pick_buttons: list[ttk.Button] = []
+        self.view_buttons: list[ttk.Button] = []
+        for number, value in enumerate((t.attachment1, t.attachment2), start=1):
+            self._attachment_row(form, 4 + number, number, value)
+        ttk.Label(form, text="Примечание:").grid(row=7, column=0, sticky="w")
+        self.note_var = tk.StringVar(self, value=t.note)
+        ttk.Entry(form, textvariable=self.note_var).grid(row=7, column=1, sticky="ew", pady=2)
+
+        self.subject_entry.bind("<FocusIn>", lambda _e: self._remember(self.subject_entry))
+        self.body_text.bind("<FocusIn>", lambda _e: self._remember(self.body_text))
+        self.body_text.bind("<<Modified>>", self._on_body_modified)
+        for var in (self.subject_var, self.sms_var):
+            var.trace_add("write", lambda *_: self._schedule_refresh())
+
+    def _readonly_entry(self, parent: ttk.Frame, value: str) -> ttk.Entry:
+        var = tk.StringVar(self, value=value or "—")
+        self._readonly_vars.append(var)  # a Tk variable lives only while Python holds it
+        entry = ttk.Entry(parent, textvariable=var, width=17, state="readonly")
+        entry.pack(side="left", padx=(4, 0))
+        return entry
+
+    def _attachment_row(self, form: ttk.Frame, row: int, number: int, value: str) -> None:
+        ttk.Label(form, text=f"Приложение {number}:").grid(row=row, column=0, sticky="w")
+        line = ttk.Frame(form)
+        line.grid(row=row, column=1, sticky="ew", pady=2)
+        var = tk.StringVar(self, value=value)
+        ttk.Entry(line, textvariable=var).pack(side="left", fill="x", expand=True)
+        pick = ttk.Button(
+            line, text="Выбрать…", bootstyle="secondary-outline",
+            command=lambda: self.pick_attachment(number),
+        )  # fmt: skip
+        pick.pack(side="left", padx=(4, 0))
+        view = ttk.Button(
+            line, text="Просмотр", bootstyle="secondary-outline",
+            command=lambda: self.view_attachment(number),
+        )  # fmt: skip
+        view.pack(side="left", padx=(4, 0))
+        ttk.Button(
+            line, text="✕", bootstyle="secondary-link", width=2, command=lambda: var.set("")
+        ).pack(side="left")
+        self.pick_buttons.append(pick)
+        self.view_buttons.append(view)
+        self.attachment_vars.append(var)
+
+    def _build_preview(self, form: ttk.Frame) -> None:
+        box = ttk.Labelframe(form, text="Как сообщение увидит клиент", padding=8)
+        box.grid(row=8, column=0, columnspan=2, sticky="nsew", pady=(10, 0))
+        form.rowconfigure(8, weight=1)
+        line = ttk.Frame(box)
+        line.pack(fill="x")
+        ttk.Label(line, text="Клиент:").pack(side="left")
+        self.preview_client_var = tk.StringVar(self)
+        self.preview_client_box = ttk.Combobox(
+            line, textvariable=self.preview_client_var, state="readonly", width=60
+        )
+        self.preview_client_box.pack(side="left", padx=(6, 0), fill="x", expand=True)
+        self.preview_client_var.trace_add("write", lambda *_: self._schedule_refresh())
+        self.preview_text = tk.Text(box, height=7, wrap="word", font="TkTextFont")
+        self.preview_text.pack(fill="both", expand=True, pady=(6, 0))
+        self.preview_text.configure(state="disabled")
+        self.warning_label = ttk.Label(box, text="", bootstyle="warning", wraplength=640)
+        self.warning_label.pack(anchor="w")
+
+    def _build_buttons(self, form: ttk.Frame) -> None:
+        self.message_label = ttk.Label(form, text="", bootstyle="danger", wraplength=640)
+        self.message_label.grid(row=9, column=0, columnspan=2, sticky="w", pady=(6, 0))
+        buttons = ttk.Frame(form)
+        buttons.grid(row=10, column=0, columnspan=2, sticky="e", pady=(6, 0))
+        self.save_button = ttk.Button(buttons, text="Сохранить", command=self.save)
+        self.save_button.pack(side="left")
+        self.cancel_button = ttk.Button(
+            buttons, text="Отмена", bootstyle="secondary", command=self.destroy
+        )
+        self.cancel_button.pack(side="left", padx=(8, 0))
+
+    # --- the fields ---------------------------------------------------------------------------
+    def _remember(self, widget: tk.Widget) -> None:
+        self.last_field = widget
+
+    def body(self) -> str:
+        """The message text without the newline tk.Text always adds at the end."""
+        return self.body_text.get("1.0", "end-1c")
+
+    def insert_placeholder(self, text: str) -> None:
+        """Insert ``text`` at the cursor of the subject or message, whichever had focus last."""
+        self.last_field.insert("insert", text)
+        self.last_field.focus_set()
+        self._schedule_refresh()
+
+    def paste(self) -> None:
+        """Insert the clipboard's text into "Сообщение" at its cursor."""
+        try:
+            text = self.clipboard_get()
+        except tk.TclError:
+            text = ""
+        if not text:
+            self.message_label.configure(text="Буфер обмена пуст или в нём не текст.")
+            return
+        self.message_label.configure(text="")
+        self.body_text.insert("insert", text)
+        self.body_text.focus_set()
+        self._schedule_refresh()
+
+    def pick_attachment(self, number: int) -> None:
+        path = filedialogs.ask_open_path(self, title=f"Приложение {number}")
+        if path:
+            self.attachment_vars[number - 1].set(path)
+
+    def view_attachment(self, number: int) -> None:
+        path = self.attachment_vars[number - 1].get().strip()
+        if not path:
+            self.message_label.configure(text=f"Приложение {number} не выбрано.")
+            return
+        try:
+            open_with_default_app(path)
+        except OpenFileError as error:
+            show_error(self, f"Приложение {number}", str(error))
+
+    def collect(self) -> Template:
+        """The template as the form now shows it."""
+        t = self.template
+        return Template(
+            subject=self.subject_var.get(),
+            body=self.body(),
+            sms=self.sms_var.get(),
+            attachment1=self.attachment_vars[0].get().strip(),
+            attachment2=self.attachment_vars[1].get().strip(),
+            note=self.note_var.get(),
+            created=t.created,
+            sent=t.sent,
+            id=t.id,
+        )
+
+    # --- preview ------------------------------------------------------------------------------
+    def _load_preview_clients(self) -> None:
+        # The marked clients are the ones the template goes to; the first of them is shown.
+        rows = list(
+            islice(client_store.iter_rows(self.conn, marked_only=True), PREVIEW_CLIENTS_LIMIT)
+        )
+        if not rows:
+            rows = list(islice(client_store.iter_rows(self.conn), PREVIEW_CLIENTS_LIMIT))
+        self.preview_clients = [client_store.client_from_row(row) for row in rows]
+        labels = [self._client_label(c) for c in self.preview_clients]
+        self.preview_client_box.configure(values=labels)
+        if labels:
+            self.preview_client_var.set(labels[0])
+
+    @staticmethod
+    def _client_label(client: Client) -> str:
+        contact = client.email or client.mobile or "нет контакта"
+        name = client.display_name or client.organization or f"клиент {client.id}"
+        return f"{name} — {contact}"
+
+    def preview_client(self) -> Client:
+        """The chosen client, or an example one when the directory is empty."""
+        labels = list(self.preview_client_box.cget("values"))
+        chosen = self.preview_client_var.get()
+        if chosen in labels:
+            return self.preview_clients[labels.index(chosen)]
+        return Client(surname="Иванов", name="Иван Петрович", position="Директор",
+                      organization="ООО «Пример»", email="ivanov@example.com")  # fmt: skip
+
+    def _on_body_modified(self, _event: tk.Event) -> None:
+        if self.body_text.edit_modified():
+            self.body_text.edit_modified(False)
+            self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.after_idle(self.refresh_preview)
+
+    def refresh_preview(self) -> None:
+        """Show the message as the chosen client will get it, the SMS size and any unknowns."""
+        self._refresh_pending = False
+        if not self.winfo_exists():
+            return
+        template, client = self.collect(), self.preview_client()
+        body = render(template.body, client)
+        if template.sms:
+            shown = body
+            self.counter_label.configure(text=sms_length(body).describe())
+            self.subject_entry.configure(state="disabled")
+        else:
+            shown = f"Тема: {render(template.subject, client, header=True)}\n\n{body}"
+            self.counter_label.configure(text="")
+            self.subject_entry.configure(state="normal")
+        self.preview_text.configure(state="normal")
+        self.preview_text.delete("1.0", "end")
+        self.preview_text.insert("1.0", shown)
+        self.preview_text.configure(state="disabled")
+        self.warning_label.configure(text="\n".join(unknown_placeholder_messages(template)))
+
+    # --- saving ---------------------------------------------------------------------------------
+    def save(self) -> bool:
+        """Check, store and close; returns True when saved."""
+        template = self.collect()
+        check = check_template(template)
+        if check.errors:
+            self.message_label.configure(text="\n".join(check.errors))
+            return False
+        if check.warnings and not ask_yes_no(
+            self, "Сохранение шаблона", "\n\n".join(check.warnings) + "\n\nСохранить шаблон?"
+        ):
+            return False
+        if template.id is None:
+            template_store.add_template(self.conn, template)
+        else:
+            template_store.update_template(self.conn, template)
+        self.destroy()
+        self.on_saved(template.id)
+        return True
