@@ -44,8 +44,14 @@ def answer_next_dialog(root: tk.Misc, button: str, seen: list[str] | None = None
 
 
 def toplevels_of(root: tk.Misc, kind: type) -> list:
-    """Open windows of a given class."""
-    return [w for w in root.winfo_children() if isinstance(w, kind) and w.winfo_exists()]
+    """Open windows of a given class anywhere below ``root`` (dialogs of dialogs included)."""
+    found = []
+    for child in root.winfo_children():
+        if isinstance(child, kind) and child.winfo_exists():
+            found.append(child)
+        if isinstance(child, tk.Toplevel):
+            found.extend(toplevels_of(child, kind))
+    return found
 
 
 def click(widget: tk.Misc, x: int, y: int, *, then: Callable[[], None] | None = None) -> None:

@@ -1,0 +1,270 @@
+"""The mailing window and the template form, driven as a user drives them, under Xvfb."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.mailing_window import MailingWindow
+from avtoprokat_mail.ui.template_form import TemplateForm
+from tests.gui_helpers import Session, answer_next_dialog, pump, toplevels_of
+
+
+@pytest.fixture
+def session(tk_root, data_folder, gui_errors):
+    conn = open_database(database_path(data_folder))
+    client_store.add_client(
+        conn,
+        Client(
+            surname="Петров",
+            name="Пётр Ильич",
+            position="Инженер",
+            organization="АО «Вектор»",
+            email="petrov@vektor.ru",
+        ),
+    )
+    client_store.add_client(conn, Client(surname="Иванова", name="Анна Сергеевна",
+                                         position="Директор", organization="ООО «Ромашка»",
+                                         email="ivanova@romashka.ru", mobile="+79031112233",
+                                         marked=True))  # fmt: skip
+    conn.close()
+    s = Session(tk_root, data_folder)
+    s.open()
+    yield s
+    for kind in (TemplateForm, MailingWindow):
+        for window in toplevels_of(tk_root, kind):
+            window.destroy()
+    s.close()
+
+
+def open_mailing(session: Session) -> MailingWindow:
+    """Menu «Рассылка» → «Сообщения email рассылки…»."""
+    session.window.menus["Рассылка"].invoke(0)
+    pump(session.root)
+    (window,) = toplevels_of(session.root, MailingWindow)
+    return window
+
+
+def new_form(mailing: MailingWindow) -> TemplateForm:
+    mailing.buttons["Добавить"].invoke()
+    pump(mailing)
+    (form,) = toplevels_of(mailing, TemplateForm)
+    return form
+
+
+def type_into_body(form: TemplateForm, text: str) -> None:
+    form.body_text.focus_force()
+    form.body_text.insert("insert", text)
+    pump(form)
+
+
+def listed_subjects(mailing: MailingWindow) -> list[str]:
+    return [mailing.tree.item(i, "values")[3] for i in mailing.tree.get_children()]
+
+
+def test_menu_opens_one_mailing_window(session):
+    first = open_mailing(session)
+    session.window.menus["Рассылка"].invoke(0)
+    pump(session.root)
+    assert toplevels_of(session.root, MailingWindow) == [first]
+    assert first.title() == "Сообщения email рассылки"
+    headings = [first.tree.heading(c, "text") for c in first.tree["columns"]]
+    assert headings == ["Дата, время", "Отправлено", "SMS", "Тема", "Примечание"]
+
+
+def test_placeholder_buttons_insert_at_the_cursor_of_the_last_field(session):
+    form = new_form(open_mailing(session))
+    form.subject_entry.focus_force()
+    form.subject_entry.insert(0, "Скидка для ")
+    form.subject_entry.icursor("end")
+    pump(form)
+    form.insert_buttons["%Наименование%"].invoke()
+    assert form.subject_var.get() == "Скидка для %Наименование%"
+
+    type_into_body(form, "Здравствуйте, !")
+    form.body_text.mark_set("insert", "1.14")  # between the comma's space and "!"
+    form.insert_buttons["%Имя%"].invoke()
+    assert form.body() == "Здравствуйте, %Имя%!"
+    form.body_text.mark_set("insert", "end-1c")
+    form.insert_buttons["%Должность%"].invoke()
+    assert form.body() == "Здравствуйте, %Имя%!%Должность%"
+    # The subject was not touched by the body's insertions.
+    assert form.subject_var.get() == "Скидка для %Наименование%"
+
+
+def test_paste_inserts_clipboard_text_at_the_cursor(session):
+    form = new_form(open_mailing(session))
+    type_into_body(form, "Начало. Конец.")
+    form.body_text.mark_set("insert", "1.8")
+    session.root.clipboard_clear()
+    session.root.clipboard_append("Из буфера. ")
+    form.paste_button.invoke()
+    assert form.body() == "Начало. Из буфера. Конец."
+    session.root.clipboard_clear()
+    form.paste_button.invoke()
+    assert form.message_label.cget("text") == "Буфер обмена пуст или в нём не текст."
+    assert form.body() == "Начало. Из буфера. Конец."
+
+
+def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypatch):
+    price = tmp_path / "Прайс-лист на аренду.pdf"
+    price.write_bytes(b"%PDF-1.4 price list")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff jpeg")
+    mailing = open_mailing(session)
+    form = new_form(mailing)
+    assert form.created_entry.get() == "—"
+    form.subject_entry.insert(0, "Предложение для %Наименование%")
+    type_into_body(form, "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца.")
+    for number, path in ((1, price), (2, photo)):
+        monkeypatch.setattr(filedialogs, "ask_open_path", lambda *a, p=path, **k: str(p))
+        form.pick_buttons[number - 1].invoke()
+    assert form.attachment_vars[0].get() == str(price)
+    form.note_var.set("Осенняя акция")
+    pump(form)
+    # The preview shows the first marked client's message.
+    preview = form.preview_text.get("1.0", "end-1c")
+    assert preview == (
+        "Тема: Предложение для ООО «Ромашка»\n\n"
+        "Здравствуйте, Анна Сергеевна!\nСкидка 20% до конца месяца."
+    )
+    form.save_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, TemplateForm)
+    assert listed_subjects(mailing) == ["Предложение для %Наименование%"]
+
+    (stored,) = template_store.list_templates(session.conn)
+    assert (stored.subject, stored.body, stored.note) == (
+        "Предложение для %Наименование%",
+        "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца.",
+        "Осенняя акция",
+    )
+    assert (stored.attachment1, stored.attachment2, stored.sms) == (str(price), str(photo), False)
+
+    mailing.destroy()
+    mailing = open_mailing(session)
+    mailing.buttons["Изменить"].invoke()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, TemplateForm)
+    assert form.subject_var.get() == stored.subject
+    assert form.body() == stored.body
+    assert [v.get() for v in form.attachment_vars] == [str(price), str(photo)]
+    assert form.note_var.get() == "Осенняя акция"
+    assert form.sms_var.get() is False
+    assert form.created_entry.get() != "—"
+    assert form.sent_entry.get() == "—"
+
+
+def test_email_template_needs_a_subject_and_existing_attachments(session, tmp_path):
+    mailing = open_mailing(session)
+    form = new_form(mailing)
+    type_into_body(form, "Текст")
+    form.save_button.invoke()
+    assert "Укажите тему" in form.message_label.cget("text")
+    form.subject_var.set("Тема")
+    form.attachment_vars[0].set(str(tmp_path / "нет такого файла.pdf"))
+    form.save_button.invoke()
+    assert "нет такого файла.pdf" in form.message_label.cget("text")
+    assert template_store.list_templates(session.conn) == []
+
+
+def test_sms_template_counts_segments_live_and_warns_about_attachments(session, tmp_path):
+    mailing = open_mailing(session)
+    form = new_form(mailing)
+    form.sms_check.invoke()
+    type_into_body(form, "я" * 70)
+    assert form.counter_label.cget("text").startswith("Символов: 70, SMS: 1")
+    type_into_body(form, "я")
+    assert form.counter_label.cget("text").startswith("Символов: 71, SMS: 2")
+    attachment = tmp_path / "a.pdf"
+    attachment.write_bytes(b"x")
+    form.attachment_vars[0].set(str(attachment))
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Да", seen)
+    form.save_button.invoke()
+    pump(session.root)
+    assert "не отправляются по SMS" in seen[0]
+    (stored,) = template_store.list_templates(session.conn)
+    assert stored.sms and stored.subject == ""
+    assert mailing.tree.item(mailing.tree.get_children()[0], "values")[2] == "да"
+
+
+def test_unknown_placeholder_is_shown_with_its_position(session):
+    form = new_form(open_mailing(session))
+    type_into_body(form, "Добрый день!\nВаш %Город% ждёт.")
+    assert "%Город%" in form.warning_label.cget("text")
+    assert "строка 2, позиция 5" in form.warning_label.cget("text")
+
+
+def test_preview_follows_the_chosen_client(session):
+    form = new_form(open_mailing(session))
+    form.subject_var.set("Для %Должность%")
+    type_into_body(form, "%Имя%")
+    labels = list(form.preview_client_box.cget("values"))
+    assert labels == ["Иванова Анна Сергеевна — ivanova@romashka.ru"]  # the marked client
+    assert form.preview_text.get("1.0", "end-1c") == "Тема: Для Директор\n\nАнна Сергеевна"
+
+
+def test_view_button_opens_the_file_with_the_system_program(session, tmp_path, monkeypatch):
+    log = tmp_path / "opened.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\n')
+    opener.chmod(opener.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    document = tmp_path / "Договор аренды; rm -rf ~.pdf"
+    document.write_bytes(b"%PDF")
+    form = new_form(open_mailing(session))
+    form.attachment_vars[1].set(str(document))
+    form.view_buttons[1].invoke()
+    deadline = time.monotonic() + 5
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.read_text().splitlines() == [str(document)]  # one argument, no shell
+
+
+def test_view_of_a_missing_file_says_so(session, tmp_path):
+    form = new_form(open_mailing(session))
+    form.attachment_vars[0].set(str(tmp_path / "пропал.pdf"))
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    form.view_buttons[0].invoke()
+    assert "Файл не найден" in seen[0] and "пропал.pdf" in seen[0]
+
+
+def test_copy_and_delete(session):
+    template_store.add_template(session.conn, Template(subject="Первый", body="Текст"))
+    mailing = open_mailing(session)
+    mailing.buttons["Копировать"].invoke()
+    assert listed_subjects(mailing) == ["Первый", "Первый"]
+    copy_id = int(mailing.tree.selection()[0])
+    assert template_store.get_template(session.conn, copy_id).sent == ""
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Нет", seen)
+    mailing.buttons["Удалить"].invoke()
+    assert "Удалить шаблон «Первый»?" in seen[0]
+    assert len(template_store.list_templates(session.conn)) == 2
+    answer_next_dialog(session.root, "Да")
+    mailing.buttons["Удалить"].invoke()
+    assert [t.id for t in template_store.list_templates(session.conn)] != [copy_id]
+    assert len(template_store.list_templates(session.conn)) == 1
+
+
+@pytest.mark.parametrize("button", ["Старт", "Параметры"])
+def test_start_and_settings_say_plainly_they_come_next(session, button):
+    mailing = open_mailing(session)
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    mailing.buttons[button].invoke()
+    assert "следующей версии" in seen[0]
+    assert template_store.list_templates(session.conn) == []
