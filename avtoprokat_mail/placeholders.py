@@ -64,6 +64,17 @@ def find_unknown(text: str) -> list[UnknownPlaceholder]:
     return found
 
 
+def missing_fields(text: str, client: Client) -> list[str]:
+    """Names of the placeholders ``text`` uses that the client has no value for, in order."""
+    missing: list[str] = []
+    for match in _PLACEHOLDER.finditer(text):
+        field = _FIELD_BY_KEY.get(_key(match.group(1)))
+        name = next((n for n, f in PLACEHOLDERS.items() if f == field), None)
+        if field and name not in missing and not (getattr(client, field) or "").strip():
+            missing.append(name)
+    return missing
+
+
 def render(text: str, client: Client, *, header: bool = False) -> str:
     """``text`` with each known placeholder replaced by the client's field.
 

@@ -268,3 +268,17 @@ def test_start_and_settings_say_plainly_they_come_next(session, button):
     mailing.buttons[button].invoke()
     assert "следующей версии" in seen[0]
     assert template_store.list_templates(session.conn) == []
+
+
+def test_preview_warns_when_the_client_lacks_a_field(session):
+    conn = session.conn
+    client_store.set_all_marked(conn, False)
+    (petrov,) = [c for c in client_store.list_clients(conn) if c.surname == "Петров"]
+    petrov.organization = ""
+    petrov.marked = True
+    client_store.update_client(conn, petrov)
+    form = new_form(open_mailing(session))
+    form.subject_var.set("Для %Наименование%")
+    type_into_body(form, "%Имя%, %Должность%")
+    assert form.preview_text.get("1.0", "end-1c") == "Тема: Для\n\nПётр Ильич, Инженер"
+    assert "не заполнено: «Наименование»" in form.warning_label.cget("text")

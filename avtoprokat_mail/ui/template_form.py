@@ -11,7 +11,7 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.model import Client, Template
-from avtoprokat_mail.placeholders import PLACEHOLDERS, placeholder, render
+from avtoprokat_mail.placeholders import PLACEHOLDERS, missing_fields, placeholder, render
 from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
@@ -308,7 +308,12 @@ class TemplateForm(ttk.Toplevel):
         self.preview_text.delete("1.0", "end")
         self.preview_text.insert("1.0", shown)
         self.preview_text.configure(state="disabled")
-        self.warning_label.configure(text="\n".join(unknown_placeholder_messages(template)))
+        warnings = unknown_placeholder_messages(template)
+        used = template.body if template.sms else f"{template.subject}\n{template.body}"
+        if missing := missing_fields(used, client):
+            names = ", ".join(f"«{name}»" for name in missing)
+            warnings.append(f"У этого клиента не заполнено: {names} — в сообщении там будет пусто.")
+        self.warning_label.configure(text="\n".join(warnings))
 
     # --- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:

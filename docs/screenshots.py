@@ -1,0 +1,65 @@
+"""Remake the screenshots in docs/ from the real windows on demo data.
+
+Run on a display (``xvfb-run -a -s "-screen 0 1400x900x24" python3 docs/screenshots.py``);
+needs ImageMagick's ``import``. Each window is captured by its X window id, nothing else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from avtoprokat_mail.app import create_root
+from avtoprokat_mail.demo import add_demo_data
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.ui.clients_window import ClientsWindow
+from avtoprokat_mail.ui.import_dialog import ImportPreview
+
+DOCS = Path(__file__).resolve().parent
+REJECTING_CSV = (
+    "Фамилия;Имя;Организация;E-mail;Мобильный\r\n"
+    "Козлов;Андрей Ильич;ООО «Трасса»;kozlov@trassa.ru.example;8 (905) 111-22-33\r\n"
+    "Белова;Ольга;;belova@@mail.ru;\r\n"
+    "Зуева;Нина;;;12345\r\n"
+)
+
+
+def capture(window, name: str) -> None:
+    """Draw ``window`` fully, then save exactly its pixels as docs/NAME.png."""
+    for _ in range(5):
+        window.update()
+        time.sleep(0.1)
+    frame = window.winfo_toplevel().wm_frame()
+    subprocess.run(["import", "-window", frame, str(DOCS / f"{name}.png")], check=True)
+    print(f"docs/{name}.png")
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp())
+    conn = open_database(database_path(folder))
+    add_demo_data(conn)
+    root = create_root()
+    window = ClientsWindow(root, conn, folder)
+    window.pack(fill="both", expand=True)
+    capture(root, "clients-window")
+
+    mailing = window.open_mailing()
+    capture(mailing, "mailing-window")
+    mailing.tree.selection_set(mailing.tree.get_children()[-1])  # the e-mail discount offer
+    form = mailing.edit_selected()
+    capture(form, "template-form")
+    form.destroy()
+    mailing.destroy()
+
+    source = folder / "клиенты.csv"
+    source.write_bytes(REJECTING_CSV.encode("cp1251"))
+    preview = ImportPreview.start(window, conn, source, on_done=window.reload)
+    capture(preview, "import-preview")
+    root.destroy()
+
+
+if __name__ == "__main__":
+    main()
