@@ -30,6 +30,7 @@ from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
+from avtoprokat_mail.validation import email_problem
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -303,6 +304,8 @@ def _templates_preview(conn, args: argparse.Namespace) -> int:
         print(text)
         print(sms_length(text).describe())
         return EXIT_OK
+    if problem := email_problem(client.email):
+        raise UsageError(f"клиенту {args.client} письмо не отправить: {problem}")
     try:
         attachments = load_attachments(template)
     except TemplateError as error:

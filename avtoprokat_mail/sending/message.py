@@ -109,8 +109,8 @@ def build_email(
     needs_utf8 = not (to.isascii() and from_.isascii())
     message = EmailMessage(policy=_SMTPUTF8 if needs_utf8 else _SMTP)
     if sender:
-        message["From"] = Address(display_name=clean_header_value(sender.name), addr_spec=from_)
-    message["To"] = Address(display_name=clean_header_value(client.display_name), addr_spec=to)
+        message["From"] = _address(clean_header_value(sender.name), from_)
+    message["To"] = _address(clean_header_value(client.display_name), to)
     message["Subject"] = render(template.subject, client, header=True)
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=_message_id_domain(from_ or to))
@@ -130,3 +130,11 @@ def build_sms(template: Template, client: Client) -> str:
 def _message_id_domain(address: str) -> str:
     domain = address.rpartition("@")[2]
     return domain if domain.isascii() and "." in domain else "avtoprokat.local"
+
+
+def _address(display_name: str, address: str) -> Address:
+    """A header address; ``addr_spec`` refuses a non-ASCII local part, which SMTPUTF8 allows."""
+    if address.isascii():
+        return Address(display_name=display_name, addr_spec=address)
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=display_name, username=local, domain=domain)

@@ -1,0 +1,224 @@
+"""Building the email (and the SMS text) a client receives, parsed back as a mail reader would."""
+
+from __future__ import annotations
+
+import email
+import os
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.sending.message import (
+    Sender,
+    TemplateError,
+    build_email,
+    build_sms,
+    load_attachments,
+    wire_address,
+)
+
+SENDER = Sender("Офис проката", "office@avtoprokat.ru")
+CLIENT = Client(
+    surname="Петров",
+    name="Иван Ильич",
+    position="Директор",
+    organization="ООО «Ромашка»",
+    email="petrov@romashka.ru",
+)
+SUBJECT = "Скидка 15% для %Наименование%"
+BODY = "Здравствуйте, %Имя%!\n\nКак %Должность% компании %Наименование% вы получаете скидку 15%.\n"
+RENDERED_BODY = (
+    "Здравствуйте, Иван Ильич!\n\nКак Директор компании ООО «Ромашка» вы получаете скидку 15%.\n"
+)
+PDF_NAME = "Прайс-лист на аренду 2026.pdf"
+
+
+def _parse(message: EmailMessage) -> EmailMessage:
+    return email.message_from_bytes(message.as_bytes(), policy=policy.default)
+
+
+def _normalised(text: str) -> str:
+    """The wire uses CRLF; a mail reader shows lines."""
+    return text.replace("\r\n", "\n")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, bytes]:
+    contents = {PDF_NAME: os.urandom(20_000), "photo.jpg": os.urandom(50 * 1024)}
+    for name, data in contents.items():
+        (tmp_path / name).write_bytes(data)
+    return contents
+
+
+@pytest.fixture
+def template(tmp_path: Path, files: dict[str, bytes]) -> Template:
+    return Template(
+        subject=SUBJECT,
+        body=BODY,
+        attachment1=str(tmp_path / PDF_NAME),
+        attachment2=str(tmp_path / "photo.jpg"),
+    )
+
+
+# --- the whole message ---------------------------------------------------------------------------
+def test_subject_and_to_decode_to_the_personalised_text(template: Template) -> None:
+    parsed = _parse(build_email(template, CLIENT, SENDER, load_attachments(template)))
+
+    assert parsed["Subject"] == "Скидка 15% для ООО «Ромашка»"
+    (to,) = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Петров Иван Ильич", "petrov@romashka.ru")
+    (sender,) = parsed["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Офис проката", "office@avtoprokat.ru")
+
+
+def test_body_is_the_rendered_text_in_quoted_printable(template: Template) -> None:
+    parsed = _parse(build_email(template, CLIENT, SENDER, load_attachments(template)))
+
+    body = parsed.get_body(("plain",))
+    assert _normalised(body.get_content()) == RENDERED_BODY
+    assert body["Content-Transfer-Encoding"] == "quoted-printable"
+    assert body.get_content_charset() == "utf-8"
+
+
+def test_attachments_keep_cyrillic_names_and_exact_bytes(
+    template: Template, files: dict[str, bytes]
+) -> None:
+    parsed = _parse(build_email(template, CLIENT, SENDER, load_attachments(template)))
+
+    attachments = list(parsed.iter_attachments())
+    assert [part.get_filename() for part in attachments] == [PDF_NAME, "photo.jpg"]
+    assert [part.get_content_type() for part in attachments] == ["application/pdf", "image/jpeg"]
+    for part in attachments:
+        assert part.get_content() == files[part.get_filename()]
+
+
+def test_message_id_and_date_are_set(template: Template) -> None:
+    parsed = _parse(build_email(template, CLIENT, SENDER, []))
+
+    assert parsed["Message-ID"].startswith("<")
+    assert parsed["Message-ID"].endswith("@avtoprokat.ru>")
+    assert parsed["Date"].datetime is not None
+    assert parsed["MIME-Version"] == "1.0"
+
+
+def test_message_ids_differ_between_messages(template: Template) -> None:
+    first = build_email(template, CLIENT, SENDER, [])
+    second = build_email(template, CLIENT, SENDER, [])
+    assert first["Message-ID"] != second["Message-ID"]
+
+
+def test_ascii_addresses_give_a_7bit_message(template: Template) -> None:
+    data = build_email(template, CLIENT, SENDER, load_attachments(template)).as_bytes()
+
+    assert data.isascii()
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+def test_without_sender_there_is_no_from(template: Template) -> None:
+    parsed = _parse(build_email(template, CLIENT, None, []))
+
+    assert parsed["From"] is None
+    assert parsed["Message-ID"].endswith("@romashka.ru>")
+
+
+# --- international addresses -----------------------------------------------------------------
+def test_wire_address_punycodes_the_domain() -> None:
+    assert wire_address("ivan@почта.рф") == "ivan@xn--80a1acny.xn--p1ai"
+    assert wire_address(" ivan@mail.ru ") == "ivan@mail.ru"
+
+
+def test_idn_domain_with_ascii_local_part_stays_7bit() -> None:
+    client = Client(name="Иван", email="ivan@почта.рф")
+    message = build_email(Template(subject="Тема", body="Текст"), client, SENDER, [])
+    data = message.as_bytes()
+
+    assert message.policy.utf8 is False
+    assert data.isascii()
+    parsed = email.message_from_bytes(data, policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "ivan@xn--80a1acny.xn--p1ai"
+
+
+def test_non_ascii_local_part_uses_smtputf8() -> None:
+    client = Client(name="Иван", email="иван@почта.рф")
+    message = build_email(Template(subject="Тема", body="Текст"), client, SENDER, [])
+    data = message.as_bytes()
+
+    assert message.policy.utf8 is True
+    assert "<иван@xn--80a1acny.xn--p1ai>".encode() in data
+    # Raw UTF-8 headers (RFC 6532) parse back from text; from bytes they are surrogate-escaped.
+    parsed = email.message_from_string(data.decode("utf-8"), policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "иван@xn--80a1acny.xn--p1ai"
+    assert parsed["Subject"] == "Тема"
+
+
+# --- attachments -----------------------------------------------------------------------------
+def test_missing_attachment_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "нет такого.pdf"
+    template = Template(subject="s", body="b", attachment2=str(missing))
+
+    with pytest.raises(TemplateError) as error:
+        load_attachments(template)
+
+    assert str(error.value) == f"Приложение 2: файл не найден — {missing}"
+
+
+def test_attachments_over_25_mb_are_refused(tmp_path: Path) -> None:
+    paths = [tmp_path / "big1.bin", tmp_path / "big2.bin"]
+    for path in paths:
+        with path.open("wb") as f:
+            f.truncate(13 * 1024 * 1024)  # sparse: no 13 MB written to disk
+    template = Template(subject="s", body="b", attachment1=str(paths[0]), attachment2=str(paths[1]))
+
+    with pytest.raises(TemplateError) as error:
+        load_attachments(template)
+
+    assert "26.0 МБ" in str(error.value)
+    assert "25 МБ" in str(error.value)
+
+
+def test_attachments_are_encoded_once_and_shared(template: Template) -> None:
+    attachments = load_attachments(template)
+    first = build_email(template, CLIENT, SENDER, attachments)
+    other_client = Client(name="Анна", email="anna@mail.ru")
+    second = build_email(template, other_client, SENDER, attachments)
+
+    first_parts = list(first.iter_attachments())
+    second_parts = list(second.iter_attachments())
+    assert [a.part for a in attachments] == first_parts
+    for one, two in zip(first_parts, second_parts, strict=True):
+        assert one is two
+    assert [a.size for a in attachments] == [20_000, 50 * 1024]
+    assert [a.filename for a in attachments] == [PDF_NAME, "photo.jpg"]
+
+
+def test_shared_attachments_serialise_in_both_messages(
+    template: Template, files: dict[str, bytes]
+) -> None:
+    attachments = load_attachments(template)
+    first = _parse(build_email(template, CLIENT, SENDER, attachments))
+    second = _parse(build_email(template, Client(name="Анна", email="anna@mail.ru"), SENDER,
+                                attachments))  # fmt: skip
+
+    for parsed in (first, second):
+        assert {p.get_filename(): p.get_content() for p in parsed.iter_attachments()} == files
+    assert first["To"].addresses[0].addr_spec == "petrov@romashka.ru"
+    assert second["To"].addresses[0].addr_spec == "anna@mail.ru"
+    assert _normalised(second.get_body(("plain",)).get_content()).startswith(
+        "Здравствуйте, Анна!\n"
+    )
+
+
+def test_template_without_attachments_is_a_single_text_part() -> None:
+    parsed = _parse(build_email(Template(subject="s", body="b"), CLIENT, SENDER, []))
+
+    assert parsed.get_content_type() == "text/plain"
+    assert list(parsed.iter_attachments()) == []
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+def test_build_sms_renders_the_body() -> None:
+    template = Template(sms=True, subject="не используется %Имя%", body="%Имя%, скидка 15%!")
+    assert build_sms(template, CLIENT) == "Иван Ильич, скидка 15%!"

@@ -1,0 +1,181 @@
+"""Placeholders: rendering, unknown names with their position, and header injection."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.placeholders import (
+    UnknownPlaceholder,
+    clean_header_value,
+    find_unknown,
+    render,
+)
+from avtoprokat_mail.sending.message import Sender, build_email
+
+CLIENT = Client(
+    surname="Петров",
+    name="Иван Ильич",
+    position="Директор",
+    organization="ООО «Ромашка»",
+    email="petrov@romashka.ru",
+)
+SENDER = Sender("Офис", "office@avtoprokat.ru")
+
+
+# --- rendering ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("%Имя%", "Иван Ильич"),
+        ("%Должность%", "Директор"),
+        ("%Наименование%", "ООО «Ромашка»"),
+        ("%Имя%, %Должность% в %Наименование%", "Иван Ильич, Директор в ООО «Ромашка»"),
+    ],
+)
+def test_each_placeholder_in_body_and_subject(text: str, expected: str) -> None:
+    assert render(text, CLIENT) == expected
+    assert render(text, CLIENT, header=True) == expected
+
+
+@pytest.mark.parametrize("text", ["%имя%", "%ИМЯ%", "%иМя%"])
+def test_placeholder_names_ignore_case(text: str) -> None:
+    assert render(text, CLIENT) == "Иван Ильич"
+    assert find_unknown(text) == []
+
+
+def test_placeholder_names_treat_yo_as_ye() -> None:
+    assert render("%Наименованиё%", CLIENT) == "ООО «Ромашка»"
+    assert find_unknown("%НАИМЕНОВАНИЁ%") == []
+
+
+def test_missing_client_fields_become_empty() -> None:
+    client = Client(name="Анна")
+    assert render("[%Должность%|%Наименование%]", client) == "[|]"
+    assert render("%Имя%, %Должность%", client, header=True) == "Анна,"
+
+
+def test_body_keeps_its_lines_and_the_subject_is_one_line() -> None:
+    text = "Здравствуйте, %Имя%!\n\nВаша должность: %Должность%\n"
+    assert render(text, CLIENT) == "Здравствуйте, Иван Ильич!\n\nВаша должность: Директор\n"
+    assert render("Тема\r\nвторая строка", CLIENT, header=True) == "Тема вторая строка"
+
+
+def test_adjacent_and_doubled_percent_signs() -> None:
+    assert render("%Имя%%Должность%", CLIENT) == "Иван ИльичДиректор"
+    assert render("%%Имя%%", CLIENT) == "%Иван Ильич%"
+
+
+# --- unknown placeholders --------------------------------------------------------------------
+def test_unknown_placeholder_is_left_as_written() -> None:
+    assert render("Привет, %Фамилия%!", CLIENT) == "Привет, %Фамилия%!"
+    assert render("Привет, %Фамилия%!", CLIENT, header=True) == "Привет, %Фамилия%!"
+
+
+def test_find_unknown_reports_line_and_column() -> None:
+    text = "Здравствуйте, %Имя%!\nСкидка %Процент% и %Срок_2%\n\n  %Город%"
+    assert find_unknown(text) == [
+        UnknownPlaceholder("%Процент%", 2, 8),
+        UnknownPlaceholder("%Срок_2%", 2, 20),
+        UnknownPlaceholder("%Город%", 4, 3),
+    ]
+
+
+def test_find_unknown_on_the_first_column() -> None:
+    assert find_unknown("%Foo%") == [UnknownPlaceholder("%Foo%", 1, 1)]
+
+
+def test_unknown_placeholder_description_is_russian_with_position() -> None:
+    message = UnknownPlaceholder("%Город%", 3, 7).describe("в сообщении")
+    assert message == (
+        "Неизвестное обозначение %Город% в сообщении (строка 3, позиция 7). "
+        "Можно использовать: %Имя%, %Должность%, %Наименование%."
+    )
+
+
+# --- literal percent signs --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "скидка 20%",
+        "20%–30%",
+        "100%",
+        "%",
+        "50 % скидка",
+        "20%Имя",  # no closing percent sign
+        "%1abc%",  # a digit right after the first % is not a placeholder
+        "%_x%",  # nor is "_"
+        "%Имя %",  # nor a word followed by a space
+        "скидка 20% и ещё 30%",
+    ],
+)
+def test_percent_signs_that_are_not_placeholders_stay(text: str) -> None:
+    assert render(text, CLIENT) == text
+    assert render(text, CLIENT, header=True) == text.strip()
+    assert find_unknown(text) == []
+
+
+def test_percent_after_a_number_then_a_placeholder() -> None:
+    # "20%Имя%": a letter follows the first %, so %Имя% is a placeholder (documented rule).
+    assert render("20%Имя%", CLIENT) == "20Иван Ильич"
+    assert render("скидка 20%, %Имя%", CLIENT) == "скидка 20%, Иван Ильич"
+
+
+# --- header values ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["Анна-Мария О'Нил", "ООО «Ромашка»", "Иванов И. И.", "A&B (1)"])
+def test_clean_header_value_leaves_ordinary_names(name: str) -> None:
+    assert clean_header_value(name) == name
+
+
+def test_clean_header_value_breaks_encoded_words_and_lines() -> None:
+    assert clean_header_value("=?UTF-8?Q?=0A?=Bcc: x@y") == "= ?UTF-8?Q? =0A? =Bcc: x@y"
+    assert clean_header_value("Иван\nBcc: evil@x.ru") == "Иван Bcc: evil@x.ru"
+    assert clean_header_value("\r\nX-Evil: 1") == "X-Evil: 1"
+
+
+# --- header injection through a real message -------------------------------------------------
+INJECTING_CLIENTS = [
+    Client(name="=?UTF-8?Q?=0A?=Bcc: x@y", position="\r\nX-Evil: 1", email="a@example.ru"),
+    Client(name="Иван\nBcc: evil@x.ru", position="\r\nX-Evil: 1", email="a@example.ru"),
+    Client(
+        surname="=?UTF-8?Q?=0A?=X-Evil: 1",
+        name="Иван",
+        organization="=?utf-8?b?CkJjYzogeEB5?=",
+        email="a@example.ru",
+    ),
+]
+
+
+@pytest.mark.parametrize("client", INJECTING_CLIENTS)
+def test_client_data_cannot_inject_headers(client: Client) -> None:
+    template = Template(
+        subject="%Имя%: предложение для %Должность% %Наименование%",
+        body="Здравствуйте, %Имя%!",
+    )
+
+    data = build_email(template, client, SENDER, []).as_bytes()
+
+    parsed = email.message_from_bytes(data, policy=policy.default)
+    assert parsed["Bcc"] is None
+    assert parsed["X-Evil"] is None
+    assert len(parsed.get_all("To")) == 1
+    assert len(parsed["To"].addresses) == 1
+    assert parsed["To"].addresses[0].addr_spec == "a@example.ru"
+    header_block = data.split(b"\r\n\r\n", 1)[0]
+    for line in header_block.split(b"\r\n"):
+        assert not line.lower().startswith((b"bcc:", b"x-evil:")), line
+
+
+def test_injection_attempt_arrives_as_visible_text() -> None:
+    client = INJECTING_CLIENTS[1]
+    template = Template(subject="Для %Имя%, %Должность%", body="x")
+
+    parsed = email.message_from_bytes(
+        build_email(template, client, SENDER, []).as_bytes(), policy=policy.default
+    )
+
+    assert parsed["Subject"] == "Для Иван Bcc: evil@x.ru, X-Evil: 1"
+    assert parsed["To"].addresses[0].display_name == "Иван Bcc: evil@x.ru"
