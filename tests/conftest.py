@@ -26,6 +26,19 @@ def db(data_folder: Path) -> Iterator:
     conn.close()
 
 
+@pytest.fixture
+def cli(data_folder: Path, capsys: pytest.CaptureFixture[str]):
+    """Run ``avtoprokat-mail --data-dir DATA ...`` in-process: (exit status, stdout, stderr)."""
+    from avtoprokat_mail.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        status = main(["--data-dir", str(data_folder), *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
 # --- GUI ---------------------------------------------------------------------------------------
 
 

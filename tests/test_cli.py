@@ -23,18 +23,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIST_HEADER = "id,surname,name,position,organization,email,mobile,phone,marked,opt_out"
 
 
-@pytest.fixture
-def cli(data_folder: Path, capsys: pytest.CaptureFixture[str]):
-    """Run ``avtoprokat-mail --data-dir DATA ...`` in-process: (exit status, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(["--data-dir", str(data_folder), *args])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
-
-
 def _subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None):
     environment = {**os.environ, **(env or {}), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.run(

@@ -27,18 +27,6 @@ PDF_BYTES = bytes(range(256)) * 40
 
 
 @pytest.fixture
-def cli(data_folder: Path, capsys: pytest.CaptureFixture[str]):
-    """``avtoprokat-mail --data-dir DATA ...`` in-process: (exit status, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        status = main(["--data-dir", str(data_folder), *args])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
-
-
-@pytest.fixture
 def cli_bytes(data_folder: Path, capsysbinary: pytest.CaptureFixture[bytes]):
     """As ``cli``, with stdout as the bytes the program wrote (stderr decoded)."""
 
