@@ -120,30 +120,18 @@ def test_form_refuses_bad_email_and_keeps_the_form_open(session):
 
 def test_edit_by_double_click_changes_the_record(session):
     window = session.window
-    click_cell(window, row_of(window, "Петрова"), 2)
-    window._on_double_click(_fake_table_event(window, row_of(window, "Петрова"), 2))
+    row = row_of(window, "Петрова")
+    click_cell(window, row, 2)
+    click_cell(window, row, 2)  # the second quick click is a double-click for Tk
     (form,) = toplevels_of(session.root, ClientForm)
     assert form.vars["email"].get() == "petrova@yandex.ru"
     form.vars["position"].set("Директор")
     form.save_button.invoke()
     pump(session.root)
-    assert (
-        window.sheet.get_cell_data(window.sheet.data_r(row_of(window, "Петрова")), 3) == "Директор"
-    )
-    assert {c.surname: c.position for c in client_store.list_clients(session.conn)}[
-        "Петрова"
-    ] == "Директор"
-
-
-def _fake_table_event(window, displayed_row, column):
-    """A double-click event at a cell (Tk cannot synthesise Double-Button events)."""
-    import tkinter as tk
-
-    event = tk.Event()
-    event.widget = window.sheet.MT
-    event.x = int(window.sheet.MT.col_positions[column] + 8 - window.sheet.MT.canvasx(0))
-    event.y = int(window.sheet.MT.row_positions[displayed_row] + 8 - window.sheet.MT.canvasy(0))
-    return event
+    shown_row = window.sheet.data_r(row_of(window, "Петрова"))
+    assert window.sheet.get_cell_data(shown_row, 3) == "Директор"
+    stored = {c.surname: c.position for c in client_store.list_clients(session.conn)}
+    assert stored["Петрова"] == "Директор"
 
 
 def test_mark_by_click_button_and_space_persist(session):

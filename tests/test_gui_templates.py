@@ -282,3 +282,18 @@ def test_preview_warns_when_the_client_lacks_a_field(session):
     type_into_body(form, "%Имя%, %Должность%")
     assert form.preview_text.get("1.0", "end-1c") == "Тема: Для\n\nПётр Ильич, Инженер"
     assert "не заполнено: «Наименование»" in form.warning_label.cget("text")
+
+
+def test_double_click_on_a_template_opens_it(session):
+    template_store.add_template(session.conn, Template(subject="Двойной щелчок", body="Текст"))
+    mailing = open_mailing(session)
+    item = mailing.tree.get_children()[0]
+    mailing.tree.see(item)
+    pump(session.root)
+    x, y, _w, h = mailing.tree.bbox(item, "subject")
+    for _ in range(2):  # two quick clicks: Tk turns the second into <Double-Button-1>
+        mailing.tree.event_generate("<ButtonPress-1>", x=x + 5, y=y + h // 2)
+        mailing.tree.event_generate("<ButtonRelease-1>", x=x + 5, y=y + h // 2)
+    pump(session.root)
+    (form,) = toplevels_of(mailing, TemplateForm)
+    assert form.subject_var.get() == "Двойной щелчок"
