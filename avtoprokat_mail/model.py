@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import StrEnum
 
 # The text fields of a client, in the order the grid, the form and the exports show them,
 # with their Russian labels (SPEC §1).
@@ -79,3 +80,46 @@ class Template:
     def attachments(self) -> list[str]:
         """The attachment paths that are set, in order."""
         return [path for path in (self.attachment1, self.attachment2) if path]
+
+
+class Security(StrEnum):
+    """How the SMTP connection is protected."""
+
+    NONE = "none"  # plain SMTP (a relay inside the office network)
+    STARTTLS = "starttls"  # plain connect, then STARTTLS before anything else (port 587)
+    SSL = "ssl"  # TLS from the first byte (port 465)
+
+
+@dataclass(slots=True)
+class EmailSettings:
+    """The "EMail" tab of "Параметры". The password is not here: see credentials.py."""
+
+    sender_name: str = ""  # «Отправитель», the display name in From
+    sender_address: str = ""  # «Email отправителя»
+    host: str = ""  # «SMTP-сервер»
+    port: int = 25  # «Порт»
+    security: Security = Security.NONE
+    auth: bool = False  # «Требуется аутентификация SMTP»
+    user: str = ""  # «Пользователь»
+    per_minute: int = 0  # messages per minute, 0 = no limit
+    timeout: int = 30  # seconds for connecting and for each server reply
+
+
+class SmsProvider(StrEnum):
+    SMSRU = "smsru"
+    SMSC = "smsc"
+
+
+@dataclass(slots=True)
+class SmsSettings:
+    """The "SMS" tab of "Параметры". The secret (API key or password) is in credentials.py.
+
+    SMS.ru authenticates with its api_id alone (the secret); SMSC.ru with the login and the
+    password, or, when the login is empty, with the secret as its API key.
+    """
+
+    provider: SmsProvider = SmsProvider.SMSRU
+    login: str = ""
+    sender: str = ""  # the sender name registered with the gateway; "" = the gateway's default
+    endpoint: str = ""  # the gateway's base URL; "" = the real one
+    per_minute: int = 0

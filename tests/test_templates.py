@@ -15,7 +15,7 @@ from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database, transaction
 from avtoprokat_mail.storage import templates as store
-from avtoprokat_mail.storage.db import MIGRATIONS
+from avtoprokat_mail.storage.db import MIGRATIONS, SCHEMA_VERSION
 from avtoprokat_mail.template_rules import check_template
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -135,7 +135,7 @@ def test_version_1_database_is_upgraded_keeping_clients(data_folder: Path) -> No
 
     conn = open_database(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         client = client_store.get_client(conn, 1)
         assert (client.surname, client.name, client.email) == ("Иванов", "Иван", "i@x.ru")
         assert store.list_templates(conn) == []

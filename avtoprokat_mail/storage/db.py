@@ -80,9 +80,22 @@ def _v2_templates(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_settings(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Settings as text under dotted keys ("email.host"); never a password (credentials.py).
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients, _v2_templates]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients, _v2_templates, _v3_settings]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
