@@ -11,6 +11,16 @@ from pathlib import Path
 
 from avtoprokat_mail import __version__
 from avtoprokat_mail.clientfilter import ClientFilter, ClientTable
+from avtoprokat_mail.credentials import (
+    NO_SECURE_STORE,
+    SMS_PASSWORD_ENV,
+    SMTP_PASSWORD_ENV,
+    CredentialsError,
+    PasswordStore,
+    resolve_password,
+    sms_account,
+    smtp_account,
+)
 from avtoprokat_mail.interchange import (
     InterchangeError,
     apply_import,
@@ -26,6 +36,13 @@ from avtoprokat_mail.sending.message import (
     load_attachments,
 )
 from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.settings import (
+    SettingsError,
+    load_email_settings,
+    load_sms_settings,
+    set_setting,
+    settings_items,
+)
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
@@ -96,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     preview = templates.add_parser("preview", help="сообщение так, как его получит клиент")
     preview.add_argument("template_id", type=int, metavar="ID")
     preview.add_argument("--client", type=int, required=True, metavar="CLIENT_ID")
+    settings = commands.add_parser("settings", help="параметры почты и SMS").add_subparsers(
+        dest="settings_command", metavar="ДЕЙСТВИЕ", required=True
+    )
+    settings.add_parser("show", help="все параметры (пароль — только задан или нет)")
+    sset = settings.add_parser("set", help="изменить один параметр")
+    sset.add_argument("key", metavar="КЛЮЧ")
+    sset.add_argument("value", metavar="ЗНАЧЕНИЕ")
+    spass = settings.add_parser("set-password", help="сохранить пароль (читается из stdin)")
+    spass.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
+    stest = settings.add_parser("test", help="проверить соединение (ничего не отправляет)")
+    stest.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
     return parser
 
 
@@ -108,11 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _run_demo,
         "clients": _run_clients,
         "templates": _run_templates,
+        "settings": _run_settings,
     }
     command = None if args.smoke else args.command
     try:
         return handlers[command](args)
-    except (DatabaseError, InterchangeError, UsageError) as error:
+    except (DatabaseError, InterchangeError, UsageError, SettingsError, CredentialsError) as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return EXIT_ERROR
     except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
@@ -319,3 +348,72 @@ def _templates_preview(conn, args: argparse.Namespace) -> int:
     sys.stdout.buffer.write(message.as_bytes())
     sys.stdout.buffer.flush()
     return EXIT_OK
+
+
+def _run_settings(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    try:
+        return {
+            "show": _settings_show,
+            "set": _settings_set,
+            "set-password": _settings_set_password,
+            "test": _settings_test,
+        }[args.settings_command](conn, args)
+    finally:
+        conn.close()
+
+
+def _settings_show(conn, args: argparse.Namespace) -> int:
+    for key, value in settings_items(conn):
+        print(f"{key} = {value}")
+    store = PasswordStore()
+    email, sms = load_email_settings(conn), load_sms_settings(conn)
+    for key, account in (
+        ("email.password", smtp_account(email)),
+        ("sms.password", sms_account(sms)),
+    ):
+        print(f"{key} = {'задан' if store.secure and store.is_set(account) else 'не задан'}")
+    if not store.secure:
+        print(f"Внимание: {NO_SECURE_STORE}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _settings_set(conn, args: argparse.Namespace) -> int:
+    set_setting(conn, args.key, args.value)
+    return EXIT_OK
+
+
+def _settings_set_password(conn, args: argparse.Namespace) -> int:
+    store = PasswordStore()
+    if not store.secure:
+        env = SMS_PASSWORD_ENV if args.sms else SMTP_PASSWORD_ENV
+        raise UsageError(f"{NO_SECURE_STORE} Для автоматизации задайте переменную окружения {env}.")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("пустой пароль: передайте его на стандартный ввод")
+    if args.sms:
+        account = sms_account(load_sms_settings(conn))
+    else:
+        account = smtp_account(load_email_settings(conn))
+    store.set(account, password)
+    print("пароль сохранён в хранилище паролей системы")
+    return EXIT_OK
+
+
+def _settings_test(conn, args: argparse.Namespace) -> int:
+    store = PasswordStore()
+    if args.sms:
+        from avtoprokat_mail.sending.sms.gateway import check_sms
+
+        sms = load_sms_settings(conn)
+        result = check_sms(sms, resolve_password(store, sms_account(sms), SMS_PASSWORD_ENV))
+    else:
+        from avtoprokat_mail.sending.smtp import check_smtp
+
+        email = load_email_settings(conn)
+        if not email.host:
+            raise UsageError("SMTP-сервер не задан: settings set email.host smtp.mail.ru")
+        password = resolve_password(store, smtp_account(email), SMTP_PASSWORD_ENV)
+        result = check_smtp(email, password)
+    print(result.message)
+    return EXIT_OK if result.ok else EXIT_ERROR
