@@ -20,6 +20,7 @@ from avtoprokat_mail.clientfilter import (
     ClientTable,
     OptOut,
 )
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.client_form import ClientForm
@@ -35,9 +36,16 @@ NO_ORGANIZATION = "(все организации)"
 class ClientsWindow(ttk.Frame):
     """The client directory. Owns the menu of its toplevel window."""
 
-    def __init__(self, master: tk.Misc, conn: sqlite3.Connection, data_folder: Path) -> None:
+    def __init__(
+        self,
+        master: tk.Misc,
+        conn: sqlite3.Connection,
+        data_folder: Path,
+        passwords: PasswordStore | None = None,
+    ) -> None:
         super().__init__(master)
         self.conn = conn
+        self.passwords = passwords or PasswordStore()
         self.data_folder = data_folder
         self.table = ClientTable([])
         self.shown: list[int] = []
@@ -441,7 +449,7 @@ class ClientsWindow(ttk.Frame):
             self.mailing_window.deiconify()
             self.mailing_window.lift()
         else:
-            self.mailing_window = MailingWindow(self, self.conn)
+            self.mailing_window = MailingWindow(self, self.conn, self.passwords)
         return self.mailing_window
 
     def show_about(self) -> None:

@@ -70,7 +70,11 @@ class MessageDialog(ttk.Toplevel):
 
     def _finish(self, value: object) -> None:
         self.result = value
+        self._collect()
         self.destroy()
+
+    def _collect(self) -> None:
+        """Read what the dialog's own fields hold before they are destroyed."""
 
     def press(self, text: str) -> None:
         """Press the button labelled ``text`` (what a click does; used by tests)."""
@@ -114,3 +118,27 @@ def show_info(parent: tk.Misc, title: str, message: str) -> None:
 def show_error(parent: tk.Misc, title: str, message: str) -> None:
     """Report a problem in plain words and wait for "OK"."""
     MessageDialog(parent, title, message, [("OK", None)], bootstyle="danger").run()
+
+
+class PasswordDialog(MessageDialog):
+    """Ask for a password that is not stored (no secure store on this computer)."""
+
+    def __init__(self, parent: tk.Misc, title: str, message: str) -> None:
+        super().__init__(
+            parent, title, message, [("OK", True), ("Отмена", False)], cancel_value=False
+        )
+        self.typed = ""
+        self.password_var = tk.StringVar(self)
+        self.entry = ttk.Entry(self, textvariable=self.password_var, show="•", width=36)
+        self.entry.pack(padx=16, pady=(0, 16), fill="x")
+        self.entry.focus_set()
+
+    def _collect(self) -> None:
+        self.typed = self.password_var.get()
+
+
+def ask_password(parent: tk.Misc, title: str, message: str) -> str | None:
+    """The typed password, or None when the user cancelled or typed nothing."""
+    dialog = PasswordDialog(parent, title, message)
+    confirmed = dialog.run()
+    return (dialog.typed or None) if confirmed else None

@@ -7,10 +7,12 @@ import tkinter as tk
 
 import ttkbootstrap as ttk
 
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_info
 from avtoprokat_mail.ui.formatting import format_time
+from avtoprokat_mail.ui.settings_window import SettingsWindow
 from avtoprokat_mail.ui.template_form import TemplateForm
 
 COLUMNS = (
@@ -31,12 +33,13 @@ NOT_YET_SETTINGS = "Настройки почты и SMS (окно «Парам�
 class MailingWindow(ttk.Toplevel):
     """Templates: add, edit (double-click), copy, delete; "Старт" and "Параметры" on top."""
 
-    def __init__(self, parent: tk.Misc, conn: sqlite3.Connection) -> None:
+    def __init__(self, parent: tk.Misc, conn: sqlite3.Connection, passwords: PasswordStore) -> None:
         top = parent.winfo_toplevel()
         super().__init__(
             title="Сообщения email рассылки", master=top, transient=top, minsize=(820, 360)
         )
         self.conn = conn
+        self.passwords = passwords
         self.templates: dict[str, Template] = {}
         self._build_toolbar()
         self._build_list()
@@ -138,5 +141,6 @@ class MailingWindow(ttk.Toplevel):
     def start(self) -> None:
         show_info(self, "Старт", NOT_YET_START)
 
-    def settings(self) -> None:
-        show_info(self, "Параметры", NOT_YET_SETTINGS)
+    def settings(self) -> SettingsWindow:
+        """«Параметры»: the EMail and SMS settings."""
+        return SettingsWindow(self, self.conn, self.passwords)

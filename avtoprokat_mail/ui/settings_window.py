@@ -1,0 +1,399 @@
+"""The settings window "Параметры рассылки": the EMail and SMS tabs (SPEC §4).
+
+The connection checks run on a worker thread that never touches Tk: it puts its
+:class:`CheckResult` on a queue that the window drains with ``after()`` (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import tkinter as tk
+from collections.abc import Callable
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail.credentials import (
+    NO_SECURE_STORE,
+    CredentialsError,
+    PasswordStore,
+    sms_account,
+    smtp_account,
+)
+from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.settings import (
+    APP_PASSWORD_HINT,
+    OTHER_PRESET,
+    PRESETS,
+    SECURITY_NAMES,
+    SMS_ENDPOINTS,
+    SMS_PROVIDER_NAMES,
+    SettingsError,
+    email_settings_problems,
+    load_email_settings,
+    load_sms_settings,
+    preset_for,
+    save_email_settings,
+    save_sms_settings,
+    sms_settings_problems,
+)
+from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
+
+POLL_MS = 100
+
+
+class SettingsWindow(ttk.Toplevel):
+    """Edit, check and save the EMail and SMS settings; passwords go to the credential store."""
+
+    def __init__(self, parent: tk.Misc, conn: sqlite3.Connection, passwords: PasswordStore) -> None:
+        top = parent.winfo_toplevel()
+        super().__init__(title="Параметры рассылки", master=top, transient=top, minsize=(640, 0))
+        self.conn = conn
+        self.passwords = passwords
+        self.results: queue.Queue[tuple[str, CheckResult]] = queue.Queue()
+        self.checks_running: set[str] = set()
+        self.email = load_email_settings(conn)
+        self.sms = load_sms_settings(conn)
+        self.notebook = ttk.Notebook(self)
+        self.notebook.pack(fill="both", expand=True, padx=10, pady=(10, 0))
+        self.email_tab = EmailTab(self.notebook, self)
+        self.sms_tab = SmsTab(self.notebook, self)
+        self.notebook.add(self.email_tab, text="EMail")
+        self.notebook.add(self.sms_tab, text="SMS")
+        self._build_buttons()
+        self.bind("<Escape>", lambda _e: self.destroy())
+        self.after(POLL_MS, self._poll_results)
+        center_on_parent(self)
+
+    def _build_buttons(self) -> None:
+        bar = ttk.Frame(self, padding=10)
+        bar.pack(fill="x")
+        self.error_label = ttk.Label(bar, text="", bootstyle="danger", wraplength=600)
+        self.error_label.pack(side="top", anchor="w", fill="x")
+        self.cancel_button = ttk.Button(
+            bar, text="Отмена", bootstyle="secondary", command=self.destroy
+        )
+        self.cancel_button.pack(side="right")
+        self.save_button = ttk.Button(bar, text="Сохранить", command=self.save)
+        self.save_button.pack(side="right", padx=(0, 8))
+
+    # --- saving --------------------------------------------------------------------------------
+    def save(self) -> bool:
+        """Check both tabs, store the settings and any typed password; close when saved."""
+        try:
+            email, sms = self.email_tab.collect(), self.sms_tab.collect()
+        except SettingsError as error:
+            self.error_label.configure(text=str(error))
+            return False
+        for tab, problems in (
+            (self.email_tab, email_settings_problems(email)),
+            (self.sms_tab, sms_settings_problems(sms)),
+        ):
+            if problems:
+                self.notebook.select(tab)
+                self.error_label.configure(text="\n".join(problems))
+                return False
+        try:
+            save_email_settings(self.conn, email)
+            save_sms_settings(self.conn, sms)
+            self.email_tab.store_typed_password(email)
+            self.sms_tab.store_typed_password(sms)
+        except (SettingsError, CredentialsError) as error:
+            self.error_label.configure(text=str(error))
+            return False
+        self.destroy()
+        return True
+
+    # --- checks on a worker thread ---------------------------------------------------------------
+    def run_check(self, name: str, check: Callable[[], CheckResult]) -> None:
+        """Run ``check`` off the Tk thread; its result reaches the tab ``name`` via the queue."""
+        if name in self.checks_running:
+            return
+        self.checks_running.add(name)
+
+        def work() -> None:
+            try:
+                result = check()
+            except Exception as error:  # a bug must not leave the button disabled forever
+                result = CheckResult(False, f"Проверка не удалась: {error}")
+            self.results.put((name, result))
+
+        threading.Thread(target=work, name=f"check-{name}", daemon=True).start()
+
+    def _poll_results(self) -> None:
+        while True:
+            try:
+                name, result = self.results.get_nowait()
+            except queue.Empty:
+                break
+            self.checks_running.discard(name)
+            tab = self.email_tab if name == "email" else self.sms_tab
+            tab.show_result(result)
+        if self.winfo_exists():
+            self.after(POLL_MS, self._poll_results)
+
+
+class _Tab(ttk.Frame):
+    """Shared by both tabs: a grid of labelled fields, a password row and a check row."""
+
+    def __init__(self, notebook: ttk.Notebook, window: SettingsWindow) -> None:
+        super().__init__(notebook, padding=12)
+        self.window = window
+        self.columnconfigure(1, weight=1)
+        self.row = 0
+
+    def field(self, label: str, widget: tk.Widget) -> tk.Widget:
+        ttk.Label(self, text=label).grid(row=self.row, column=0, sticky="w", pady=3)
+        widget.grid(row=self.row, column=1, sticky="ew", pady=3, padx=(8, 0))
+        self.row += 1
+        return widget
+
+    def entry(self, label: str, value: str, **options) -> tk.StringVar:
+        var = tk.StringVar(self, value=value)
+        self.field(label, ttk.Entry(self, textvariable=var, **options))
+        return var
+
+    def password_row(self, label: str) -> None:
+        self.password_var = tk.StringVar(self)
+        line = ttk.Frame(self)
+        self.password_entry = ttk.Entry(line, textvariable=self.password_var, show="•", width=24)
+        self.password_entry.pack(side="left")
+        self.password_state = ttk.Label(line, text="", bootstyle="secondary")
+        self.password_state.pack(side="left", padx=(8, 0))
+        self.field(label, line)
+
+    def check_row(self, text: str) -> None:
+        line = ttk.Frame(self)
+        line.grid(row=self.row, column=0, columnspan=2, sticky="ew", pady=(12, 0))
+        self.check_button = ttk.Button(line, text=text, bootstyle="info", command=self.check)
+        self.check_button.pack(side="left")
+        self.result_label = ttk.Label(line, text="", wraplength=440, justify="left")
+        self.result_label.pack(side="left", padx=(10, 0), fill="x")
+        self.row += 1
+
+    def account(self) -> str:
+        """The credential-store account the fields now name (changes with login and server)."""
+        return self.account_of(self.collect())
+
+    def update_password_state(self) -> None:
+        """Say whether a password is stored for the account the fields now name; never show it."""
+        try:
+            stored = self.window.passwords.is_set(self.account())
+        except SettingsError:
+            return  # a half-typed number: the state follows once it parses
+        except CredentialsError as error:
+            self.password_state.configure(text=str(error))
+            return
+        if not self.window.passwords.secure:
+            text = "задан на этот сеанс" if stored else "не сохраняется (нет хранилища)"
+        else:
+            text = "сохранён в хранилище паролей" if stored else "не задан"
+        self.password_state.configure(text=text)
+
+    def password_for_check(self, title: str) -> str | None:
+        """The typed password, else the stored one, else ask (once per session, not stored)."""
+        typed = self.password_var.get()
+        if typed:
+            return typed
+        stored = self.window.passwords.get(self.account())
+        if stored or self.window.passwords.secure:
+            return stored
+        password = ask_password(self.window, title, NO_SECURE_STORE)
+        if password:
+            self.window.passwords.set(self.account(), password)
+            self.update_password_state()
+        return password
+
+    def store_typed_password(self, settings) -> None:
+        typed = self.password_var.get()
+        if typed:
+            self.window.passwords.set(self.account_of(settings), typed)
+            self.password_var.set("")
+
+    def show_result(self, result: CheckResult) -> None:
+        self.check_button.configure(state="normal")
+        self.result_label.configure(
+            text=result.message, bootstyle="success" if result.ok else "danger"
+        )
+
+    def start_check(self, check: Callable[[], CheckResult]) -> None:
+        self.check_button.configure(state="disabled")
+        self.result_label.configure(text="Проверка…", bootstyle="secondary")
+        self.window.run_check(self.name, check)
+
+
+class EmailTab(_Tab):
+    """«EMail»: the seed's fields plus security, presets, timeout and a per-minute limit."""
+
+    name = "email"
+
+    def __init__(self, notebook: ttk.Notebook, window: SettingsWindow) -> None:
+        super().__init__(notebook, window)
+        s = window.email
+        self.preset_var = tk.StringVar(self, value=preset_for(s.host, s.port, s.security))
+        preset_box = ttk.Combobox(
+            self, textvariable=self.preset_var, state="readonly",
+            values=[*(p.name for p in PRESETS), OTHER_PRESET],
+        )  # fmt: skip
+        self.field("Почтовый сервис:", preset_box)
+        self.preset_var.trace_add("write", lambda *_: self.apply_preset())
+        self.sender_name_var = self.entry("Отправитель:", s.sender_name)
+        self.sender_address_var = self.entry("Email отправителя:", s.sender_address)
+        self.host_var = self.entry("SMTP-сервер:", s.host)
+        self.port_var = self.entry("Порт:", str(s.port), width=8)
+        self.security_var = tk.StringVar(self, value=SECURITY_NAMES[s.security])
+        self.field("Шифрование:", ttk.Combobox(
+            self, textvariable=self.security_var, state="readonly",
+            values=list(SECURITY_NAMES.values()),
+        ))  # fmt: skip
+        self.auth_var = tk.BooleanVar(self, value=s.auth)
+        ttk.Checkbutton(self, text="Требуется аутентификация SMTP", variable=self.auth_var).grid(
+            row=self.row, column=1, sticky="w", pady=3, padx=(8, 0)
+        )
+        self.row += 1
+        self.user_var = self.entry("Пользователь:", s.user)
+        self.password_row("Пароль:")
+        self.timeout_var = self.entry("Тайм-аут, секунд:", str(s.timeout), width=8)
+        self.per_minute_var = self.entry(
+            "Писем в минуту (0 — без ограничения):", str(s.per_minute), width=8
+        )
+        hint = ttk.Label(self, text=APP_PASSWORD_HINT, wraplength=560, bootstyle="info")
+        hint.grid(row=self.row, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.row += 1
+        if not window.passwords.secure:
+            ttk.Label(self, text=NO_SECURE_STORE, wraplength=560, bootstyle="warning").grid(
+                row=self.row, column=0, columnspan=2, sticky="w", pady=(4, 0)
+            )
+            self.row += 1
+        self.check_row("Проверить соединение")
+        for var in (self.user_var, self.host_var):
+            var.trace_add("write", lambda *_: self.update_password_state())
+        self.update_password_state()
+
+    def apply_preset(self) -> None:
+        """Fill server, port and security from the chosen provider ("другой" changes nothing)."""
+        preset = next((p for p in PRESETS if p.name == self.preset_var.get()), None)
+        if preset is None:
+            return
+        self.host_var.set(preset.host)
+        self.port_var.set(str(preset.port))
+        self.security_var.set(SECURITY_NAMES[preset.security])
+        self.auth_var.set(True)
+        if not self.user_var.get() and self.sender_address_var.get():
+            self.user_var.set(self.sender_address_var.get())
+
+    def collect(self) -> EmailSettings:
+        """The settings as the tab shows them (numbers that do not parse stay as typed)."""
+        security = next(k for k, v in SECURITY_NAMES.items() if v == self.security_var.get())
+        return EmailSettings(
+            sender_name=self.sender_name_var.get().strip(),
+            sender_address=self.sender_address_var.get().strip(),
+            host=self.host_var.get().strip().lower(),
+            port=_number(self.port_var.get(), "Порт"),
+            security=Security(security),
+            auth=self.auth_var.get(),
+            user=self.user_var.get().strip(),
+            per_minute=_number(self.per_minute_var.get(), "Писем в минуту"),
+            timeout=_number(self.timeout_var.get(), "Тайм-аут"),
+        )
+
+    @staticmethod
+    def account_of(settings: EmailSettings) -> str:
+        return smtp_account(settings)
+
+    def check(self) -> None:
+        """ "Проверить соединение": connect, TLS, log in; sends nothing."""
+        from avtoprokat_mail.sending.smtp import check_smtp
+
+        try:
+            settings = self.collect()
+        except SettingsError as error:
+            self.show_result(CheckResult(False, str(error)))
+            return
+        if problems := email_settings_problems(settings) or (
+            [] if settings.host else ["SMTP-сервер: укажите сервер, например smtp.mail.ru"]
+        ):
+            self.show_result(CheckResult(False, "\n".join(problems)))
+            return
+        password = self.password_for_check("Пароль SMTP") if settings.auth else None
+        self.start_check(lambda: check_smtp(settings, password))
+
+
+class SmsTab(_Tab):
+    """«SMS»: the gateway, its login and key, the sender name, the base URL and a rate limit."""
+
+    name = "sms"
+
+    def __init__(self, notebook: ttk.Notebook, window: SettingsWindow) -> None:
+        super().__init__(notebook, window)
+        s = window.sms
+        self.provider_var = tk.StringVar(self, value=SMS_PROVIDER_NAMES[s.provider])
+        self.field("SMS-шлюз:", ttk.Combobox(
+            self, textvariable=self.provider_var, state="readonly",
+            values=list(SMS_PROVIDER_NAMES.values()),
+        ))  # fmt: skip
+        self.login_var = self.entry("Логин (SMSC.ru):", s.login)
+        self.password_row("API-ключ или пароль:")
+        self.sender_var = self.entry("Имя отправителя:", s.sender)
+        self.per_minute_var = self.entry(
+            "SMS в минуту (0 — без ограничения):", str(s.per_minute), width=8
+        )
+        self.endpoint_var = self.entry("Адрес шлюза (для опытных):", s.endpoint)
+        self.endpoint_hint = ttk.Label(self, text="", bootstyle="secondary")
+        self.endpoint_hint.grid(row=self.row, column=1, sticky="w", padx=(8, 0))
+        self.row += 1
+        ttk.Label(
+            self,
+            text="SMS.ru: нужен только API-ключ (api_id). SMSC.ru: логин и пароль, "
+            "или пустой логин и API-ключ.",
+            wraplength=560, bootstyle="info",
+        ).grid(row=self.row, column=0, columnspan=2, sticky="w", pady=(8, 0))  # fmt: skip
+        self.row += 1
+        self.check_row("Проверить баланс")
+        for var in (self.provider_var, self.login_var):
+            var.trace_add("write", lambda *_: self._on_account_change())
+        self._on_account_change()
+
+    def _on_account_change(self) -> None:
+        provider = next(k for k, v in SMS_PROVIDER_NAMES.items() if v == self.provider_var.get())
+        self.endpoint_hint.configure(text=f"пусто — {SMS_ENDPOINTS[provider]}")
+        self.update_password_state()
+
+    def collect(self) -> SmsSettings:
+        provider = next(k for k, v in SMS_PROVIDER_NAMES.items() if v == self.provider_var.get())
+        return SmsSettings(
+            provider=SmsProvider(provider),
+            login=self.login_var.get().strip(),
+            sender=self.sender_var.get().strip(),
+            endpoint=self.endpoint_var.get().strip().rstrip("/"),
+            per_minute=_number(self.per_minute_var.get(), "SMS в минуту"),
+        )
+
+    @staticmethod
+    def account_of(settings: SmsSettings) -> str:
+        return sms_account(settings)
+
+    def check(self) -> None:
+        """ "Проверить баланс": asks the gateway for the balance; sends nothing."""
+        from avtoprokat_mail.sending.sms.gateway import check_sms
+
+        try:
+            settings = self.collect()
+        except SettingsError as error:
+            self.show_result(CheckResult(False, str(error)))
+            return
+        if problems := sms_settings_problems(settings):
+            self.show_result(CheckResult(False, "\n".join(problems)))
+            return
+        secret = self.password_for_check("Ключ SMS-шлюза")
+        self.start_check(lambda: check_sms(settings, secret))
+
+
+def _number(text: str, label: str) -> int:
+    """A typed whole number; SettingsError naming the field for anything else."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{label}: нужно целое число, а не «{text.strip()}»") from None
