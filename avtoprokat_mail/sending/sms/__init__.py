@@ -1,1 +1,1 @@
-"""SMS: segment counting and (with the SMS issue) the gateways."""
+"""SMS: segment counting (segments.py) and the gateways (gateway.py, smsru.py, smsc.py)."""

@@ -1,0 +1,291 @@
+"""One small interface for the SMS gateways, and the HTTP plumbing they share.
+
+A gateway (``SmsRuGateway`` in smsru.py, ``SmscGateway`` in smsc.py) is built from the SMS
+settings and the secret (an API key or a password; see ``SmsSettings``). Today it can ask for
+the balance, which is what "Проверить баланс" / ``settings test --sms`` do (:func:`check_sms`).
+The SMS-sending issue adds, on the same classes, sending one message to one number and asking
+the price of a message; their gateway codes map onto the same :class:`FailureKind` values.
+
+Every call is an HTTPS POST (``application/x-www-form-urlencoded``) to the settings' base URL
+(``settings.sms_endpoint``), with certificate verification always on and a timeout. Both
+gateways document GET and POST for every method; POST keeps the secret out of the URL, so it
+cannot reach a proxy's log or an error message. Failures become :class:`GatewayFailure` with a
+Russian message the program builds itself: no URL, parameter or secret ever goes into it.
+
+No tkinter here: the settings window, the CLI and the tests call the same functions.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum
+from typing import Any, ClassVar, NoReturn
+from urllib.parse import urlencode, urlsplit
+
+from avtoprokat_mail import __version__
+from avtoprokat_mail.model import SmsProvider, SmsSettings
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.settings import SMS_PROVIDER_NAMES, endpoint_problem, sms_endpoint
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 15.0  # seconds for connecting and for the answer
+MAX_ANSWER_BYTES = 1_000_000  # a balance or a send answer is a few hundred bytes
+CURRENCY_NAMES = {"RUB": "руб."}
+
+
+class FailureKind(Enum):
+    """What went wrong, in the terms the caller acts on (stop the run, retry later, ...)."""
+
+    AUTH = "auth"  # the key, login or password is refused (or this computer's IP is blocked)
+    NO_FUNDS = "no_funds"  # the account has no money for this
+    RATE_LIMITED = "rate_limited"  # too many requests: wait and try again
+    SERVER = "server"  # HTTP 5xx, a gateway-side failure or an answer that cannot be read
+    NETWORK = "network"  # connection refused, timeout, DNS, TLS or an untrusted certificate
+    REQUEST = "request"  # the gateway refused the parameters (or the base URL is wrong)
+
+
+class GatewayFailure(Exception):
+    """A gateway call failed. ``message`` (also ``str()``) is Russian and free of secrets.
+
+    ``code`` is the gateway's own error code when it gave one (SMS.ru ``status_code``,
+    SMSC.ru ``error_code``), for the journal of a run.
+    """
+
+    def __init__(self, kind: FailureKind, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Money on the gateway account. ``currency`` is an ISO code ("RUB")."""
+
+    amount: Decimal
+    currency: str = "RUB"
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+def format_money(amount: Decimal, currency: str = "RUB") -> str:
+    """An amount the Russian way: "4 762,58 руб." (space between thousands, decimal comma)."""
+    rounded = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.2f}".replace(",", " ").replace(".", ",")
+    return f"{text} {CURRENCY_NAMES.get(currency, currency)}"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A gateway API never redirects; following one could carry the secret to another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+class SmsGateway(ABC):
+    """One SMS gateway account: its settings, its secret and the HTTP calls to its API."""
+
+    name: ClassVar[str]  # as the user knows the gateway: "SMS.ru"
+
+    def __init__(
+        self, settings: SmsSettings, secret: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.settings = settings
+        self._secret = secret
+        self.timeout = timeout
+        self.base_url = sms_endpoint(settings).rstrip("/")
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or self.base_url
+        self.host = f"{host}:{parts.port}" if parts.port else host  # never user:password@
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=ssl.create_default_context()), _NoRedirects
+        )
+
+    def __repr__(self) -> str:  # the secret stays out of reprs, logs and tracebacks
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @abstractmethod
+    def balance(self) -> Balance:
+        """The money on the account; GatewayFailure when the gateway cannot tell."""
+
+    # --- shared plumbing -------------------------------------------------------------------
+    def _fail(self, kind: FailureKind, message: str, code: int | None = None) -> NoReturn:
+        message = self._scrub(message)
+        logger.info("%s: %s failure: %s", self.name, kind.value, message)
+        # "from None": the urllib error behind it (which may hold the URL) is not chained.
+        raise GatewayFailure(kind, message, code) from None
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with the secret masked, for anything the gateway itself wrote."""
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def _post(self, path: str, params: dict[str, str]) -> Any:
+        """POST ``params`` to ``base_url + path`` and return the decoded JSON answer."""
+        if problem := endpoint_problem(self.base_url):
+            self._fail(FailureKind.REQUEST, f"{self.name}: {problem}. Исправьте параметры SMS.")
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=urlencode(params).encode("ascii"),
+            headers={"User-Agent": f"avtoprokat-mail/{__version__}", "Accept": "application/json"},
+            method="POST",
+        )
+        logger.debug("%s: POST %s%s", self.name, self.host, path)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                body = response.read(MAX_ANSWER_BYTES + 1)
+        except urllib.error.HTTPError as error:
+            error.close()
+            self._http_status_failure(error.code)
+        except urllib.error.URLError as error:
+            self._network_failure(error.reason)
+        except (OSError, http.client.HTTPException) as error:  # raised while reading the answer
+            self._network_failure(error)
+        if len(body) > MAX_ANSWER_BYTES:
+            self._unreadable("слишком длинный ответ")
+        try:
+            answer = json.loads(body.decode("utf-8"), parse_float=Decimal)
+        except (UnicodeDecodeError, ValueError):
+            self._unreadable("не JSON")
+        if not isinstance(answer, dict):
+            self._unreadable("не объект JSON")
+        return answer
+
+    def _unreadable(self, what: str) -> NoReturn:
+        self._fail(
+            FailureKind.SERVER,
+            f"{self.name}: сервер {self.host} прислал непонятный ответ ({what}). Проверьте "
+            "адрес шлюза в параметрах SMS; если он верный, повторите попытку позже.",
+        )
+
+    def _http_status_failure(self, status: int) -> NoReturn:
+        if status >= 500:
+            self._fail(
+                FailureKind.SERVER,
+                f"{self.name}: сервер шлюза ответил ошибкой (HTTP {status}). Это сбой на "
+                f"стороне {self.name}: повторите попытку позже.",
+            )
+        if status == 429:
+            self._fail(
+                FailureKind.RATE_LIMITED,
+                f"{self.name}: слишком много запросов (HTTP 429). Подождите минуту и повторите.",
+            )
+        if status in (401, 403):
+            self._fail(
+                FailureKind.AUTH,
+                f"{self.name}: сервер отказал в доступе (HTTP {status}). Проверьте ключ или "
+                "пароль в параметрах SMS.",
+            )
+        self._fail(
+            FailureKind.REQUEST,
+            f"{self.name}: сервер {self.host} не принял запрос (HTTP {status}). Проверьте адрес "
+            "шлюза в параметрах SMS (обычно его оставляют пустым).",
+        )
+
+    def _network_failure(self, reason: object) -> NoReturn:
+        where = f"{self.name}: "
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}сертификат сервера {self.host} не является доверенным, поэтому "
+                "соединение прервано (иначе ключ мог бы попасть к посторонним). Проверьте адрес "
+                "шлюза; если в сети стоит прокси или антивирус, подменяющий сертификаты, "
+                "обратитесь к администратору.",
+            )
+        if isinstance(reason, ssl.SSLError):
+            detail = reason.reason or type(reason).__name__
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}не удалось установить защищённое соединение с {self.host} ({detail}). "
+                "Проверьте адрес шлюза и повторите попытку позже.",
+            )
+        if isinstance(reason, TimeoutError | socket.timeout):
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}сервер {self.host} не ответил за {self.timeout:g} с. Проверьте "
+                "подключение к интернету и повторите попытку позже.",
+            )
+        if isinstance(reason, ConnectionRefusedError):
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}сервер {self.host} отказал в соединении. Проверьте подключение к "
+                "интернету и адрес шлюза в параметрах SMS.",
+            )
+        if isinstance(reason, socket.gaierror):
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}сервер {self.host} не найден. Проверьте подключение к интернету и "
+                "адрес шлюза в параметрах SMS.",
+            )
+        if isinstance(reason, ConnectionError | http.client.HTTPException):
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}соединение с сервером {self.host} оборвалось. Повторите попытку позже.",
+            )
+        detail = getattr(reason, "strerror", None) or type(reason).__name__
+        self._fail(
+            FailureKind.NETWORK,
+            f"{where}нет связи с сервером {self.host} ({detail}). Проверьте подключение к "
+            "интернету.",
+        )
+
+
+def parse_amount(value: object) -> Decimal | None:
+    """A finite amount from a JSON number or numeric string, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def gateway_for(
+    settings: SmsSettings, secret: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> SmsGateway:
+    """The gateway of ``settings.provider``, talking to ``sms_endpoint(settings)``."""
+    from avtoprokat_mail.sending.sms.smsc import SmscGateway
+    from avtoprokat_mail.sending.sms.smsru import SmsRuGateway
+
+    classes: dict[SmsProvider, type[SmsGateway]] = {
+        SmsProvider.SMSRU: SmsRuGateway,
+        SmsProvider.SMSC: SmscGateway,
+    }
+    return classes[settings.provider](settings, secret, timeout=timeout)
+
+
+def check_sms(
+    settings: SmsSettings, secret: str | None, *, timeout: float = DEFAULT_TIMEOUT
+) -> CheckResult:
+    """ "Проверить соединение" of the SMS tab: ask the gateway for the balance."""
+    name = SMS_PROVIDER_NAMES[settings.provider]
+    if not secret:
+        what = "пароль" if settings.provider is SmsProvider.SMSC and settings.login else "API-ключ"
+        return CheckResult(
+            False, f"{name}: {what} не задан. Укажите его в параметрах SMS и повторите проверку."
+        )
+    try:
+        balance = gateway_for(settings, secret, timeout=timeout).balance()
+    except GatewayFailure as failure:
+        return CheckResult(False, failure.message)
+    if balance.amount <= 0:
+        return CheckResult(
+            True,
+            f"{name}: соединение установлено, но на счёте {balance} — SMS отправить не "
+            f"получится: пополните счёт в личном кабинете {name}.",
+        )
+    return CheckResult(True, f"{name}: соединение установлено, на счёте {balance}")
