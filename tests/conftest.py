@@ -10,6 +10,9 @@ import pytest
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import open_database
 
+# Real SMTP servers (aiosmtpd with STARTTLS/TLS and AUTH, a trustme CA) as fixtures.
+pytest_plugins = ["tests.smtp_servers"]
+
 
 @pytest.fixture
 def data_folder(tmp_path: Path) -> Path:

@@ -1,0 +1,317 @@
+"""The program's SMTP connection: TLS modes, certificate checks, login, plain-Russian errors.
+
+"Проверить соединение" and ``settings test`` call :func:`check_smtp`; the mailing engine calls
+:func:`connect` once per run and again after a dropped connection (a failure whose kind is in
+:data:`CONNECTION_LOST`), sends with ``send_message`` and translates what goes wrong with
+:func:`explain`. No tkinter here.
+
+The password never reaches a log, a message or the ``smtplib.SMTP`` object: the login is done
+here (:func:`_login`), not by ``SMTP.login``, which keeps the password on the object and
+encodes it as ASCII, so a Cyrillic password would fail with UnicodeEncodeError.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from base64 import b64encode
+from enum import Enum
+
+from avtoprokat_mail.model import EmailSettings, Security
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.settings import APP_PASSWORD_HINT, SECURITY_NAMES
+
+logger = logging.getLogger(__name__)
+
+
+class FailureKind(Enum):
+    """Why a connection failed; the engine decides on it (stop the run, or reconnect)."""
+
+    NOT_CONFIGURED = "not_configured"  # no server name, or no login while AUTH is on
+    NO_PASSWORD = "no_password"
+    HOST_NOT_FOUND = "host_not_found"
+    REFUSED = "refused"
+    NETWORK = "network"  # any other socket error: no route, network down, aborted
+    TIMEOUT = "timeout"
+    CERTIFICATE = "certificate"
+    TLS_FAILED = "tls_failed"
+    STARTTLS_MISSING = "starttls_missing"
+    AUTH_FAILED = "auth_failed"
+    AUTH_UNSUPPORTED = "auth_unsupported"
+    DISCONNECTED = "disconnected"  # the server closed the connection (or replied 421)
+    PROTOCOL = "protocol"  # any other error reply of the server
+
+
+# After these the engine connects again and retries the message; the others stop a run.
+CONNECTION_LOST = frozenset({FailureKind.DISCONNECTED, FailureKind.TIMEOUT})
+
+_PORT_HINT = "Обычно порт 465 (защита SSL/TLS) или 587 (STARTTLS)."
+_MESSAGES: dict[FailureKind, str] = {
+    FailureKind.NOT_CONFIGURED: "Настройки почты не заполнены: {detail}.",
+    FailureKind.NO_PASSWORD: (
+        "Не задан пароль для входа на {host} как «{user}»: введите его в «Параметрах» на "
+        "вкладке EMail (в командной строке: settings set-password). Соединение не "
+        "устанавливалось."
+    ),
+    FailureKind.HOST_NOT_FOUND: (
+        "Сервер «{host}» не найден: проверьте имя SMTP-сервера и подключение к интернету."
+    ),
+    FailureKind.REFUSED: (
+        "Сервер {host} отказал в подключении к порту {port}: на этом порту почту не "
+        "принимают. Проверьте номер порта. " + _PORT_HINT
+    ),
+    FailureKind.NETWORK: (
+        "Не удалось подключиться к {host}:{port} ({detail}). Проверьте подключение к "
+        "интернету; порт может блокировать брандмауэр или антивирус."
+    ),
+    FailureKind.TIMEOUT: (
+        "Сервер {host}:{port} не ответил за {timeout} с. Проверьте имя сервера, порт и "
+        "подключение к интернету; порт может блокировать брандмауэр или провайдер.{hint}"
+    ),
+    FailureKind.CERTIFICATE: (
+        "Сертификат сервера {host} не прошёл проверку ({detail}): он выдан не для этого "
+        "имени или не заверен доверенным центром. Так бывает, если указано не то имя "
+        "сервера или соединение перехватывает антивирус либо прокси. Пароль не отправлялся."
+    ),
+    FailureKind.TLS_FAILED: (
+        "Не удалось установить защищённое соединение с {host}:{port} ({security}, ошибка "
+        "{detail}). "
+        "Возможно, для этого порта выбран не тот тип защиты: для порта 587 обычно STARTTLS, "
+        "для 465 — SSL/TLS."
+    ),
+    FailureKind.STARTTLS_MISSING: (
+        "Сервер {host}:{port} не предлагает STARTTLS, поэтому защищённое соединение не "
+        "установлено и пароль не отправлялся. Если это порт 465, выберите защиту SSL/TLS; "
+        "иначе уточните настройки у почтового провайдера."
+    ),
+    FailureKind.AUTH_FAILED: (
+        "Сервер {host} не принял логин «{user}» или пароль (ответ сервера: {detail}). "
+        + APP_PASSWORD_HINT
+    ),
+    FailureKind.AUTH_UNSUPPORTED: (
+        "Сервер {host}:{port} ({security}) не предлагает вход по паролю{detail}. Если сервер "
+        "принимает пароль только по защищённому соединению, выберите STARTTLS (порт 587) или "
+        "SSL/TLS (порт 465); если вход не нужен, снимите «Требуется аутентификация SMTP»."
+    ),
+    FailureKind.DISCONNECTED: (
+        "Сервер {host}:{port} неожиданно закрыл соединение{detail}. Возможно, он перегружен "
+        "или ограничивает число подключений: попробуйте позже. Если это повторяется, "
+        "проверьте порт и тип защиты."
+    ),
+    FailureKind.PROTOCOL: "Сервер {host}:{port} ответил ошибкой: {detail}.",
+}
+
+
+class SmtpFailure(Exception):
+    """A connection or session failure; ``message`` (== ``str()``) is for the user, in Russian."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def failure(kind: FailureKind, settings: EmailSettings, detail: str = "") -> SmtpFailure:
+    """The failure of ``kind`` with its message filled in from the settings."""
+    hint = ""
+    if kind is FailureKind.TIMEOUT and settings.port == 465 and settings.security != Security.SSL:
+        hint = " На порту 465 сервер ждёт защищённого соединения с первого байта: выберите SSL/TLS."
+    message = _MESSAGES[kind].format(
+        host=settings.host,
+        port=settings.port,
+        user=settings.user,
+        security=SECURITY_NAMES[settings.security],
+        timeout=settings.timeout,
+        detail=detail,
+        hint=hint,
+    )
+    return SmtpFailure(kind, message)
+
+
+def explain(error: BaseException, settings: EmailSettings) -> SmtpFailure:
+    """Translate what smtplib, ssl or socket raised into a failure the user can act on.
+
+    The single translation table of the program: the check and the engine both use it.
+    """
+    if isinstance(error, SmtpFailure):
+        return error
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, OSError):
+        # smtplib reports a timeout or a reset while reading a reply as "disconnected";
+        # the socket error underneath says what really happened.
+        return explain(error.__context__, settings)
+    if isinstance(error, smtplib.SMTPException):
+        return _explain_smtp(error, settings)
+    if isinstance(error, OSError):
+        return _explain_os(error, settings)
+    return failure(FailureKind.PROTOCOL, settings, f"{type(error).__name__}: {error}")
+
+
+def _explain_smtp(error: smtplib.SMTPException, settings: EmailSettings) -> SmtpFailure:
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return failure(FailureKind.DISCONNECTED, settings)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = _reply(error.smtp_code, error.smtp_error)
+        if isinstance(error, smtplib.SMTPAuthenticationError):
+            return failure(FailureKind.AUTH_FAILED, settings, reply)
+        if error.smtp_code == 421:  # "service not available, closing transmission channel"
+            return failure(FailureKind.DISCONNECTED, settings, f" (ответ сервера: {reply})")
+        return failure(FailureKind.PROTOCOL, settings, reply)
+    return failure(FailureKind.PROTOCOL, settings, str(error))
+
+
+def _explain_os(error: OSError, settings: EmailSettings) -> SmtpFailure:
+    if isinstance(error, socket.gaierror):
+        return failure(FailureKind.HOST_NOT_FOUND, settings)
+    if isinstance(error, ConnectionRefusedError):
+        return failure(FailureKind.REFUSED, settings)
+    if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return failure(FailureKind.TIMEOUT, settings)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return failure(FailureKind.CERTIFICATE, settings, error.verify_message or str(error))
+    if isinstance(error, ssl.SSLError):
+        return failure(FailureKind.TLS_FAILED, settings, error.reason or str(error))
+    if isinstance(error, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return failure(FailureKind.DISCONNECTED, settings)
+    return failure(FailureKind.NETWORK, settings, error.strerror or str(error))
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def connect(
+    settings: EmailSettings, password: str | None, *, context: ssl.SSLContext | None = None
+) -> smtplib.SMTP:
+    """A connected, EHLO'd and (when ``settings.auth``) logged-in session.
+
+    The server's certificate is always verified (``context`` defaults to
+    ``ssl.create_default_context()``, which honours SSL_CERT_FILE). Raises SmtpFailure; a
+    half-open connection is closed first.
+    """
+    if not settings.host.strip():
+        raise failure(FailureKind.NOT_CONFIGURED, settings, "не указан SMTP-сервер")
+    if settings.auth and not settings.user:
+        raise failure(FailureKind.NOT_CONFIGURED, settings, "не указан пользователь для входа")
+    if settings.auth and not password:
+        raise failure(FailureKind.NO_PASSWORD, settings)
+    context = context or ssl.create_default_context()
+    smtp: smtplib.SMTP | None = None
+    try:
+        smtp = _connected(settings, context)
+        _secure_and_log_in(smtp, settings, password if settings.auth else None, context)
+    except BaseException as error:
+        if smtp is not None:
+            smtp.close()
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt and the like are not connection failures
+        problem = _without_password(explain(error, settings), password)
+        logger.info("SMTP %s:%s: %s", settings.host, settings.port, problem.message)
+        raise problem from error
+    return smtp
+
+
+def _connected(settings: EmailSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+    """TCP (and for SSL the TLS handshake) and the server's greeting, which must be 220."""
+    host, port, timeout, name = settings.host.strip(), settings.port, settings.timeout, _ehlo_name()
+    if settings.security == Security.SSL:
+        return smtplib.SMTP_SSL(host, port, name, timeout=timeout, context=context)
+    return smtplib.SMTP(host, port, name, timeout=timeout)
+
+
+def _ehlo_name() -> str:
+    """This computer's name for EHLO, as smtplib picks it, but always ASCII.
+
+    smtplib sends commands as ASCII, so a Cyrillic Windows computer name (common here) would
+    fail every connection with UnicodeEncodeError: such a name goes out as punycode.
+    """
+    name = socket.getfqdn()
+    if "." not in name:  # not a domain name: an address literal, as smtplib does
+        try:
+            name = f"[{socket.gethostbyname(socket.gethostname())}]"
+        except (OSError, UnicodeError):
+            name = "[127.0.0.1]"
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "localhost"
+
+
+def _secure_and_log_in(
+    smtp: smtplib.SMTP, settings: EmailSettings, password: str | None, context: ssl.SSLContext
+) -> None:
+    smtp.ehlo_or_helo_if_needed()
+    if settings.security == Security.STARTTLS:
+        if not smtp.has_extn("starttls"):
+            raise failure(FailureKind.STARTTLS_MISSING, settings)
+        smtp.starttls(context=context)
+        smtp.ehlo_or_helo_if_needed()  # the capabilities said before TLS no longer count
+    if password is not None:
+        _login(smtp, settings, password)
+
+
+def _login(smtp: smtplib.SMTP, settings: EmailSettings, password: str) -> None:
+    """AUTH PLAIN, else AUTH LOGIN, with UTF-8 credentials (RFC 4616; what servers accept)."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in offered:
+        code, reply = smtp.docmd("AUTH", "PLAIN " + _b64(f"\0{settings.user}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = smtp.docmd("AUTH", "LOGIN " + _b64(settings.user))
+        if code == 334:
+            code, reply = smtp.docmd(_b64(password))
+    else:
+        detail = f" (предлагает только {', '.join(offered)})" if offered else ""
+        raise failure(FailureKind.AUTH_UNSUPPORTED, settings, detail)
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(text: str) -> str:
+    return b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _without_password(problem: SmtpFailure, password: str | None) -> SmtpFailure:
+    """Belt and braces: a server reply quoted in a message could echo what it was sent."""
+    if password and password in problem.message:
+        return SmtpFailure(problem.kind, problem.message.replace(password, "***"))
+    return problem
+
+
+def disconnect(smtp: smtplib.SMTP) -> None:
+    """QUIT politely when the server still listens; close the socket in any case."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def check_smtp(settings: EmailSettings, password: str | None) -> CheckResult:
+    """Connect, negotiate TLS, log in, NOOP, QUIT: the settings work. Sends no mail."""
+    try:
+        smtp = connect(settings, password)
+    except SmtpFailure as problem:
+        return CheckResult(False, problem.message)
+    try:
+        code, reply = smtp.noop()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, reply)
+    except Exception as error:
+        smtp.close()
+        return CheckResult(False, explain(error, settings).message)
+    disconnect(smtp)
+    return CheckResult(True, _success(settings))
+
+
+def _success(settings: EmailSettings) -> str:
+    where = f"{settings.host}:{settings.port} ({SECURITY_NAMES[settings.security]})"
+    message = f"Соединение с {where} установлено, "
+    message += f"вход выполнен как {settings.user}." if settings.auth else "вход не требуется."
+    if settings.security == Security.NONE:
+        message += " Внимание: соединение не зашифровано"
+        message += ", пароль передаётся открытым текстом." if settings.auth else "."
+    return message + " Письма не отправлялись."

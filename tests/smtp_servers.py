@@ -1,0 +1,357 @@
+"""Real SMTP servers on 127.0.0.1 for tests: aiosmtpd with STARTTLS or implicit TLS and AUTH,
+plain servers, and scripted TCP servers (silent, hanging up, or answering from a script).
+
+Use the fixtures with ``pytest_plugins = ["tests.smtp_servers"]``. Every server listens on a
+free port and is stopped when its test ends. The test CA (trustme) is trusted only where a
+test asks for ``trust_test_ca`` (it sets SSL_CERT_FILE, which ssl.create_default_context reads).
+
+PYTEST_DONT_REWRITE: test modules import this file before pytest loads it as a plugin, which
+would warn that its asserts cannot be rewritten; it has none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+
+from avtoprokat_mail.model import EmailSettings, Security
+
+HOST = "127.0.0.1"
+USER = "office@avtoprokat.ru"
+PASSWORD = "пароль-Секрет-42"
+MECHANISMS = ("LOGIN", "PLAIN")  # what aiosmtpd implements itself
+_POLL = 0.05  # seconds: how often the scripted server's threads look for a stop
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+class Authenticator:
+    """Accepts one login and password; records every attempt (mechanism, login), never passwords."""
+
+    def __init__(self, user: str = USER, password: str = PASSWORD) -> None:
+        self.user, self.password = user, password
+        self.attempts: list[tuple[str, str]] = []
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        self.attempts.append((mechanism, login))
+        ok = login == self.user and auth_data.password == self.password.encode("utf-8")
+        return AuthResult(success=ok, handled=False)
+
+
+class RecordingHandler:
+    """Keeps every accepted message: ``envelopes`` in order of arrival.
+
+    With ``require_auth`` it refuses MAIL before a successful AUTH, as aiosmtpd's own
+    ``auth_required`` does; that one warns whenever AUTH is offered without STARTTLS, which
+    an implicit-TLS server must do.
+    """
+
+    def __init__(self, require_auth: bool = False) -> None:
+        self.require_auth = require_auth
+        self.envelopes: list[Envelope] = []
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.require_auth and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 2.0.0 Сообщение принято"
+
+
+@dataclass
+class Endpoint:
+    """Where a test server listens; ``settings()`` gives EmailSettings pointing at it."""
+
+    host: str
+    port: int
+
+    def settings(self, security: Security = Security.NONE, **changes: Any) -> EmailSettings:
+        base = EmailSettings(
+            sender_name="Автопрокат",
+            sender_address=USER,
+            host=self.host,
+            port=self.port,
+            security=security,
+            auth=False,
+            user=USER,
+            timeout=5,
+        )
+        return replace(base, **changes)
+
+
+@dataclass
+class SmtpServer(Endpoint):
+    """A running aiosmtpd server."""
+
+    controller: Controller | None = None
+    handler: RecordingHandler = field(default_factory=RecordingHandler)
+    authenticator: Authenticator | None = None
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def auth_attempts(self) -> list[tuple[str, str]]:
+        return self.authenticator.attempts if self.authenticator else []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start_smtp_server(
+    *,
+    starttls: ssl.SSLContext | None = None,
+    implicit_tls: ssl.SSLContext | None = None,
+    auth: bool = True,
+    auth_in_clear: bool = False,
+    mechanisms: tuple[str, ...] = MECHANISMS,
+) -> SmtpServer:
+    """Start aiosmtpd on a free port of 127.0.0.1.
+
+    ``starttls``: offer STARTTLS with this context and require it before anything else.
+    ``implicit_tls``: TLS from the first byte (port 465 style).
+    ``auth``: AUTH (``mechanisms``) required before MAIL; offered once the connection is
+    encrypted, or at once when ``auth_in_clear`` (a careless server: the client must not use it).
+    """
+    handler = RecordingHandler(require_auth=auth)
+    authenticator = Authenticator() if auth else None
+    kwargs: dict[str, Any] = {
+        "server_hostname": "smtp.test",  # spares a reverse DNS lookup at every start
+        "ready_timeout": 5.0,
+        "auth_exclude_mechanism": [m for m in MECHANISMS if m not in mechanisms],
+    }
+    if starttls is not None:
+        kwargs.update(tls_context=starttls, require_starttls=True)
+    if implicit_tls is not None:
+        # aiosmtpd counts only STARTTLS as "TLS" for auth_require_tls; this socket is TLS anyway.
+        kwargs.update(ssl_context=implicit_tls, auth_require_tls=False)
+    if auth_in_clear:
+        kwargs.update(auth_require_tls=False)
+    if authenticator is not None:
+        # aiosmtpd's auth_required warns unless AUTH waits for STARTTLS; the handler's
+        # require_auth does the same job everywhere.
+        auth_required = kwargs.get("auth_require_tls", True)
+        kwargs.update(authenticator=authenticator, auth_required=auth_required)
+    for _attempt in range(3):  # a free port may be taken between probing and binding
+        controller = Controller(handler, hostname=HOST, port=free_port(), **kwargs)
+        try:
+            controller.start()
+        except OSError:
+            controller.stop(no_assert=True)
+            continue
+        return SmtpServer(HOST, controller.port, controller, handler, authenticator)
+    raise RuntimeError("no free port for the test SMTP server")
+
+
+class ScriptedServer(Endpoint):
+    """A TCP server that plays a script instead of speaking SMTP.
+
+    ``replies[0]`` is sent on connecting, each further reply answers one line the client
+    sends. When the script is played out the server hangs up if ``hang_up``, else it keeps
+    the connection and stays silent (so ``ScriptedServer()`` never says a word). It records
+    the lines received (``received``), counts ``connections`` and notes when the client
+    closed its end (``client_closed``).
+    """
+
+    def __init__(self, replies: Sequence[bytes] = (), *, hang_up: bool = False) -> None:
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(_POLL)
+        super().__init__(HOST, self._listener.getsockname()[1])
+        self.replies, self.hang_up = list(replies), hang_up
+        self.received: list[bytes] = []
+        self.connections = 0
+        self.client_closed = threading.Event()
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._talk, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        replies, pending = list(self.replies), b""
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(_POLL)
+            if replies:
+                conn.sendall(replies.pop(0))
+            while not self._stopping.is_set() and (replies or not self.hang_up):
+                try:
+                    data = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                if not data:
+                    self.client_closed.set()
+                    return
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    self.received.append(line.rstrip(b"\r"))
+                    if replies:
+                        conn.sendall(replies.pop(0))
+            conn.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+
+# --- the test CA ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TestCA:
+    """A certificate authority of this test session and a server certificate for 127.0.0.1."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    ca: trustme.CA
+    cert: trustme.LeafCert
+    pem_path: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    ca = trustme.CA()
+    pem_path = tmp_path_factory.mktemp("ca") / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(pem_path))
+    return TestCA(ca, ca.issue_cert(HOST, "localhost"), pem_path)
+
+
+@pytest.fixture
+def trust_test_ca(test_ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> TestCA:
+    """Make the test CA the one trusted by ssl.create_default_context() for this test."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.pem_path))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    return test_ca
+
+
+@pytest.fixture
+def distrust_test_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the system's CAs are trusted, whatever the environment said."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+# --- servers as fixtures --------------------------------------------------------------------------
+def _serving(server: SmtpServer | ScriptedServer) -> Iterator[Any]:
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def starttls_server(test_ca: TestCA) -> Iterator[SmtpServer]:
+    """Port 587 style: STARTTLS offered and required, then AUTH (LOGIN, PLAIN) required."""
+    yield from _serving(start_smtp_server(starttls=test_ca.server_context()))
+
+
+@pytest.fixture
+def ssl_server(test_ca: TestCA) -> Iterator[SmtpServer]:
+    """Port 465 style: TLS from the first byte, AUTH (LOGIN, PLAIN) required."""
+    yield from _serving(start_smtp_server(implicit_tls=test_ca.server_context()))
+
+
+@pytest.fixture
+def login_only_server(test_ca: TestCA) -> Iterator[SmtpServer]:
+    """STARTTLS, and AUTH LOGIN as the only mechanism (as some Exchange servers)."""
+    context = test_ca.server_context()
+    yield from _serving(start_smtp_server(starttls=context, mechanisms=("LOGIN",)))
+
+
+@pytest.fixture
+def no_starttls_server() -> Iterator[SmtpServer]:
+    """No STARTTLS, yet AUTH offered in clear text: a client must not log in here."""
+    yield from _serving(start_smtp_server(auth_in_clear=True))
+
+
+@pytest.fixture
+def open_relay() -> Iterator[SmtpServer]:
+    """Plain SMTP, no TLS, no AUTH offered: an office relay."""
+    yield from _serving(start_smtp_server(auth=False))
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start ScriptedServer(replies, hang_up=...) servers; all stop when the test ends."""
+    servers: list[ScriptedServer] = []
+
+    def start(replies: Sequence[bytes] = (), *, hang_up: bool = False) -> ScriptedServer:
+        servers.append(ScriptedServer(replies, hang_up=hang_up))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[ScriptedServer]:
+    """Accepts connections and never answers."""
+    yield from _serving(ScriptedServer())
+
+
+@pytest.fixture
+def hang_up_server() -> Iterator[ScriptedServer]:
+    """Accepts a connection and closes it at once."""
+    yield from _serving(ScriptedServer(hang_up=True))
+
+
+@pytest.fixture
+def busy_server() -> Iterator[ScriptedServer]:
+    """Greets with 421 (too many connections) and closes."""
+    reply = b"421 4.7.0 Too many connections, try again later\r\n"
+    yield from _serving(ScriptedServer([reply], hang_up=True))
+
+
+@pytest.fixture
+def refusing_server() -> Iterator[ScriptedServer]:
+    """Greets with 554 (no SMTP service here) and closes."""
+    yield from _serving(ScriptedServer([b"554 5.7.1 No SMTP service for you\r\n"], hang_up=True))
+
+
+@pytest.fixture
+def closed_port() -> Endpoint:
+    """A port of 127.0.0.1 where nothing listens."""
+    return Endpoint(HOST, free_port())
