@@ -52,6 +52,16 @@ def main() -> None:
     form = mailing.edit_selected()
     capture(form, "template-form")
     form.destroy()
+    settings = mailing.settings()
+    email = settings.email_tab
+    email.preset_var.set("mail.ru")
+    email.sender_name_var.set("Автопрокат «Север»")
+    email.sender_address_var.set("office@avtoprokat-sever.ru")
+    email.user_var.set("office@avtoprokat-sever.ru")
+    capture(settings, "settings-email")
+    settings.notebook.select(settings.sms_tab)
+    capture(settings, "settings-sms")
+    settings.destroy()
     mailing.destroy()
 
     source = folder / "клиенты.csv"

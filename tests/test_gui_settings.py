@@ -1,0 +1,256 @@
+"""The settings window «Параметры рассылки» driven as a user drives it, under Xvfb."""
+
+from __future__ import annotations
+
+import time
+
+import keyring
+import pytest
+from keyring.backends import fail
+
+from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore, smtp_account
+from avtoprokat_mail.model import EmailSettings, Security, SmsProvider
+from avtoprokat_mail.settings import load_email_settings, load_sms_settings
+from avtoprokat_mail.ui.mailing_window import MailingWindow
+from avtoprokat_mail.ui.settings_window import SettingsWindow
+from tests.gui_helpers import Session, pump, toplevels_of
+from tests.keyring_backends import MemoryKeyring
+from tests.sms_gateways import SMSRU_API_ID, FakeGateway
+from tests.smtp_servers import PASSWORD
+
+WRONG = "неверный-пароль"
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def session(tk_root, data_folder, gui_errors, memory_keyring):
+    s = Session(tk_root, data_folder)
+    s.open()
+    yield s
+    for kind in (SettingsWindow, MailingWindow):
+        for window in toplevels_of(tk_root, kind):
+            window.destroy()
+    s.close()
+
+
+def open_settings(session: Session) -> SettingsWindow:
+    """«Рассылка» → the mailing window → «Параметры»."""
+    mailing = session.window.open_mailing()
+    mailing.buttons["Параметры"].invoke()
+    pump(session.root)
+    (window,) = toplevels_of(session.root, SettingsWindow)
+    return window
+
+
+def wait_for_result(window: SettingsWindow, label, seconds: float = 15) -> str:
+    """Keep Tk running until the check's result replaces «Проверка…»."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pump(window.master, 0.05)
+        text = label.cget("text")
+        if text and text != "Проверка…":
+            return text
+    raise AssertionError("the check did not report back")
+
+
+def fill_email(tab, settings: EmailSettings, password: str) -> None:
+    tab.preset_var.set("другой")
+    tab.sender_name_var.set(settings.sender_name)
+    tab.sender_address_var.set(settings.sender_address)
+    tab.host_var.set(settings.host)
+    tab.port_var.set(str(settings.port))
+    tab.security_var.set({"none": "без шифрования", "starttls": "STARTTLS", "ssl": "SSL/TLS"}[
+        settings.security.value])  # fmt: skip
+    tab.auth_var.set(settings.auth)
+    tab.user_var.set(settings.user)
+    tab.timeout_var.set(str(settings.timeout))
+    tab.password_var.set(password)
+
+
+@pytest.mark.parametrize(
+    ("preset", "host", "port", "security"),
+    [
+        ("mail.ru", "smtp.mail.ru", "465", "SSL/TLS"),
+        ("Яндекс", "smtp.yandex.ru", "465", "SSL/TLS"),
+        ("Gmail", "smtp.gmail.com", "587", "STARTTLS"),
+    ],
+)
+def test_preset_fills_server_port_and_security(session, preset, host, port, security):
+    tab = open_settings(session).email_tab
+    tab.sender_address_var.set("office@mail.ru")
+    tab.preset_var.set(preset)
+    pump(session.root)
+    assert (tab.host_var.get(), tab.port_var.get(), tab.security_var.get()) == (
+        host,
+        port,
+        security,
+    )
+    assert tab.auth_var.get() is True
+    assert tab.user_var.get() == "office@mail.ru"
+
+
+def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyring(
+    session, memory_keyring, data_folder
+):
+    window = open_settings(session)
+    tab = window.email_tab
+    tab.preset_var.set("mail.ru")
+    tab.sender_name_var.set("Автопрокат «Север»")
+    tab.sender_address_var.set("office@mail.ru")
+    tab.user_var.set("office@mail.ru")
+    tab.per_minute_var.set("20")
+    tab.password_var.set(PASSWORD)
+    window.notebook.select(window.sms_tab)
+    window.sms_tab.provider_var.set("SMSC.ru")
+    window.sms_tab.login_var.set("avtoprokat")
+    window.save_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, SettingsWindow)
+
+    stored = load_email_settings(session.conn)
+    assert (stored.host, stored.port, stored.security) == ("smtp.mail.ru", 465, Security.SSL)
+    assert stored.sender_name == "Автопрокат «Север»" and stored.per_minute == 20
+    assert load_sms_settings(session.conn).provider is SmsProvider.SMSC
+    assert PasswordStore().get(smtp_account(stored)) == PASSWORD
+    session.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    database = b"".join(p.read_bytes() for p in data_folder.iterdir() if p.is_file())
+    assert PASSWORD.encode() not in database
+
+    tab = open_settings(session).email_tab
+    assert tab.preset_var.get() == "mail.ru"
+    assert tab.sender_name_var.get() == "Автопрокат «Север»"
+    assert tab.password_var.get() == ""  # never shown
+    assert tab.password_state.cget("text") == "сохранён в хранилище паролей"
+    tab.user_var.set("sales@mail.ru")  # another account: its password is not set
+    pump(session.root)
+    assert tab.password_state.cget("text") == "не задан"
+
+
+def test_bad_values_are_refused_on_the_right_tab(session):
+    window = open_settings(session)
+    window.email_tab.host_var.set("smtp mail ru")
+    window.email_tab.sender_address_var.set("office@mail.ru")
+    window.notebook.select(window.sms_tab)
+    window.save_button.invoke()
+    assert "не похоже на имя сервера" in window.error_label.cget("text")
+    assert window.notebook.select() == str(window.email_tab)
+    window.email_tab.host_var.set("smtp.mail.ru")
+    window.email_tab.port_var.set("пятьсот")
+    window.save_button.invoke()
+    assert "Порт: нужно целое число" in window.error_label.cget("text")
+    assert load_email_settings(session.conn) == EmailSettings()
+
+
+def test_connection_check_reports_success_in_the_window(session, starttls_server, trust_test_ca):
+    window = open_settings(session)
+    settings = starttls_server.settings(Security.STARTTLS, auth=True)
+    fill_email(window.email_tab, settings, PASSWORD)
+    window.email_tab.check_button.invoke()
+    assert str(window.email_tab.check_button.cget("state")) == "disabled"
+    text = wait_for_result(window, window.email_tab.result_label)
+    assert "установлено" in text and str(starttls_server.port) in text
+    assert str(window.email_tab.check_button.cget("state")) == "normal"
+    assert starttls_server.handler.envelopes == []  # nothing was sent
+
+
+def test_connection_check_reports_a_wrong_password(session, ssl_server, trust_test_ca):
+    window = open_settings(session)
+    fill_email(window.email_tab, ssl_server.settings(Security.SSL, auth=True), WRONG)
+    window.email_tab.check_button.invoke()
+    text = wait_for_result(window, window.email_tab.result_label)
+    assert "пароль для внешнего приложения" in text
+    assert WRONG not in text
+
+
+def test_connection_check_reports_an_untrusted_certificate(session, ssl_server, distrust_test_ca):
+    window = open_settings(session)
+    fill_email(window.email_tab, ssl_server.settings(Security.SSL, auth=True), PASSWORD)
+    window.email_tab.check_button.invoke()
+    assert "сертификат" in wait_for_result(window, window.email_tab.result_label).lower()
+
+
+def test_window_stays_responsive_while_a_server_is_silent(session, silent_server):
+    window = open_settings(session)
+    fill_email(window.email_tab, silent_server.settings(Security.NONE, timeout=2), "")
+    window.email_tab.check_button.invoke()
+    started = time.monotonic()
+    pump(session.root, 0.3)  # Tk keeps processing events while the worker waits
+    window.email_tab.sender_name_var.set("печатаю во время проверки")
+    pump(session.root)
+    assert window.email_tab.sender_name_var.get() == "печатаю во время проверки"
+    assert time.monotonic() - started < 1.5
+    assert "не ответил" in wait_for_result(window, window.email_tab.result_label)
+
+
+def test_sms_balance_check_in_the_window(session):
+    with FakeGateway(balance="1234.5") as fake:
+        window = open_settings(session)
+        window.notebook.select(window.sms_tab)
+        tab = window.sms_tab
+        tab.endpoint_var.set(fake.url)
+        tab.password_var.set(SMSRU_API_ID)
+        tab.check_button.invoke()
+        text = wait_for_result(window, tab.result_label)
+        assert "1 234,50 руб." in text
+        tab.password_var.set("неверный-ключ")
+        tab.check_button.invoke()
+        text = wait_for_result(window, tab.result_label)
+        assert "неверный-ключ" not in text and "ключ" in text.lower()
+
+
+def test_without_a_secure_store_the_check_asks_for_the_password_once(
+    tk_root, data_folder, gui_errors, starttls_server, trust_test_ca
+):
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    s = Session(tk_root, data_folder)
+    s.open()
+    try:
+        window = open_settings(s)
+        tab = window.email_tab
+        assert any(
+            child.cget("text") == NO_SECURE_STORE
+            for child in tab.winfo_children()
+            if child.winfo_class() == "TLabel"
+        )
+        fill_email(tab, starttls_server.settings(Security.STARTTLS, auth=True), "")
+        seen: list[str] = []
+
+        def type_password() -> None:
+            from avtoprokat_mail.ui.dialogs import open_dialog
+
+            dialog = open_dialog()
+            if dialog is None:
+                tk_root.after(20, type_password)
+                return
+            seen.append(dialog.message)
+            dialog.password_var.set(PASSWORD)
+            dialog.press("OK")
+
+        tk_root.after(20, type_password)
+        tab.check_button.invoke()
+        assert "установлено" in wait_for_result(window, tab.result_label)
+        assert seen == [NO_SECURE_STORE]
+        tab.check_button.invoke()  # the second check in this session does not ask again
+        assert "установлено" in wait_for_result(window, tab.result_label)
+        assert len(seen) == 1
+    finally:
+        for window in toplevels_of(tk_root, SettingsWindow):
+            window.destroy()
+        s.close()
+        keyring.set_keyring(previous)
+
+
+def test_cancel_keeps_the_stored_settings(session):
+    window = open_settings(session)
+    window.email_tab.host_var.set("smtp.yandex.ru")
+    window.cancel_button.invoke()
+    assert load_email_settings(session.conn) == EmailSettings()
