@@ -259,3 +259,45 @@ def test_cli_set_password_without_a_secure_store_points_to_the_environment(cli):
         keyring.set_keyring(previous)
     assert status == 2
     assert NO_SECURE_STORE in err and SMTP_PASSWORD_ENV in err
+
+
+def _configure(cli, settings: EmailSettings) -> None:
+    for key, value in (
+        ("email.host", settings.host),
+        ("email.port", str(settings.port)),
+        ("email.security", settings.security.value),
+        ("email.auth", "1"),
+        ("email.user", settings.user),
+        ("email.sender_address", settings.sender_address),
+        ("email.timeout", "5"),
+    ):
+        assert cli("settings", "set", key, value)[0] == 0
+
+
+def test_cli_settings_test_uses_the_environment_password(
+    cli, memory_keyring, starttls_server, trust_test_ca, monkeypatch
+):
+    from tests.smtp_servers import PASSWORD as SERVER_PASSWORD
+
+    _configure(cli, starttls_server.settings(Security.STARTTLS))
+    monkeypatch.setenv(SMTP_PASSWORD_ENV, SERVER_PASSWORD)
+    status, out, _ = cli("settings", "test")
+    assert status == 0 and "установлено" in out
+    monkeypatch.setenv(SMTP_PASSWORD_ENV, "неверный")
+    status, out, err = cli("settings", "test")
+    assert status == 2 and "пароль для внешнего приложения" in out + err
+    assert "неверный" not in out + err
+
+
+def test_cli_settings_test_sms_asks_the_gateway(cli, memory_keyring, monkeypatch):
+    from avtoprokat_mail.credentials import SMS_PASSWORD_ENV
+    from tests.sms_gateways import SMSRU_API_ID, FakeGateway
+
+    with FakeGateway(balance="99.5") as fake:
+        assert cli("settings", "set", "sms.endpoint", fake.url)[0] == 0
+        monkeypatch.setenv(SMS_PASSWORD_ENV, SMSRU_API_ID)
+        status, out, _ = cli("settings", "test", "--sms")
+        assert status == 0 and "99,50 руб." in out
+        monkeypatch.delenv(SMS_PASSWORD_ENV)
+        status, out, err = cli("settings", "test", "--sms")
+        assert status == 2 and "не задан" in out + err
