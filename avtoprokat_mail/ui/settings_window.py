@@ -218,10 +218,25 @@ class _Tab(ttk.Frame):
             text=result.message, bootstyle="success" if result.ok else "danger"
         )
 
-    def start_check(self, check: Callable[[], CheckResult]) -> None:
+    def check(self) -> None:
+        """The tab's check button: validate the form's values, then check them off the Tk thread.
+
+        Subclasses give ``problems``, ``needs_password``, ``password_title`` and ``run_check``.
+        """
+        try:
+            settings = self.collect()
+        except SettingsError as error:
+            self.show_result(CheckResult(False, str(error)))
+            return
+        if problems := self.problems(settings):
+            self.show_result(CheckResult(False, "\n".join(problems)))
+            return
+        secret = (
+            self.password_for_check(self.password_title) if self.needs_password(settings) else None
+        )
         self.check_button.configure(state="disabled")
         self.result_label.configure(text="Проверка…", bootstyle="secondary")
-        self.window.run_check(self.name, check)
+        self.window.run_check(self.name, lambda: self.run_check(settings, secret))
 
 
 class EmailTab(_Tab):
@@ -303,22 +318,24 @@ class EmailTab(_Tab):
     def account_of(settings: EmailSettings) -> str:
         return smtp_account(settings)
 
-    def check(self) -> None:
+    password_title = "Пароль SMTP"
+
+    @staticmethod
+    def problems(settings: EmailSettings) -> list[str]:
+        if not settings.host:
+            return ["SMTP-сервер: укажите сервер, например smtp.mail.ru"]
+        return email_settings_problems(settings)
+
+    @staticmethod
+    def needs_password(settings: EmailSettings) -> bool:
+        return settings.auth
+
+    @staticmethod
+    def run_check(settings: EmailSettings, password: str | None) -> CheckResult:
         """ "Проверить соединение": connect, TLS, log in; sends nothing."""
         from avtoprokat_mail.sending.smtp import check_smtp
 
-        try:
-            settings = self.collect()
-        except SettingsError as error:
-            self.show_result(CheckResult(False, str(error)))
-            return
-        if problems := email_settings_problems(settings) or (
-            [] if settings.host else ["SMTP-сервер: укажите сервер, например smtp.mail.ru"]
-        ):
-            self.show_result(CheckResult(False, "\n".join(problems)))
-            return
-        password = self.password_for_check("Пароль SMTP") if settings.auth else None
-        self.start_check(lambda: check_smtp(settings, password))
+        return check_smtp(settings, password)
 
 
 class SmsTab(_Tab):
@@ -375,20 +392,19 @@ class SmsTab(_Tab):
     def account_of(settings: SmsSettings) -> str:
         return sms_account(settings)
 
-    def check(self) -> None:
+    password_title = "Ключ SMS-шлюза"
+    problems = staticmethod(sms_settings_problems)
+
+    @staticmethod
+    def needs_password(settings: SmsSettings) -> bool:
+        return True
+
+    @staticmethod
+    def run_check(settings: SmsSettings, secret: str | None) -> CheckResult:
         """ "Проверить баланс": asks the gateway for the balance; sends nothing."""
         from avtoprokat_mail.sending.sms.gateway import check_sms
 
-        try:
-            settings = self.collect()
-        except SettingsError as error:
-            self.show_result(CheckResult(False, str(error)))
-            return
-        if problems := sms_settings_problems(settings):
-            self.show_result(CheckResult(False, "\n".join(problems)))
-            return
-        secret = self.password_for_check("Ключ SMS-шлюза")
-        self.start_check(lambda: check_sms(settings, secret))
+        return check_sms(settings, secret)
 
 
 def _number(text: str, label: str) -> int:
