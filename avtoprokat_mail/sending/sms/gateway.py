@@ -164,6 +164,21 @@ class SmsGateway(ABC):
             self._unreadable("не объект JSON")
         return answer
 
+    def _fail_for_code(
+        self, code: int, known: dict[int, tuple[FailureKind, str]], gateway_text: object
+    ) -> NoReturn:
+        """Raise the failure for a gateway's error code: its known meaning, else its own text."""
+        if code in known:
+            kind, text = known[code]
+            self._fail(kind, f"{self.name}: {text}", code)
+        said = str(gateway_text or "без пояснения")[:300]
+        self._fail(
+            FailureKind.REQUEST,
+            f"{self.name}: запрос отклонён: «{said}» (код {code}). Если непонятно, что "
+            f"исправить, обратитесь в поддержку {self.name}, назвав этот код.",
+            code,
+        )
+
     def _unreadable(self, what: str) -> NoReturn:
         self._fail(
             FailureKind.SERVER,

@@ -99,16 +99,7 @@ class SmscGateway(SmsGateway):
             self._unreadable("ошибка без кода")
         if code == 2:
             self._fail(FailureKind.AUTH, self._auth_failure(), code)
-        if code in _CODES:
-            kind, text = _CODES[code]
-            self._fail(kind, f"{NAME}: {text}", code)
-        gateway_text = str(answer.get("error") or "без пояснения")[:300]
-        self._fail(
-            FailureKind.REQUEST,
-            f"{NAME}: запрос отклонён: «{gateway_text}» (код {code}). Если непонятно, что "
-            "исправить, обратитесь в поддержку SMSC.ru, назвав этот код.",
-            code,
-        )
+        self._fail_for_code(code, _CODES, answer.get("error"))
 
     def balance(self) -> Balance:
         answer = self._call("/sys/balance.php", {"cur": "1"})

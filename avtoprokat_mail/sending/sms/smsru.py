@@ -81,16 +81,7 @@ class SmsRuGateway(SmsGateway):
         code = answer.get("status_code")
         if answer.get("status") != "ERROR" or isinstance(code, bool) or not isinstance(code, int):
             self._unreadable("нет статуса")
-        if code in _CODES:
-            kind, text = _CODES[code]
-            self._fail(kind, f"{NAME}: {text}", code)
-        gateway_text = str(answer.get("status_text") or "без пояснения")[:300]
-        self._fail(
-            FailureKind.REQUEST,
-            f"{NAME}: запрос отклонён: «{gateway_text}» (код {code}). Если непонятно, что "
-            "исправить, обратитесь в поддержку SMS.ru, назвав этот код.",
-            code,
-        )
+        self._fail_for_code(code, _CODES, answer.get("status_text"))
 
     def balance(self) -> Balance:
         answer = self._call("/my/balance")
