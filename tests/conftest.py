@@ -42,6 +42,20 @@ def cli(data_folder: Path, capsys: pytest.CaptureFixture[str]):
     return run
 
 
+@pytest.fixture
+def memory_keyring():
+    """An explicit in-memory keyring backend for the test (the program talks to it via keyring)."""
+    import keyring
+
+    from tests.keyring_backends import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
 # --- GUI ---------------------------------------------------------------------------------------
 
 

@@ -14,20 +14,10 @@ from avtoprokat_mail.settings import load_email_settings, load_sms_settings
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from tests.gui_helpers import Session, pump, toplevels_of
-from tests.keyring_backends import MemoryKeyring
 from tests.sms_gateways import SMSRU_API_ID, FakeGateway
 from tests.smtp_servers import PASSWORD
 
 WRONG = "неверный-пароль"
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

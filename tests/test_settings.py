@@ -31,7 +31,7 @@ from avtoprokat_mail.settings import (
     set_setting,
     settings_items,
 )
-from tests.keyring_backends import FILE_ENV, MemoryKeyring
+from tests.keyring_backends import FILE_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Пароль-для-внешнего-приложения-7Qz"
@@ -44,15 +44,6 @@ MAILRU = EmailSettings(
     auth=True,
     user="office@mail.ru",
 )
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 # --- values and checks ---------------------------------------------------------------------------
