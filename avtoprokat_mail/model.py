@@ -123,3 +123,88 @@ class SmsSettings:
     sender: str = ""  # the sender name registered with the gateway; "" = the gateway's default
     endpoint: str = ""  # the gateway's base URL; "" = the real one
     per_minute: int = 0
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class RunStatus(StrEnum):
+    """A run's state. INTERRUPTED is never stored: it is a RUNNING or PAUSED run whose process
+    died (see sending/runlock.py)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"  # the engine stopped it: authentication, no connection, too many errors
+    FINISHED = "finished"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # handed to the server; the outcome is not journaled yet
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNCERTAIN = "uncertain"  # was SENDING when the program died: maybe delivered, maybe not
+
+
+@dataclass(slots=True)
+class Run:
+    """One "Старт" of a template: the template's text as it was, and how it is sent."""
+
+    channel: Channel
+    transport: str  # "smtp", "outbox:<folder>", "smsru", "smsc"
+    subject: str = ""
+    body: str = ""
+    attachment1: str = ""
+    attachment2: str = ""
+    template_id: int | None = None
+    status: RunStatus = RunStatus.RUNNING
+    reason: str = ""  # why it stopped, for the user
+    started: str = ""
+    finished: str = ""
+    id: int | None = None
+
+    def template(self) -> Template:
+        """The template as it was when the run started."""
+        return Template(
+            subject=self.subject,
+            body=self.body,
+            sms=self.channel is Channel.SMS,
+            attachment1=self.attachment1,
+            attachment2=self.attachment2,
+            id=self.template_id,
+        )
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One recipient of a run and what happened to the message (the journal's row)."""
+
+    position: int
+    recipient: str  # the email address or mobile number used
+    client_id: int | None = None
+    surname: str = ""
+    name: str = ""
+    position_title: str = ""
+    organization: str = ""
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    time: str = ""
+    reply: str = ""  # the server's answer, or why it was skipped
+    attempts: int = 0
+    run_id: int | None = None
+
+    def client(self) -> Client:
+        """The client as the run saw them, for personalising the message."""
+        return Client(
+            surname=self.surname,
+            name=self.name,
+            position=self.position_title,
+            organization=self.organization,
+            email=self.recipient if "@" in self.recipient else "",
+            mobile="" if "@" in self.recipient else self.recipient,
+            id=self.client_id,
+        )

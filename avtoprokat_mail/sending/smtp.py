@@ -19,8 +19,10 @@ import ssl
 from base64 import b64encode
 from enum import Enum
 
-from avtoprokat_mail.model import EmailSettings, Security
+from avtoprokat_mail.model import Delivery, EmailSettings, Security
 from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.sending.message import wire_address
+from avtoprokat_mail.sending.transport import DeliveryError
 from avtoprokat_mail.settings import APP_PASSWORD_HINT, SECURITY_NAMES
 
 logger = logging.getLogger(__name__)
@@ -315,3 +317,86 @@ def _success(settings: EmailSettings) -> str:
         message += " Внимание: соединение не зашифровано"
         message += ", пароль передаётся открытым текстом." if settings.auth else "."
     return message + " Письма не отправлялись."
+
+
+# Connecting again after a dropped connection may meet these and still be worth retrying;
+# any other failure to connect (wrong password, certificate, unknown host) stops the run.
+_RETRYABLE_CONNECT = CONNECTION_LOST | {FailureKind.NETWORK}
+
+
+class SmtpTransport:
+    """One SMTP session for a whole run, connected again when the server drops it.
+
+    A reply of 4xx or a lost connection is temporary (the engine retries later); 5xx for a
+    recipient is permanent for that recipient; a refused sender, a refused login or a
+    connection that cannot be made at all is fatal for the run.
+    """
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        password: str | None,
+        *,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self._password = password
+        self._context = context
+        self._smtp: smtplib.SMTP | None = None
+        self._sender = wire_address(settings.sender_address)
+
+    def open(self) -> None:
+        self._connect()
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            self._smtp = connect(self.settings, self._password, context=self._context)
+        except SmtpFailure as problem:
+            temporary = problem.kind in _RETRYABLE_CONNECT
+            raise DeliveryError(problem.message, temporary=temporary, fatal=not temporary) from None
+        return self._smtp
+
+    def send(self, delivery: Delivery, payload: object) -> str:
+        smtp = self._smtp or self._connect()
+        try:
+            smtp.send_message(payload, self._sender, [wire_address(delivery.recipient)])
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = next(iter(error.recipients.values()))
+            raise self._refusal(code, text) from None
+        except smtplib.SMTPSenderRefused as error:
+            if error.smtp_code < 500:
+                raise self._refusal(error.smtp_code, error.smtp_error) from None
+            reply = _reply(error.smtp_code, error.smtp_error)
+            raise DeliveryError(
+                f"Сервер не принимает письма от {self.settings.sender_address}: {reply}. "
+                "Проверьте «Email отправителя» в параметрах: обычно он должен совпадать с "
+                "адресом ящика, через который идёт отправка.",
+                fatal=True,
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryError(
+                "Адрес написан не латиницей, а сервер не поддерживает такие адреса (SMTPUTF8)."
+            ) from None
+        except smtplib.SMTPResponseException as error:
+            raise self._refusal(error.smtp_code, error.smtp_error) from None
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise self._lost(explain(error, self.settings)) from None
+        return "250 принято сервером"
+
+    def _refusal(self, code: int, text: bytes | str) -> DeliveryError:
+        """4xx: try again later; 421 also means the server hung up; 5xx: refused for good."""
+        if code == 421:  # smtplib has closed the socket already
+            return self._lost(explain(smtplib.SMTPResponseException(code, text), self.settings))
+        return DeliveryError(_reply(code, text), temporary=400 <= code < 500)
+
+    def _lost(self, problem: SmtpFailure) -> DeliveryError:
+        """The connection is gone: drop it; the next send connects again."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+        return DeliveryError(problem.message, temporary=True)
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            disconnect(self._smtp)
+            self._smtp = None

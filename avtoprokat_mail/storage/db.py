@@ -93,9 +93,58 @@ def _v3_settings(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_runs(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- A run: one "Старт" of a template. The template's text is copied, so a resumed run
+        -- sends what was started even if the template was edited meanwhile.
+        CREATE TABLE runs (
+            id          INTEGER PRIMARY KEY,
+            template_id INTEGER REFERENCES templates (id) ON DELETE SET NULL,
+            channel     TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+            transport   TEXT NOT NULL,
+            started     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')),
+            finished    TEXT NOT NULL DEFAULT '',
+            status      TEXT NOT NULL DEFAULT 'running' CHECK (status IN
+                            ('running', 'paused', 'cancelled', 'stopped', 'finished')),
+            reason      TEXT NOT NULL DEFAULT '',
+            subject     TEXT NOT NULL DEFAULT '',
+            body        TEXT NOT NULL DEFAULT '',
+            attachment1 TEXT NOT NULL DEFAULT '',
+            attachment2 TEXT NOT NULL DEFAULT ''
+        );
+        -- The journal: one row per recipient, written as each outcome happens. The client's
+        -- data is copied too: a resumed run personalises exactly as it started.
+        CREATE TABLE deliveries (
+            run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            position     INTEGER NOT NULL,
+            client_id    INTEGER,
+            recipient    TEXT NOT NULL,
+            surname      TEXT NOT NULL DEFAULT '',
+            name         TEXT NOT NULL DEFAULT '',
+            position_title TEXT NOT NULL DEFAULT '',
+            organization TEXT NOT NULL DEFAULT '',
+            status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+                             ('pending', 'sending', 'sent', 'failed', 'skipped', 'uncertain')),
+            time         TEXT NOT NULL DEFAULT '',
+            reply        TEXT NOT NULL DEFAULT '',
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX deliveries_status ON deliveries (run_id, status);
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_clients, _v2_templates, _v3_settings]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_clients,
+    _v2_templates,
+    _v3_settings,
+    _v4_runs,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

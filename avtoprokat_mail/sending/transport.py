@@ -1,0 +1,36 @@
+"""The narrow interface between the mailing engine and whatever carries the messages.
+
+Like listmonk's messengers: the engine opens a transport once per run, hands it one message at
+a time and closes it. A transport answers with the server's reply or a :class:`DeliveryError`
+saying whether trying again later can help (temporary), or whether the whole run must stop
+(fatal: wrong password, no way to connect).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from avtoprokat_mail.model import Delivery
+
+
+class DeliveryError(Exception):
+    """A message was not accepted; ``reply`` is journaled and shown (Russian, or the server's)."""
+
+    def __init__(self, reply: str, *, temporary: bool = False, fatal: bool = False) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.temporary = temporary
+        self.fatal = fatal
+
+
+class Transport(Protocol):
+    """Carries the messages of one run."""
+
+    def open(self) -> None:
+        """Get ready (connect, log in); DeliveryError(fatal=True) when the run cannot start."""
+
+    def send(self, delivery: Delivery, payload: object) -> str:
+        """Hand over one message (an EmailMessage, or an SMS text); returns the server's reply."""
+
+    def close(self) -> None:
+        """Let go of the connection; safe to call twice, and after a failure."""

@@ -1,0 +1,143 @@
+"""Runs and their journal of deliveries. All SQL about runs lives here.
+
+Each outcome is written in its own short transaction the moment it is known, so a crash loses
+nothing that happened before it (WAL with synchronous=NORMAL: a commit is durable against a
+killed process; a power cut may lose the last few, which then show as "sending"/uncertain).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+
+from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Run, RunStatus
+from avtoprokat_mail.storage.db import transaction
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')"
+_RUN_FIELDS = (
+    "channel", "transport", "subject", "body", "attachment1", "attachment2", "template_id",
+    "status", "reason", "started", "finished", "id",
+)  # fmt: skip
+_DELIVERY_FIELDS = (
+    "position", "recipient", "client_id", "surname", "name", "position_title", "organization",
+    "status", "time", "reply", "attempts", "run_id",
+)  # fmt: skip
+
+
+def _run(row: tuple) -> Run:
+    run = Run(*row)
+    run.channel, run.status = Channel(run.channel), RunStatus(run.status)
+    return run
+
+
+def _delivery(row: tuple) -> Delivery:
+    delivery = Delivery(*row)
+    delivery.status = DeliveryStatus(delivery.status)
+    return delivery
+
+
+def create_run(conn: sqlite3.Connection, run: Run, deliveries: Iterable[Delivery]) -> int:
+    """Store a run and all its recipients in one transaction; returns the run id."""
+    with transaction(conn):
+        run.id, run.started = conn.execute(
+            "INSERT INTO runs (channel, transport, subject, body, attachment1, attachment2, "
+            "template_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, started",
+            (run.channel.value, run.transport, run.subject, run.body, run.attachment1,
+             run.attachment2, run.template_id, run.status.value),
+        ).fetchone()  # fmt: skip
+        conn.executemany(
+            f"INSERT INTO deliveries ({', '.join(_DELIVERY_FIELDS)}) "
+            f"VALUES ({', '.join('?' * len(_DELIVERY_FIELDS))})",
+            (
+                (d.position, d.recipient, d.client_id, d.surname, d.name, d.position_title,
+                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id)
+                for d in deliveries
+            ),
+        )  # fmt: skip
+    return run.id
+
+
+def get_run(conn: sqlite3.Connection, run_id: int) -> Run | None:
+    row = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)} FROM runs WHERE id = ?", (run_id,))
+    found = row.fetchone()
+    return _run(found) if found else None
+
+
+def list_runs(conn: sqlite3.Connection) -> list[Run]:
+    """Every run, newest first."""
+    rows = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)} FROM runs ORDER BY id DESC")
+    return [_run(row) for row in rows]
+
+
+def status_counts(conn: sqlite3.Connection, run_id: int) -> Counter[DeliveryStatus]:
+    """How many deliveries of a run are in each state."""
+    rows = conn.execute(
+        "SELECT status, count(*) FROM deliveries WHERE run_id = ? GROUP BY status", (run_id,)
+    )
+    return Counter({DeliveryStatus(status): count for status, count in rows})
+
+
+def deliveries(
+    conn: sqlite3.Connection, run_id: int, statuses: Iterable[DeliveryStatus] | None = None
+) -> list[Delivery]:
+    """A run's deliveries in order (only those in ``statuses`` when given)."""
+    sql = f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries WHERE run_id = ?"
+    params: list = [run_id]
+    if statuses is not None:
+        wanted = [s.value for s in statuses]
+        sql += f" AND status IN ({', '.join('?' * len(wanted))})"
+        params += wanted
+    return [_delivery(row) for row in conn.execute(sql + " ORDER BY position", params)]
+
+
+def mark(
+    conn: sqlite3.Connection,
+    run_id: int,
+    position: int,
+    status: DeliveryStatus,
+    reply: str = "",
+    *,
+    attempts: int | None = None,
+) -> None:
+    """Journal one delivery's new state now (its own transaction: durable at once)."""
+    conn.execute(
+        f"UPDATE deliveries SET status = ?, reply = ?, time = {_NOW}, "
+        "attempts = coalesce(?, attempts) WHERE run_id = ? AND position = ?",
+        (status.value, reply, attempts, run_id, position),
+    )
+
+
+def set_status(conn: sqlite3.Connection, run_id: int, status: RunStatus, reason: str = "") -> None:
+    """Record a run's state; FINISHED, CANCELLED and STOPPED also record the finish time."""
+    ended = status in (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.STOPPED)
+    finished = _NOW if ended else "''"
+    conn.execute(
+        f"UPDATE runs SET status = ?, reason = ?, finished = {finished} WHERE id = ?",
+        (status.value, reason, run_id),
+    )
+
+
+def finished_time(conn: sqlite3.Connection, run_id: int) -> str:
+    return conn.execute("SELECT finished FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+
+
+def sending_to_uncertain(conn: sqlite3.Connection, run_id: int) -> int:
+    """After a crash: deliveries caught in "sending" become "uncertain"; returns how many."""
+    cursor = conn.execute(
+        "UPDATE deliveries SET status = 'uncertain', "
+        "reply = 'программа прервалась во время отправки: письмо могло уйти' "
+        "WHERE run_id = ? AND status = 'sending'",
+        (run_id,),
+    )
+    return cursor.rowcount
+
+
+def uncertain_to_pending(conn: sqlite3.Connection, run_id: int) -> int:
+    """The user asked to resend the uncertain ones; returns how many."""
+    cursor = conn.execute(
+        "UPDATE deliveries SET status = 'pending', reply = '' "
+        "WHERE run_id = ? AND status = 'uncertain'",
+        (run_id,),
+    )
+    return cursor.rowcount
