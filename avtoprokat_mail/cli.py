@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -124,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     spass.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
     stest = settings.add_parser("test", help="проверить соединение (ничего не отправляет)")
     stest.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
+    send = commands.add_parser("send", help="разослать шаблон отмеченным клиентам")
+    send.add_argument("template_id", type=int, nargs="?", metavar="TEMPLATE_ID")
+    send.add_argument("--resume", type=int, metavar="RUN_ID", help="продолжить прерванную рассылку")
+    send.add_argument("--outbox", type=Path, metavar="DIR", help="записать письма в папку .eml")
+    send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
+    send.add_argument(
+        "--resend-uncertain",
+        action="store_true",
+        help="при продолжении отправить и тем, чей исход неизвестен (письмо могло уйти)",
+    )
+    runs = commands.add_parser("runs", help="журнал рассылок").add_subparsers(
+        dest="runs_command", metavar="ДЕЙСТВИЕ", required=True
+    )
+    rlist = runs.add_parser("list", help="все рассылки")
+    rlist.add_argument("--format", choices=("table", "csv"), default="table")
+    rshow = runs.add_parser("show", help="исход по каждому получателю")
+    rshow.add_argument("run_id", type=int, metavar="RUN_ID")
+    rshow.add_argument("--format", choices=("table", "csv"), default="table")
     return parser
 
 
@@ -137,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clients": _run_clients,
         "templates": _run_templates,
         "settings": _run_settings,
+        "send": _run_send,
+        "runs": _run_runs,
     }
     command = None if args.smoke else args.command
     try:
@@ -144,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatabaseError, InterchangeError, UsageError, SettingsError, CredentialsError) as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `avtoprokat-mail runs show 1 | head`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
         print(f"Ошибка: {describe_error(error, database_path(_folder(args)))}", file=sys.stderr)
         return EXIT_ERROR
@@ -417,3 +442,30 @@ def _settings_test(conn, args: argparse.Namespace) -> int:
         result = check_smtp(email, password)
     print(result.message)
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    from avtoprokat_mail import sending_cli
+
+    folder = _folder(args)
+    conn = open_database(database_path(folder))
+    try:
+        return sending_cli.send(conn, database_path(folder), args)
+    finally:
+        conn.close()
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    from avtoprokat_mail import sending_cli
+
+    folder = _folder(args)
+    conn = open_database(database_path(folder))
+    try:
+        if args.runs_command == "list":
+            headers, rows = sending_cli.runs_table(conn, folder)
+        else:
+            headers, rows = sending_cli.run_details(conn, args.run_id)
+        _write_rows(headers, rows, args.format)
+    finally:
+        conn.close()
+    return EXIT_OK

@@ -1,0 +1,82 @@
+"""How a run gets its transport, sender and speed limit from the settings (GUI and CLI alike)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from avtoprokat_mail.credentials import (
+    SMTP_PASSWORD_ENV,
+    PasswordStore,
+    resolve_password,
+    smtp_account,
+)
+from avtoprokat_mail.model import Channel
+from avtoprokat_mail.sending.message import Sender
+from avtoprokat_mail.sending.outbox import OutboxTransport
+from avtoprokat_mail.sending.transport import Transport
+from avtoprokat_mail.settings import email_settings_problems, load_email_settings
+
+SMTP = "smtp"
+OUTBOX_PREFIX = "outbox:"
+
+
+class SetupError(Exception):
+    """The run cannot be sent with the current settings; ``str()`` says what to fix (Russian)."""
+
+
+@dataclass
+class SendingSetup:
+    """What a run is sent with."""
+
+    transport: Transport
+    sender: Sender | None
+    per_minute: int
+
+
+def outbox_name(folder: Path) -> str:
+    """The journal's name of an outbox transport (the folder is remembered for a resume)."""
+    return OUTBOX_PREFIX + str(Path(folder).resolve())
+
+
+def prepare(
+    conn: sqlite3.Connection,
+    channel: Channel,
+    transport_name: str,
+    passwords: PasswordStore,
+    environ: Mapping[str, str] = os.environ,
+) -> SendingSetup:
+    """The transport, sender and limit for a run; SetupError when the settings do not allow it."""
+    if channel is Channel.SMS:
+        raise SetupError(
+            "Отправка SMS появится в следующей версии программы. Пока шаблон с «Отправлять SMS» "
+            "можно подготовить и проверить в предпросмотре."
+        )
+    settings = load_email_settings(conn)
+    sender = (
+        Sender(settings.sender_name, settings.sender_address) if settings.sender_address else None
+    )
+    if transport_name.startswith(OUTBOX_PREFIX):
+        folder = Path(transport_name.removeprefix(OUTBOX_PREFIX))
+        return SendingSetup(OutboxTransport(folder), sender, 0)
+    if not settings.host or sender is None:
+        raise SetupError(
+            "Почта не настроена: укажите SMTP-сервер и «Email отправителя» в окне «Параметры» "
+            "(или отправьте тестовую рассылку в папку)."
+        )
+    if problems := email_settings_problems(settings):
+        raise SetupError("Параметры почты: " + "; ".join(problems))
+    password = None
+    if settings.auth:
+        password = resolve_password(passwords, smtp_account(settings), SMTP_PASSWORD_ENV, environ)
+        if not password:
+            raise SetupError(
+                f"Не задан пароль для {settings.user} на {settings.host}: введите его в "
+                f"«Параметрах» (в командной строке: settings set-password или {SMTP_PASSWORD_ENV})."
+            )
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+
+    return SendingSetup(SmtpTransport(settings, password), sender, settings.per_minute)
