@@ -208,3 +208,13 @@ class Delivery:
             mobile="" if "@" in self.recipient else self.recipient,
             id=self.client_id,
         )
+
+
+DELIVERY_STATUS_LABELS: dict[DeliveryStatus, str] = {
+    DeliveryStatus.PENDING: "не отправлено",
+    DeliveryStatus.SENDING: "отправляется",
+    DeliveryStatus.SENT: "отправлено",
+    DeliveryStatus.FAILED: "ошибка",
+    DeliveryStatus.SKIPPED: "пропущено",
+    DeliveryStatus.UNCERTAIN: "неизвестно (могло уйти)",
+}

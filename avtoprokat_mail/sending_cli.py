@@ -16,6 +16,7 @@ from avtoprokat_mail.sending.campaign import (
     Progress,
     RunBusy,
     RunPlan,
+    format_duration,
     plan_run,
     start_run,
 )
@@ -172,7 +173,7 @@ class ProgressBar:
         self._drawn = now
         total = max(progress.total, 1)
         filled = int(self.width * progress.done / total)
-        left = _duration(progress.seconds_left) if progress.seconds_left is not None else "—"
+        left = format_duration(progress.seconds_left) if progress.seconds_left is not None else "—"
         sys.stderr.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.sent}/{progress.total} "
             f"отправлено, ошибок {progress.failed}, {progress.per_minute:.0f}/мин, "
@@ -183,12 +184,6 @@ class ProgressBar:
     def close(self) -> None:
         if self.enabled:
             sys.stderr.write("\n")
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 RUN_COLUMNS = ("id", "template_id", "started", "finished", "status", "sent", "failed", "skipped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def tk_root():
 def gui_errors(tk_root):
     tk_root.callback_errors.clear()
     yield tk_root.callback_errors
+    # Collect the test's Tk garbage now, on the Tk thread: otherwise a later collection may run
+    # on some worker thread, whose Variable.__del__ cannot reach Tk outside its main loop.
+    gc.collect()
     errors = list(tk_root.callback_errors)
     tk_root.callback_errors.clear()
     assert not errors, f"exceptions in Tk callbacks: {errors!r}"

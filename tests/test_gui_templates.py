@@ -260,14 +260,6 @@ def test_copy_and_delete(session):
     assert len(template_store.list_templates(session.conn)) == 1
 
 
-def test_start_says_plainly_that_sending_comes_next(session):
-    mailing = open_mailing(session)
-    seen: list[str] = []
-    answer_next_dialog(session.root, "OK", seen)
-    mailing.buttons["Старт"].invoke()
-    assert "следующей версии" in seen[0]
-    assert template_store.list_templates(session.conn) == []
-
 
 def test_preview_warns_when_the_client_lacks_a_field(session):
     conn = session.conn

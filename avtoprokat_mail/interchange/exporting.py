@@ -36,20 +36,33 @@ def export_clients(
     order (the order the user sees them), unknown ids skipped. Raises
     :class:`InterchangeError` for another extension or when the file cannot be written.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    rows = [_export_row(row) for row in _selected_rows(conn, ids)]
+    min_widths = [16 if name in _PHONE_FIELDS else 0 for name in EXPORT_FIELDS]
+    write_table(path, EXPORT_HEADER, rows, sheet="Клиенты", min_widths=min_widths)
+    return len(rows)
+
+
+def write_table(
+    path: Path,
+    header: Sequence[str],
+    rows: list[list[str]],
+    *,
+    sheet: str,
+    min_widths: Sequence[int] = (),
+) -> None:
+    """Write a header and rows of text to ``path``: CSV or XLSX by its extension."""
+    suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise InterchangeError(
-            f"Не знаю, как записать файл «{path.name}»: "
+            f"Не знаю, как записать файл «{Path(path).name}»: "
             "укажите расширение .csv (для Excel и других программ) или .xlsx (книга Excel)."
         )
-    rows = [_export_row(row) for row in _selected_rows(conn, ids)]
     if suffix == ".csv":
-        data = csv_bytes(rows)
+        data = csv_bytes(rows, header)
         _write_atomically(path, lambda file: file.write(data))
     else:
-        _write_atomically(path, lambda file: _write_xlsx(file, rows))
-    return len(rows)
+        widths = _column_widths(header, rows, min_widths)
+        _write_atomically(path, lambda file: _write_xlsx(file, header, rows, sheet, widths))
 
 
 def _selected_rows(conn: sqlite3.Connection, ids: Sequence[int] | None) -> list[tuple]:
@@ -65,7 +78,7 @@ def _export_row(row: tuple) -> list[str]:
     return [*row[1:-_FLAG_COUNT], *(YES if flag else NO for flag in row[-_FLAG_COUNT:])]
 
 
-def csv_bytes(rows: list[list[str]]) -> bytes:
+def csv_bytes(rows: list[list[str]], header: Sequence[str] = EXPORT_HEADER) -> bytes:
     """The CSV file as Excel in a Russian locale writes and reads it: ';', CRLF, cp1251.
 
     When some value has a character Windows-1251 cannot hold (an emoji, "ß", "ł", ...), the
@@ -74,7 +87,7 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
     """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
+    writer.writerow(header)
     writer.writerows(rows)
     text = buffer.getvalue()
     try:
@@ -83,7 +96,13 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
         return text.encode("utf-8-sig")
 
 
-def _write_xlsx(file: BinaryIO, rows: list[list[str]]) -> None:
+def _write_xlsx(
+    file: BinaryIO,
+    header: Sequence[str],
+    rows: list[list[str]],
+    title: str,
+    widths: list[float],
+) -> None:
     from openpyxl import Workbook  # openpyxl takes 0.1 s to import: only when needed
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -91,19 +110,19 @@ def _write_xlsx(file: BinaryIO, rows: list[list[str]]) -> None:
     from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Клиенты")
-    for number, width in enumerate(_column_widths(rows), start=1):
+    sheet = workbook.create_sheet(title)
+    for number, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(number)].width = width
     sheet.freeze_panes = "A2"
-    last_column = get_column_letter(len(EXPORT_HEADER))
+    last_column = get_column_letter(len(header))
     sheet.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"
     bold = Font(bold=True)
-    header = []
-    for label in EXPORT_HEADER:
+    header_cells = []
+    for label in header:
         cell = WriteOnlyCell(sheet, value=label)
         cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+        header_cells.append(cell)
+    sheet.append(header_cells)
 
     def text_cell(value: str) -> str | WriteOnlyCell:
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
@@ -118,14 +137,16 @@ def _write_xlsx(file: BinaryIO, rows: list[list[str]]) -> None:
     workbook.save(file)
 
 
-def _column_widths(rows: list[list[str]]) -> list[float]:
+def _column_widths(
+    header: Sequence[str], rows: list[list[str]], min_widths: Sequence[int]
+) -> list[float]:
     """Widths in characters from the header and the first rows, within 8..50."""
     widths = []
     sample = rows[:_WIDTH_SAMPLE]
-    for index, (name, label) in enumerate(zip(EXPORT_FIELDS, EXPORT_HEADER, strict=True)):
-        longest = max([len(label), *(len(row[index]) for row in sample)])
-        if name in _PHONE_FIELDS:
-            longest = max(longest, 16)
+    for index, label in enumerate(header):
+        longest = max([len(label), *(len(str(row[index])) for row in sample)])
+        if index < len(min_widths):
+            longest = max(longest, min_widths[index])
         widths.append(min(max(longest + 2, 8), 50))
     return widths
 

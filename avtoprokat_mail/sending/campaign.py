@@ -38,6 +38,7 @@ from avtoprokat_mail.sending.message import (
     build_sms,
     load_attachments,
 )
+from avtoprokat_mail.sending.outbox import is_outbox
 from avtoprokat_mail.sending.runlock import RunLock
 from avtoprokat_mail.sending.transport import DeliveryError, Transport
 from avtoprokat_mail.storage import clients as client_store
@@ -197,6 +198,13 @@ class Progress:
         return self.status in (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.STOPPED)
 
 
+def format_duration(seconds: float) -> str:
+    """Time left as a person reads it: "4:05" or "1:02:30"."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class RunBusy(Exception):
     """The run is being sent by another window or process right now."""
 
@@ -286,7 +294,7 @@ class Campaign:
         finally:
             self.transport.close()
         run_store.set_status(conn, self.run_id, RunStatus.FINISHED)
-        if run.template_id is not None:
+        if run.template_id is not None and not is_outbox(run.transport):
             template_store.mark_sent(
                 conn, run.template_id, run_store.finished_time(conn, self.run_id)
             )

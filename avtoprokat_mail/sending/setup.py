@@ -16,12 +16,11 @@ from avtoprokat_mail.credentials import (
 )
 from avtoprokat_mail.model import Channel
 from avtoprokat_mail.sending.message import Sender
-from avtoprokat_mail.sending.outbox import OutboxTransport
+from avtoprokat_mail.sending.outbox import OUTBOX_PREFIX, OutboxTransport, is_outbox
 from avtoprokat_mail.sending.transport import Transport
 from avtoprokat_mail.settings import email_settings_problems, load_email_settings
 
 SMTP = "smtp"
-OUTBOX_PREFIX = "outbox:"
 
 
 class SetupError(Exception):
@@ -59,7 +58,7 @@ def prepare(
     sender = (
         Sender(settings.sender_name, settings.sender_address) if settings.sender_address else None
     )
-    if transport_name.startswith(OUTBOX_PREFIX):
+    if is_outbox(transport_name):
         folder = Path(transport_name.removeprefix(OUTBOX_PREFIX))
         return SendingSetup(OutboxTransport(folder), sender, 0)
     if not settings.host or sender is None:

@@ -9,10 +9,16 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import Template
+from avtoprokat_mail.sending.campaign import plan_run
+from avtoprokat_mail.sending.setup import SendingSetup, prepare
+from avtoprokat_mail.storage import database_file
+from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_info
 from avtoprokat_mail.ui.formatting import format_time
+from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
+from avtoprokat_mail.ui.start_dialog import StartDialog
 from avtoprokat_mail.ui.template_form import TemplateForm
 
 COLUMNS = (
@@ -21,11 +27,6 @@ COLUMNS = (
     ("sms", "SMS", 50),
     ("subject", "Тема", 380),
     ("note", "Примечание", 260),
-)
-NOT_YET_START = (
-    "Рассылка по кнопке «Старт» появится в следующей версии программы.\n\n"
-    "Сейчас можно подготовить шаблоны и посмотреть в окне шаблона, "
-    "как сообщение увидит каждый клиент."
 )
 NOT_YET_SETTINGS = "Настройки почты и SMS (окно «Параметры») появятся в следующей версии программы."
 
@@ -115,14 +116,16 @@ class MailingWindow(ttk.Toplevel):
             self.edit_selected()
 
     def add(self) -> TemplateForm:
-        return TemplateForm(self, self.conn, None, on_saved=lambda i: self.reload(select_id=i))
+        return TemplateForm(self, self.conn, None, on_saved=lambda i: self.reload(select_id=i),
+                            passwords=self.passwords)  # fmt: skip
 
     def edit_selected(self) -> TemplateForm | None:
         template = self.selected()
         if template is None:
             return None
         fresh = template_store.get_template(self.conn, template.id) or template
-        return TemplateForm(self, self.conn, fresh, on_saved=lambda i: self.reload(select_id=i))
+        return TemplateForm(self, self.conn, fresh, on_saved=lambda i: self.reload(select_id=i),
+                            passwords=self.passwords)  # fmt: skip
 
     def copy_selected(self) -> None:
         template = self.selected()
@@ -138,8 +141,26 @@ class MailingWindow(ttk.Toplevel):
             template_store.delete_template(self.conn, template.id)
             self.reload()
 
-    def start(self) -> None:
-        show_info(self, "Старт", NOT_YET_START)
+    def start(self) -> StartDialog | None:
+        """«Старт»: the summary of what will happen, then the run and its progress window."""
+        template = self.selected()
+        if template is None:
+            show_info(self, "Старт", "Выберите шаблон в списке.")
+            return None
+        template = template_store.get_template(self.conn, template.id) or template
+        plan = plan_run(self.conn, template)
+        return StartDialog(self, self.conn, plan, self.passwords, on_started=self.show_run)
+
+    def show_run(self, run_id: int) -> ProgressWindow:
+        """The progress window of a run (new, resumed or retried)."""
+        return ProgressWindow(
+            self, self.conn, database_file(self.conn), run_id, self.setup_for,
+            on_finished=lambda _progress: self.reload(),
+        )  # fmt: skip
+
+    def setup_for(self, run_id: int) -> SendingSetup:
+        run = run_store.get_run(self.conn, run_id)
+        return prepare(self.conn, run.channel, run.transport, self.passwords)
 
     def settings(self) -> SettingsWindow:
         """«Параметры»: the EMail and SMS settings."""

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import threading
 import tkinter as tk
 from collections.abc import Callable
 from itertools import islice
 
 import ttkbootstrap as ttk
 
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.model import Client, Template
 from avtoprokat_mail.placeholders import PLACEHOLDERS, missing_fields, placeholder, render
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.sending.testsend import prepare_test, send_to_self
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
@@ -32,6 +38,7 @@ class TemplateForm(ttk.Toplevel):
         conn: sqlite3.Connection,
         template: Template | None,
         on_saved: Callable[[int], None],
+        passwords: PasswordStore | None = None,
     ) -> None:
         top = parent.winfo_toplevel()
         title = "Новое сообщение рассылки" if template is None else "Сообщение рассылки"
@@ -39,6 +46,7 @@ class TemplateForm(ttk.Toplevel):
         self.conn = conn
         self.template = template or Template()
         self.on_saved = on_saved
+        self.passwords = passwords or PasswordStore()
         self._refresh_pending = False
         self._readonly_vars: list[tk.StringVar] = []
         self._build()
@@ -179,6 +187,14 @@ class TemplateForm(ttk.Toplevel):
         self.preview_text.configure(state="disabled")
         self.warning_label = ttk.Label(box, text="", bootstyle="warning", wraplength=640)
         self.warning_label.pack(anchor="w")
+        line = ttk.Frame(box)
+        line.pack(fill="x", pady=(4, 0))
+        self.send_self_button = ttk.Button(
+            line, text="Отправить себе", bootstyle="info-outline", command=self.send_to_self
+        )
+        self.send_self_button.pack(side="left")
+        self.send_self_label = ttk.Label(line, text="", wraplength=520, justify="left")
+        self.send_self_label.pack(side="left", padx=(8, 0))
 
     def _build_buttons(self, form: ttk.Frame) -> None:
         self.message_label = ttk.Label(form, text="", bootstyle="danger", wraplength=640)
@@ -314,6 +330,41 @@ class TemplateForm(ttk.Toplevel):
             names = ", ".join(f"«{name}»" for name in missing)
             warnings.append(f"У этого клиента не заполнено: {names} — в сообщении там будет пусто.")
         self.warning_label.configure(text="\n".join(warnings))
+
+    # --- the test send ---------------------------------------------------------------------------
+    def send_to_self(self) -> None:
+        """«Отправить себе»: this client's message to the sender, sent off the Tk thread."""
+        template = self.collect()
+        if template.sms:
+            self.send_self_label.configure(
+                text="Проверочная SMS появится вместе с отправкой SMS.", bootstyle="secondary"
+            )
+            return
+        try:
+            setup = prepare_test(self.conn, self.passwords)
+        except SetupError as error:
+            self.send_self_label.configure(text=str(error), bootstyle="danger")
+            return
+        client = self.preview_client()
+        self.send_self_button.configure(state="disabled")
+        self.send_self_label.configure(text="Отправка…", bootstyle="secondary")
+        results: queue.Queue[CheckResult] = queue.Queue()
+        threading.Thread(
+            target=lambda: results.put(send_to_self(setup, template, client)), daemon=True
+        ).start()
+        self._await_test_result(results)
+
+    def _await_test_result(self, results: queue.Queue[CheckResult]) -> None:
+        try:
+            result = results.get_nowait()
+        except queue.Empty:
+            if self.winfo_exists():
+                self.after(100, self._await_test_result, results)
+            return
+        self.send_self_button.configure(state="normal")
+        self.send_self_label.configure(
+            text=result.message, bootstyle="success" if result.ok else "danger"
+        )
 
     # --- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:

@@ -1,0 +1,41 @@
+"""«Отправить себе»: the template as one client will get it, sent to the sender's own address."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from avtoprokat_mail.credentials import PasswordStore
+from avtoprokat_mail.model import Channel, Client, Delivery, Template
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.sending.message import TemplateError, build_email, load_attachments
+from avtoprokat_mail.sending.setup import SMTP, SendingSetup, prepare
+from avtoprokat_mail.sending.transport import DeliveryError
+
+TEST_SUBJECT_PREFIX = "[Проверка] "
+
+
+def prepare_test(conn: sqlite3.Connection, passwords: PasswordStore) -> SendingSetup:
+    """The SMTP setup for a test send (on the Tk thread: it reads the database)."""
+    return prepare(conn, Channel.EMAIL, SMTP, passwords)
+
+
+def send_to_self(setup: SendingSetup, template: Template, client: Client) -> CheckResult:
+    """Send ``template`` personalised for ``client`` to the sender; safe on a worker thread."""
+    if setup.sender is None:
+        return CheckResult(False, "Не указан «Email отправителя» в окне «Параметры».")
+    try:
+        message = build_email(template, client, setup.sender, load_attachments(template))
+    except TemplateError as error:
+        return CheckResult(False, str(error))
+    message.replace_header("Subject", TEST_SUBJECT_PREFIX + str(message["Subject"]))
+    message.replace_header("To", setup.sender.address)
+    transport = setup.transport
+    try:
+        transport.open()
+        transport.send(Delivery(position=0, recipient=setup.sender.address), message)
+    except DeliveryError as error:
+        return CheckResult(False, error.reply)
+    finally:
+        transport.close()
+    who = client.display_name or client.organization or "клиента"
+    return CheckResult(True, f"Письмо для «{who}» отправлено на {setup.sender.address}.")

@@ -1,0 +1,268 @@
+"""The progress window of a run, and its per-recipient report at the end (SPEC §2).
+
+The engine runs on a worker thread and never touches Tk: it puts :class:`Progress` events on a
+queue that this window drains every 50 ms with ``after()``, showing only the newest (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+
+import ttkbootstrap as ttk
+
+from avtoprokat_mail.model import DELIVERY_STATUS_LABELS, DeliveryStatus, RunStatus
+from avtoprokat_mail.sending.campaign import (
+    RETRY_DELAYS,
+    Campaign,
+    Progress,
+    format_duration,
+    retry_run,
+)
+from avtoprokat_mail.sending.setup import SendingSetup
+from avtoprokat_mail.storage import runs as run_store
+from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
+
+DRAIN_MS = 50
+STATUS_TEXT = {
+    RunStatus.RUNNING: "Идёт рассылка",
+    RunStatus.PAUSED: "Пауза",
+    RunStatus.FINISHED: "Рассылка завершена",
+    RunStatus.CANCELLED: "Рассылка отменена",
+    RunStatus.STOPPED: "Рассылка остановлена",
+}
+NOT_SENT = (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.PENDING)
+
+
+class ProgressWindow(ttk.Toplevel):
+    """Shows a run as it goes; pause, resume, cancel; then the report, export and retry.
+
+    ``make_setup(run_id)`` gives the transport for a run (also for "повторить неотправленные").
+    """
+
+    def __init__(
+        self,
+        parent: tk.Misc,
+        conn: sqlite3.Connection,
+        database: Path,
+        run_id: int,
+        make_setup: Callable[[int], SendingSetup],
+        *,
+        on_finished: Callable[[Progress], None] = lambda progress: None,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        top = parent.winfo_toplevel()
+        super().__init__(title=f"Рассылка № {run_id}", master=top, transient=top, minsize=(560, 0))
+        self.conn, self.database, self.run_id = conn, database, run_id
+        self.make_setup, self.on_finished = make_setup, on_finished
+        self.events: queue.Queue[Progress | BaseException] = queue.Queue()
+        self.final: Progress | None = None
+        self._build()
+        setup = make_setup(run_id)
+        self.campaign = Campaign(
+            database, run_id, setup.transport, sender=setup.sender,
+            per_minute=setup.per_minute, on_progress=self.events.put, retry_delays=retry_delays,
+        )  # fmt: skip
+        self.worker = threading.Thread(target=self._work, name=f"run-{run_id}", daemon=True)
+        self.worker.start()
+        self.protocol("WM_DELETE_WINDOW", self.close)
+        self.after(DRAIN_MS, self._drain)
+        center_on_parent(self)
+
+    # --- construction ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        run = run_store.get_run(self.conn, self.run_id)
+        body = ttk.Frame(self, padding=14)
+        body.pack(fill="both", expand=True)
+        subject = run.subject if run.subject else run.body[:60].replace("\n", " ")
+        ttk.Label(body, text=subject, font="-weight bold", wraplength=520).pack(anchor="w")
+        self.status_label = ttk.Label(body, text="Подготовка…", bootstyle="primary")
+        self.status_label.pack(anchor="w", pady=(6, 0))
+        self.bar = ttk.Progressbar(body, maximum=1, value=0, bootstyle="success-striped")
+        self.bar.pack(fill="x", pady=6)
+        grid = ttk.Frame(body)
+        grid.pack(fill="x")
+        self.labels: dict[str, ttk.Label] = {}
+        for row, (key, title) in enumerate((
+            ("sent", "Отправлено:"), ("failed", "Ошибок:"), ("skipped", "Пропущено:"),
+            ("current", "Сейчас:"), ("speed", "Скорость:"), ("left", "Осталось:"),
+        )):  # fmt: skip
+            ttk.Label(grid, text=title).grid(row=row, column=0, sticky="w")
+            label = ttk.Label(grid, text="—")
+            label.grid(row=row, column=1, sticky="w", padx=(8, 0))
+            self.labels[key] = label
+        self.reason_label = ttk.Label(body, text="", bootstyle="danger", wraplength=520)
+        self.reason_label.pack(anchor="w", pady=(6, 0))
+        buttons = ttk.Frame(body)
+        buttons.pack(fill="x", pady=(8, 0))
+        self.pause_button = ttk.Button(
+            buttons, text="Пауза", bootstyle="warning", command=self.toggle_pause
+        )
+        self.pause_button.pack(side="left")
+        self.cancel_button = ttk.Button(
+            buttons, text="Отмена", bootstyle="danger-outline", command=self.cancel
+        )
+        self.cancel_button.pack(side="left", padx=(8, 0))
+        self.close_button = ttk.Button(
+            buttons, text="Закрыть", bootstyle="secondary", command=self.close, state="disabled"
+        )
+        self.close_button.pack(side="right")
+        self.report = ReportFrame(self, body)
+
+    # --- the worker and the queue --------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            self.campaign.run()
+        except BaseException as error:  # reported on the Tk thread, never swallowed
+            self.events.put(error)
+
+    def _drain(self) -> None:
+        newest: Progress | None = None
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(event, BaseException):
+                self._failed(event)
+                return
+            newest = event
+        if newest is not None:
+            self.show(newest)
+            if newest.ended:
+                self._finish(newest)
+                return
+        if self.winfo_exists():
+            self.after(DRAIN_MS, self._drain)
+
+    def show(self, p: Progress) -> None:
+        """Put a progress event on screen."""
+        to_send = max(p.total - p.skipped, 1)
+        self.bar.configure(maximum=to_send, value=p.sent + p.failed + p.uncertain)
+        self.labels["sent"].configure(text=f"{p.sent} из {p.total - p.skipped}")
+        self.labels["failed"].configure(text=str(p.failed + p.uncertain))
+        self.labels["skipped"].configure(text=str(p.skipped))
+        self.labels["current"].configure(text=p.current or "—")
+        self.labels["speed"].configure(text=f"{p.per_minute:.0f} в минуту" if p.per_minute else "—")
+        self.labels["left"].configure(
+            text=format_duration(p.seconds_left) if p.seconds_left else "—"
+        )
+        self.status_label.configure(text=STATUS_TEXT.get(p.status, p.status.value))
+        self.pause_button.configure(text="Продолжить" if p.status is RunStatus.PAUSED else "Пауза")
+
+    def _finish(self, final: Progress) -> None:
+        self.final = final
+        if final.reason:
+            self.reason_label.configure(text=final.reason)
+        for button in (self.pause_button, self.cancel_button):
+            button.configure(state="disabled")
+        self.close_button.configure(state="normal")
+        self.labels["current"].configure(text="—")
+        self.report.show(final)
+        self.on_finished(final)
+
+    def _failed(self, error: BaseException) -> None:
+        self.reason_label.configure(text=f"Рассылка прервана ошибкой: {error}")
+        self.status_label.configure(text="Рассылка прервана")
+        self.close_button.configure(state="normal")
+        show_error(self, "Рассылка", str(error))
+
+    # --- buttons -----------------------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        if self.pause_button.cget("text") == "Пауза":
+            self.campaign.pause()
+            self.pause_button.configure(text="Продолжить")
+            self.status_label.configure(text="Пауза: дожидаюсь окончания текущего сообщения…")
+        else:
+            self.campaign.resume()
+            self.pause_button.configure(text="Пауза")
+
+    def cancel(self) -> None:
+        question = (
+            "Остановить рассылку? Неотправленные останутся в журнале, "
+            "и рассылку можно будет продолжить позже."
+        )
+        if ask_yes_no(self, "Отмена рассылки", question, danger=True):
+            self.campaign.cancel()
+            self.status_label.configure(text="Отмена: дожидаюсь окончания текущего сообщения…")
+
+    def close(self) -> None:
+        if self.final is None and self.worker.is_alive():
+            self.cancel()
+            return
+        self.destroy()
+
+    def retry(self) -> ProgressWindow | None:
+        """A new run to the failed and uncertain recipients of this one."""
+        new_run = retry_run(self.conn, self.run_id)
+        self.destroy()
+        return ProgressWindow(self.master, self.conn, self.database, new_run, self.make_setup,
+                              on_finished=self.on_finished)  # fmt: skip
+
+
+class ReportFrame(ttk.Frame):
+    """The per-recipient report under the counters, shown when the run ends."""
+
+    COLUMNS = (("position", "№", 50), ("recipient", "Получатель", 220), ("name", "Клиент", 180),
+               ("status", "Результат", 140), ("reply", "Ответ сервера", 320))  # fmt: skip
+
+    def __init__(self, window: ProgressWindow, parent: ttk.Frame) -> None:
+        super().__init__(parent)
+        self.window = window
+        bar = ttk.Frame(self)
+        bar.pack(fill="x", pady=(10, 4))
+        self.only_failed_var = tk.BooleanVar(self, value=False)
+        ttk.Checkbutton(bar, text="Только неотправленные", variable=self.only_failed_var,
+                        command=self.refresh).pack(side="left")  # fmt: skip
+        self.export_button = ttk.Button(bar, text="Экспорт…", bootstyle="secondary-outline",
+                                        command=self.export)  # fmt: skip
+        self.export_button.pack(side="right")
+        self.retry_button = ttk.Button(bar, text="Повторить неотправленные", bootstyle="primary",
+                                       command=window.retry)  # fmt: skip
+        self.retry_button.pack(side="right", padx=(0, 8))
+        self.tree = ttk.Treeview(
+            self, columns=[c for c, _, _ in self.COLUMNS], show="headings", height=10
+        )
+        for column, title, width in self.COLUMNS:
+            self.tree.heading(column, text=title)
+            self.tree.column(column, width=width, stretch=column == "reply")
+        self.tree.pack(fill="both", expand=True)
+
+    def show(self, final: Progress) -> None:
+        self.pack(fill="both", expand=True)
+        has_unsent = bool(final.failed or final.uncertain or final.pending)
+        self.retry_button.configure(state="normal" if has_unsent else "disabled")
+        self.refresh()
+
+    def statuses(self) -> tuple[DeliveryStatus, ...] | None:
+        return NOT_SENT if self.only_failed_var.get() else None
+
+    def refresh(self) -> None:
+        self.tree.delete(*self.tree.get_children())
+        for d in run_store.deliveries(self.window.conn, self.window.run_id, self.statuses()):
+            name = " ".join(filter(None, (d.surname, d.name)))
+            status = DELIVERY_STATUS_LABELS[d.status]
+            self.tree.insert("", "end", values=(d.position, d.recipient, name, status, d.reply))
+
+    def export(self) -> None:
+        from avtoprokat_mail.interchange import InterchangeError
+        from avtoprokat_mail.interchange.report import export_report
+
+        path = filedialogs.ask_save_path(
+            self, title="Отчёт о рассылке", defaultextension=".xlsx",
+            filetypes=[("Excel", "*.xlsx"), ("CSV для Excel", "*.csv")],
+            initialfile=f"рассылка-{self.window.run_id}.xlsx",
+        )  # fmt: skip
+        if not path:
+            return
+        try:
+            count = export_report(self.window.conn, self.window.run_id, Path(path), self.statuses())
+        except InterchangeError as error:
+            show_error(self, "Экспорт отчёта", str(error))
+            return
+        show_info(self, "Экспорт отчёта", f"Строк в отчёте: {count}\nФайл: {path}")
