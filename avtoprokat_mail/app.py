@@ -60,6 +60,7 @@ def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
             root.update()
             root.destroy()
             return 0
+        root.after(300, window.offer_unfinished_runs)
         root.mainloop()
     finally:
         conn.close()

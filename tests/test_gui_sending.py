@@ -229,3 +229,29 @@ def test_send_to_self_from_the_template_form(session):
     message = email.message_from_bytes(envelope.content, policy=policy.default)
     assert message["Subject"] == "[Проверка] Скидка для ООО «Ромашка»"
     assert run_store.list_runs(session.conn) == []  # a test send is not a run
+
+
+def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):
+    from avtoprokat_mail.sending.campaign import plan_run, start_run
+
+    conn = session.conn
+    (template,) = template_store.list_templates(conn)
+    run_id = start_run(conn, plan_run(conn, template), "smtp")
+    deliveries = run_store.deliveries(conn, run_id, [DeliveryStatus.PENDING])
+    # As a killed process leaves it: two sent, one caught in "sending", the rest pending.
+    run_store.mark(conn, run_id, deliveries[0].position, DeliveryStatus.SENT)
+    run_store.mark(conn, run_id, deliveries[1].position, DeliveryStatus.SENT)
+    run_store.mark(conn, run_id, deliveries[2].position, DeliveryStatus.SENDING)
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Да", seen)
+    assert session.window.offer_unfinished_runs() == [run_id]
+    assert f"Рассылка № {run_id}" in seen[0] and "исход неизвестен" in seen[0]
+    (window,) = toplevels_of(session.root, ProgressWindow)
+    wait_until_ended(window)
+    counts = run_store.status_counts(conn, run_id)
+    assert counts[DeliveryStatus.SENT] == MARKED - 1
+    assert counts[DeliveryStatus.UNCERTAIN] == 1
+    rcpts = [e.rcpt_tos[0] for e in session.server.handler.envelopes]
+    assert len(rcpts) == MARKED - 3 and len(set(rcpts)) == len(rcpts)
+    assert deliveries[2].recipient not in rcpts  # the uncertain one is not resent
+    assert session.window.offer_unfinished_runs() == []  # nothing left to offer

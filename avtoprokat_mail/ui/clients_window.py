@@ -21,10 +21,14 @@ from avtoprokat_mail.clientfilter import (
     OptOut,
 )
 from avtoprokat_mail.credentials import PasswordStore
+from avtoprokat_mail.model import DeliveryStatus, RunStatus
+from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
+from avtoprokat_mail.ui.formatting import format_time
 from avtoprokat_mail.ui.import_dialog import ImportPreview
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 
@@ -451,6 +455,33 @@ class ClientsWindow(ttk.Frame):
         else:
             self.mailing_window = MailingWindow(self, self.conn, self.passwords)
         return self.mailing_window
+
+    def offer_unfinished_runs(self) -> list[int]:
+        """On start: offer to continue each run the program was stopped in the middle of.
+
+        Returns the ids of the runs the user chose to continue.
+        """
+        continued = []
+        for run in run_store.list_runs(self.conn):
+            if effective_status(run, self.data_folder) is not RunStatus.INTERRUPTED:
+                continue
+            run_store.sending_to_uncertain(self.conn, run.id)
+            counts = run_store.status_counts(self.conn, run.id)
+            title = run.subject or run.body[:40].replace("\n", " ")
+            text = (
+                f"Рассылка № {run.id} «{title}» от {format_time(run.started)} была прервана: "
+                f"отправлено {counts[DeliveryStatus.SENT]}, "
+                f"осталось {counts[DeliveryStatus.PENDING]}."
+            )
+            if counts[DeliveryStatus.UNCERTAIN]:
+                text += (
+                    f"\nУ {counts[DeliveryStatus.UNCERTAIN]} получателей исход неизвестен (письмо "
+                    "могло уйти): им повторно не отправляется; их можно повторить из отчёта."
+                )
+            if ask_yes_no(self, "Незавершённая рассылка", text + "\n\nПродолжить её сейчас?"):
+                self.open_mailing().show_run(run.id)
+                continued.append(run.id)
+        return continued
 
     def show_about(self) -> None:
         show_info(
