@@ -14,9 +14,15 @@ from pathlib import Path
 from avtoprokat_mail.app import create_root
 from avtoprokat_mail.demo import add_demo_data
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.sending.campaign import plan_run, start_run
+from avtoprokat_mail.sending.message import Sender
+from avtoprokat_mail.sending.outbox import OutboxTransport
+from avtoprokat_mail.sending.setup import SendingSetup, outbox_name
+from avtoprokat_mail.storage import database_file, open_database
+from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui.clients_window import ClientsWindow
 from avtoprokat_mail.ui.import_dialog import ImportPreview
+from avtoprokat_mail.ui.progress_window import ProgressWindow
 
 DOCS = Path(__file__).resolve().parent
 REJECTING_CSV = (
@@ -35,6 +41,31 @@ def capture(window, name: str) -> None:
     frame = window.winfo_toplevel().wm_frame()
     subprocess.run(["import", "-window", frame, str(DOCS / f"{name}.png")], check=True)
     print(f"docs/{name}.png")
+
+
+def _capture_run(mailing, conn, folder: Path) -> None:
+    """The start summary, then a test run into a folder, slowed by the per-minute limit."""
+    mailing.tree.selection_set(mailing.tree.get_children()[-1])
+    start = mailing.start()
+    capture(start, "start-summary")
+    start.destroy()
+    plan = plan_run(conn, template_store.get_template(conn, int(mailing.tree.selection()[0])))
+    run_id = start_run(conn, plan, outbox_name(folder / "outbox"))
+    sender = Sender("Автопрокат «Север»", "office@avtoprokat-sever.ru")
+    window = ProgressWindow(
+        mailing, conn, database_file(conn), run_id,
+        lambda _run: SendingSetup(OutboxTransport(folder / "outbox"), sender, per_minute=900),
+    )  # fmt: skip
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        window.update()
+        time.sleep(0.02)
+    capture(window, "progress-window")
+    while window.final is None:
+        window.update()
+        time.sleep(0.05)
+    capture(window, "run-report")
+    window.destroy()
 
 
 def main() -> None:
@@ -62,6 +93,7 @@ def main() -> None:
     settings.notebook.select(settings.sms_tab)
     capture(settings, "settings-sms")
     settings.destroy()
+    _capture_run(mailing, conn, folder)
     mailing.destroy()
 
     source = folder / "клиенты.csv"
