@@ -134,22 +134,28 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
 def _run_interruptibly(campaign: Campaign) -> Progress | None:
     """Run on a worker thread so Ctrl+C cancels between messages instead of mid-message."""
     outcome: list[Progress | BaseException] = []
+    done = threading.Event()
 
     def work() -> None:
         try:
             outcome.append(campaign.run())
         except BaseException as error:
             outcome.append(error)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="campaign")
     worker.start()
+    # Wait on an Event, not on join(): on Python < 3.13 a KeyboardInterrupt inside join()
+    # marks the thread as ended while it still runs (CPython gh-90882), so the next join()
+    # returns at once and the program exits in the middle of a message.
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         _say("\nОтмена: дожидаюсь окончания текущего сообщения…")
         campaign.cancel()
-        worker.join()
+        done.wait()
     result = outcome[0] if outcome else None
     if isinstance(result, RunBusy):
         _say(f"Ошибка: {result}")

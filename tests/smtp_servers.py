@@ -11,10 +11,12 @@ would warn that its asserts cannot be rewritten; it has none.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -355,3 +357,129 @@ def refusing_server() -> Iterator[ScriptedServer]:
 def closed_port() -> Endpoint:
     """A port of 127.0.0.1 where nothing listens."""
     return Endpoint(HOST, free_port())
+
+
+# --- servers that misbehave on cue (the mailing engine's tests) ----------------------------------
+STALL_SECONDS = 30.0  # longer than any client timeout a test uses; a stop cancels the wait
+
+
+class FaultyHandler(RecordingHandler):
+    """A RecordingHandler (AUTH required) that misbehaves on cue, recipient by recipient.
+
+    ``refuse``: address → reply given to its RCPT every time (e.g. a 550).
+    ``refuse_once``: address → reply given to its first RCPT only (e.g. a 451), then accepted.
+    ``drop_every``: after every N-th accepted message the session ends: the server closes the
+    connection (``drop_with_421=False``) or answers the next MAIL with 421, as busy servers do.
+    ``delay``: seconds each message takes to be accepted (recorded first, then the wait).
+    ``stall_rcpt_once``: addresses whose first RCPT is never answered.
+    ``stall_after_data_once``: addresses whose first message is received in full (and
+    recorded) but never answered: the reply is what gets lost.
+    ``stall_all``: while set, every MAIL waits without an answer.
+    ``accept_reply``: the answer to an accepted message (ASCII for a server without SMTPUTF8).
+    ``mail_reply``: when set, the answer to every MAIL (e.g. a 553 for a refused sender).
+
+    Besides ``envelopes`` it keeps ``arrivals`` (monotonic time of each accepted message) and
+    ``rcpt_seen`` (how many RCPTs each address got).
+    """
+
+    def __init__(
+        self,
+        *,
+        refuse: dict[str, str] | None = None,
+        refuse_once: dict[str, str] | None = None,
+        drop_every: int = 0,
+        drop_with_421: bool = False,
+        delay: float = 0.0,
+        stall_rcpt_once: Sequence[str] = (),
+        stall_after_data_once: Sequence[str] = (),
+        accept_reply: str = "250 2.0.0 Сообщение принято",
+        mail_reply: str | None = None,
+    ) -> None:
+        super().__init__(require_auth=True)
+        self.accept_reply, self.mail_reply = accept_reply, mail_reply
+        self.refuse = dict(refuse or {})
+        self.refuse_once = dict(refuse_once or {})
+        self.drop_every, self.drop_with_421 = drop_every, drop_with_421
+        self.delay = delay
+        self.stall_rcpt_once = set(stall_rcpt_once)
+        self.stall_after_data_once = set(stall_after_data_once)
+        self.stall_all = threading.Event()
+        self.arrivals: list[float] = []
+        self.rcpt_seen: dict[str, int] = {}
+        self.sessions_dropped = 0
+        self._hang_up: set[int] = set()  # id() of sessions to answer 421
+
+    @property
+    def count(self) -> int:
+        return len(self.envelopes)
+
+    async def _stall(self, until_cleared: threading.Event | None = None) -> None:
+        deadline = time.monotonic() + STALL_SECONDS
+        while time.monotonic() < deadline and (until_cleared is None or until_cleared.is_set()):
+            await asyncio.sleep(_POLL)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.stall_all.is_set():
+            await self._stall(self.stall_all)
+        if id(session) in self._hang_up:
+            self._hang_up.discard(id(session))
+            return "421 4.3.2 Service shutting down, closing transmission channel"
+        if self.mail_reply and session.authenticated:
+            return self.mail_reply
+        return await super().handle_MAIL(server, session, envelope, address, options)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        seen = self.rcpt_seen[address] = self.rcpt_seen.get(address, 0) + 1
+        if address in self.stall_rcpt_once and seen == 1:
+            await self._stall()
+        if address in self.refuse:
+            return self.refuse[address]
+        if address in self.refuse_once and seen == 1:
+            return self.refuse_once[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        self.arrivals.append(time.monotonic())
+        address = envelope.rcpt_tos[0]
+        if address in self.stall_after_data_once:
+            self.stall_after_data_once.discard(address)
+            await self._stall()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.drop_every and len(self.envelopes) % self.drop_every == 0:
+            self.sessions_dropped += 1
+            if self.drop_with_421:
+                self._hang_up.add(id(session))
+            else:  # after this reply has gone out
+                asyncio.get_running_loop().call_soon(server.transport.close)
+        return self.accept_reply
+
+
+def start_faulty_server(handler: FaultyHandler, context: ssl.SSLContext) -> SmtpServer:
+    """A STARTTLS + AUTH server (as ``starttls_server``) that answers through ``handler``."""
+    server = start_smtp_server(starttls=context)
+    # aiosmtpd builds each connection's protocol from controller.handler: from now on, ours.
+    server.controller.handler = server.handler = handler
+    return server
+
+
+@pytest.fixture
+def faulty_server(test_ca: TestCA) -> Iterator[Callable[[FaultyHandler], SmtpServer]]:
+    """Start STARTTLS + AUTH servers answering through a FaultyHandler; all stop at the end."""
+    servers: list[SmtpServer] = []
+
+    def start(handler: FaultyHandler) -> SmtpServer:
+        servers.append(start_faulty_server(handler, test_ca.server_context()))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()

@@ -260,7 +260,6 @@ def test_copy_and_delete(session):
     assert len(template_store.list_templates(session.conn)) == 1
 
 
-
 def test_preview_warns_when_the_client_lacks_a_field(session):
     conn = session.conn
     client_store.set_all_marked(conn, False)

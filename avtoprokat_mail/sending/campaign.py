@@ -341,7 +341,12 @@ class Campaign:
             try:
                 reply = self.transport.send(delivery, payload)
             except DeliveryError as error:
-                if error.fatal:
+                if error.uncertain:  # maybe delivered: never sent again automatically
+                    run_store.mark(
+                        conn, self.run_id, delivery.position, DeliveryStatus.UNCERTAIN, error.reply
+                    )
+                    return DeliveryStatus.UNCERTAIN, error.reply
+                if error.fatal or (error.connection and attempt > len(self.retry_delays)):
                     run_store.mark(
                         conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
                     )

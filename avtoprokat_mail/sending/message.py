@@ -11,6 +11,7 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
@@ -109,9 +110,9 @@ def build_email(
     needs_utf8 = not (to.isascii() and from_.isascii())
     message = EmailMessage(policy=_SMTPUTF8 if needs_utf8 else _SMTP)
     if sender:
-        message["From"] = _address(clean_header_value(sender.name), from_)
-    message["To"] = _address(clean_header_value(client.display_name), to)
-    message["Subject"] = render(template.subject, client, header=True)
+        _set_address(message, "From", clean_header_value(sender.name), from_)
+    _set_address(message, "To", clean_header_value(client.display_name), to)
+    _set_text(message, "Subject", render(template.subject, client, header=True))
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=_message_id_domain(from_ or to))
     message.set_content(render(template.body, client), cte="quoted-printable")
@@ -130,6 +131,31 @@ def build_sms(template: Template, client: Client) -> str:
 def _message_id_domain(address: str) -> str:
     domain = address.rpartition("@")[2]
     return domain if domain.isascii() and "." in domain else "avtoprokat.local"
+
+
+def _encoded_words(name: str, text: str) -> str:
+    """``text`` as folded RFC 2047 encoded-words with every space inside a word.
+
+    policy.SMTP's own folding (Python < 3.14, CPython gh-144156) can leave the space between
+    two words outside the encoded-words, where RFC 2047 §6.2 makes mail readers drop it:
+    "Александрович, специальное" arrives as "Александрович,специальное". The legacy Header
+    encoder keeps spaces inside; its lines fit in 76 characters, so the generator keeps them.
+    """
+    return Header(text, "utf-8", header_name=name).encode()
+
+
+def _set_text(message: EmailMessage, name: str, text: str) -> None:
+    if text.isascii() or message.policy.utf8:
+        message[name] = text
+    else:
+        message.set_raw(name, _encoded_words(name, text))
+
+
+def _set_address(message: EmailMessage, name: str, display_name: str, address: str) -> None:
+    if display_name.isascii() or message.policy.utf8:
+        message[name] = _address(display_name, address)
+    else:
+        message.set_raw(name, f"{_encoded_words(name, display_name)}\n <{address}>")
 
 
 def _address(display_name: str, address: str) -> Address:

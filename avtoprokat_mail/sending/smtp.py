@@ -17,6 +17,7 @@ import smtplib
 import socket
 import ssl
 from base64 import b64encode
+from collections.abc import Callable
 from enum import Enum
 
 from avtoprokat_mail.model import Delivery, EmailSettings, Security
@@ -324,6 +325,24 @@ def _success(settings: EmailSettings) -> str:
 _RETRYABLE_CONNECT = CONNECTION_LOST | {FailureKind.NETWORK}
 
 
+MAYBE_DELIVERED = "Письмо передано серверу, но он не подтвердил приём: оно могло уйти."
+
+
+def _watch_end_of_data(smtp: smtplib.SMTP) -> Callable[[], bool]:
+    """Whether the whole message (up to the final ".") has been written to the socket."""
+    sent = False
+    send = type(smtp).send
+
+    def watched(data: bytes | str) -> None:
+        nonlocal sent
+        send(smtp, data)
+        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
+            sent = True
+
+    smtp.send = watched  # smtplib's data() calls self.send()
+    return lambda: sent
+
+
 class SmtpTransport:
     """One SMTP session for a whole run, connected again when the server drops it.
 
@@ -353,11 +372,14 @@ class SmtpTransport:
             self._smtp = connect(self.settings, self._password, context=self._context)
         except SmtpFailure as problem:
             temporary = problem.kind in _RETRYABLE_CONNECT
-            raise DeliveryError(problem.message, temporary=temporary, fatal=not temporary) from None
+            raise DeliveryError(
+                problem.message, temporary=temporary, fatal=not temporary, connection=True
+            ) from None
         return self._smtp
 
     def send(self, delivery: Delivery, payload: object) -> str:
         smtp = self._smtp or self._connect()
+        data_sent = _watch_end_of_data(smtp)
         try:
             smtp.send_message(payload, self._sender, [wire_address(delivery.recipient)])
         except smtplib.SMTPRecipientsRefused as error:
@@ -380,7 +402,12 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as error:
             raise self._refusal(error.smtp_code, error.smtp_error) from None
         except (smtplib.SMTPServerDisconnected, OSError) as error:
-            raise self._lost(explain(error, self.settings)) from None
+            lost = self._lost(explain(error, self.settings))
+            if data_sent():  # the message is on the server; only its answer is missing
+                raise DeliveryError(
+                    f"{MAYBE_DELIVERED} {lost.reply}", uncertain=True, connection=True
+                ) from None
+            raise lost from None
         return "250 принято сервером"
 
     def _refusal(self, code: int, text: bytes | str) -> DeliveryError:
@@ -394,7 +421,7 @@ class SmtpTransport:
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
-        return DeliveryError(problem.message, temporary=True)
+        return DeliveryError(problem.message, temporary=True, connection=True)
 
     def close(self) -> None:
         if self._smtp is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 from avtoprokat_mail.credentials import PasswordStore
@@ -23,11 +24,11 @@ def send_to_self(setup: SendingSetup, template: Template, client: Client) -> Che
     """Send ``template`` personalised for ``client`` to the sender; safe on a worker thread."""
     if setup.sender is None:
         return CheckResult(False, "Не указан «Email отправителя» в окне «Параметры».")
+    marked = dataclasses.replace(template, subject=TEST_SUBJECT_PREFIX + template.subject)
     try:
-        message = build_email(template, client, setup.sender, load_attachments(template))
+        message = build_email(marked, client, setup.sender, load_attachments(template))
     except TemplateError as error:
         return CheckResult(False, str(error))
-    message.replace_header("Subject", TEST_SUBJECT_PREFIX + str(message["Subject"]))
     message.replace_header("To", setup.sender.address)
     transport = setup.transport
     try:

@@ -16,11 +16,21 @@ from avtoprokat_mail.model import Delivery
 class DeliveryError(Exception):
     """A message was not accepted; ``reply`` is journaled and shown (Russian, or the server's)."""
 
-    def __init__(self, reply: str, *, temporary: bool = False, fatal: bool = False) -> None:
+    def __init__(
+        self,
+        reply: str,
+        *,
+        temporary: bool = False,
+        fatal: bool = False,
+        connection: bool = False,
+        uncertain: bool = False,
+    ) -> None:
         super().__init__(reply)
         self.reply = reply
         self.temporary = temporary
         self.fatal = fatal
+        self.connection = connection  # the connection failed, not this message
+        self.uncertain = uncertain  # the whole message reached the server, its answer did not
 
 
 class Transport(Protocol):
