@@ -803,3 +803,20 @@ def test_international_addresses(
         )
         assert set(got) == {idn, "Sidor@Avtoprokat-Test.RU"}
         assert (final.sent, final.failed) == (2, 1)
+
+
+def test_an_opt_out_follows_the_address_into_other_client_records(db) -> None:
+    from avtoprokat_mail.model import Client, Template
+    from avtoprokat_mail.sending.campaign import plan_run
+    from avtoprokat_mail.storage import clients as client_store
+
+    client_store.add_client(
+        db, Client(surname="Первый", email="Same@Example-Firm.ru", opt_out=True)
+    )
+    client_store.add_client(db, Client(surname="Второй", email="same@example-firm.ru", marked=True))
+    client_store.add_client(
+        db, Client(surname="Третий", email="other@example-firm.ru", marked=True)
+    )
+    plan = plan_run(db, Template(subject="Тема", body="Текст"))
+    assert [d.recipient for d in plan.recipients] == ["other@example-firm.ru"]
+    assert "отказался" in plan.skipped[0].reply

@@ -80,15 +80,17 @@ def plan_run(conn, template: Template) -> RunPlan:
     recipients: list[Delivery] = []
     skipped: list[Delivery] = []
     seen: set[str] = set()
+    refused = _opted_out_addresses(conn, channel)
     for client in client_store.list_clients(conn, marked_only=True):
         address, reason = _address_of(client, channel)
         key = address.casefold()
+        if not reason and key in refused:
+            reason = "этот адрес отказался от рассылки (в карточке другого клиента)"
         if not reason and key in seen:
             reason = "этот адрес уже есть в рассылке: второе сообщение не отправляется"
         seen.add(key)
-        delivery = _delivery_for(
-            client, address or client.email or client.mobile, len(recipients) + len(skipped) + 1
-        )
+        position = len(recipients) + len(skipped) + 1
+        delivery = _delivery_for(client, address or client.email or client.mobile, position)
         if reason:
             delivery.status, delivery.reply = DeliveryStatus.SKIPPED, reason
             skipped.append(delivery)
@@ -110,6 +112,17 @@ def plan_run(conn, template: Template) -> RunPlan:
             else "Ни одному отмеченному клиенту нельзя отправить сообщение (см. причины)."
         )
     return plan
+
+
+def _opted_out_addresses(conn, channel: Channel) -> set[str]:
+    """Addresses of every client who refused mailings: the refusal follows the address."""
+    refused = set()
+    for client in client_store.opted_out_clients(conn):
+        client.opt_out = False
+        address, reason = _address_of(client, channel)
+        if address and not reason:
+            refused.add(address.casefold())
+    return refused
 
 
 def _address_of(client: Client, channel: Channel) -> tuple[str, str]:
@@ -318,7 +331,7 @@ class Campaign:
 
     def _send_all(self, conn, pending: list[Delivery], build: Callable[[Delivery], object]) -> None:
         failures_in_a_row = 0
-        for delivery in pending:
+        for number, delivery in enumerate(pending, start=1):
             self._checkpoint(conn)
             self._wait_for_rate()
             self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
@@ -326,7 +339,7 @@ class Campaign:
             self._counts[DeliveryStatus.PENDING] -= 1
             self._counts[status] += 1
             failures_in_a_row = failures_in_a_row + 1 if status is DeliveryStatus.FAILED else 0
-            if failures_in_a_row >= self.max_failures_in_a_row:
+            if failures_in_a_row >= self.max_failures_in_a_row and number < len(pending):
                 raise _Stop(RunStatus.STOPPED, (
                     f"Подряд не отправлено {failures_in_a_row} сообщений, последняя ошибка: "
                     f"{reply}. Рассылка остановлена: проверьте параметры и продолжите её."

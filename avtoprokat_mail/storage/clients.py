@@ -68,6 +68,12 @@ def list_clients(conn: sqlite3.Connection, *, marked_only: bool = False) -> list
     return [client_from_row(row) for row in fetch_rows(conn, marked_only=marked_only)]
 
 
+def opted_out_clients(conn: sqlite3.Connection) -> list[Client]:
+    """The clients who refused mailings."""
+    rows = conn.execute(_SELECT_ROWS + " WHERE c.opt_out = 1 ORDER BY c.id")
+    return [client_from_row(row) for row in rows]
+
+
 def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
     """One client by id, or None when there is no such client."""
     row = fetch_row(conn, client_id)
