@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import re
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -222,3 +223,54 @@ def test_template_without_attachments_is_a_single_text_part() -> None:
 def test_build_sms_renders_the_body() -> None:
     template = Template(sms=True, subject="не используется %Имя%", body="%Имя%, скидка 15%!")
     assert build_sms(template, CLIENT) == "Иван Ильич, скидка 15%!"
+
+
+# --- the engine's fast path: EmailFactory writes the same bytes as build_email ----------
+def _without_volatile(data: bytes) -> bytes:
+    """Bytes with what differs between two builds of one message (time, id, boundary) blanked."""
+    data = re.sub(rb"^Date: .*\r\n", b"Date: X\r\n", data, flags=re.M)
+    data = re.sub(rb"^Message-ID: .*\r\n", b"Message-ID: X\r\n", data, flags=re.M)
+    return re.sub(rb"={15}\d+==", b"BOUNDARY", data)
+
+
+FACTORY_CLIENTS = [
+    Client(surname="Петров", name="Иван Ильич", position="Директор",
+           organization="ООО «Ромашка»", email="petrov@romashka.ru"),
+    Client(surname="Smith", name="John", organization="Acme Ltd", email="john@acme.example.com"),
+    Client(surname="Константинопольский-Верхнеудинский", name="Александр Александрович",
+           position="Заместитель генерального директора по коммерческим вопросам",
+           organization="Общество с ограниченной ответственностью «Транспортная компания»",
+           email="konst@transport-company.ru"),
+    Client(surname="", name="", organization="", email="noname@firm.ru"),
+    Client(surname="Evil", name="=?UTF-8?Q?=0A?=Bcc: x@y", position="a\r\nX-Evil: 1",
+           email="evil@firm.ru"),
+    Client(surname="O'Brien", name='"Quoted" Name', email="obrien@firm.ru"),
+    Client(surname="Иванов", name="Иван", email="ivan@почта.рф"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("with_attachments", [False, True])
+@pytest.mark.parametrize("client", FACTORY_CLIENTS, ids=lambda c: c.email)
+def test_email_factory_bytes_equal_build_email(tmp_path, client, with_attachments) -> None:
+    from avtoprokat_mail.sending.message import EmailFactory
+
+    names = ["Договор аренды №5 на длительный срок для юридических лиц.pdf", "photo.jpg"]
+    paths = []
+    for name in names if with_attachments else []:
+        path = tmp_path / name
+        path.write_bytes(bytes(range(256)) * 30)
+        paths.append(str(path))
+    template = Template(
+        subject="%Имя%, скидка 20% для %Наименование% на аренду автомобилей до конца месяца",
+        body="Здравствуйте, %Имя%!\n\n%Должность% %Наименование%, для вас скидка 20%.\n" * 3,
+        attachment1=paths[0] if paths else "",
+        attachment2=paths[1] if paths else "",
+    )
+    attachments = load_attachments(template)
+    built = build_email(template, client, SENDER, attachments)
+    fast = EmailFactory(template, SENDER, attachments).build(client)
+    if not built.policy.utf8:
+        assert isinstance(fast, bytes)
+        assert _without_volatile(fast) == _without_volatile(built.as_bytes())
+    else:  # SMTPUTF8 messages take the general path
+        assert not isinstance(fast, bytes)

@@ -31,10 +31,10 @@ from avtoprokat_mail.model import (
     Template,
 )
 from avtoprokat_mail.sending.message import (
+    EmailFactory,
     Sender,
     TemplateError,
     attachment_problems,
-    build_email,
     build_sms,
     load_attachments,
 )
@@ -321,7 +321,8 @@ class Campaign:
             attachments = load_attachments(template)  # read and encoded once for the whole run
         except TemplateError as error:
             raise _Stop(RunStatus.STOPPED, str(error)) from None
-        return lambda d: build_email(template, d.client(), self.sender, attachments)
+        factory = EmailFactory(template, self.sender, attachments)  # shared parts encoded once
+        return lambda d: factory.build(d.client())
 
     def _open(self) -> None:
         try:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
+import random
+import sys
+from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email import policy
-from email.header import Header
+from email import policy, quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
@@ -133,15 +135,30 @@ def _message_id_domain(address: str) -> str:
     return domain if domain.isascii() and "." in domain else "avtoprokat.local"
 
 
+_WORD_BYTES = 45  # UTF-8 bytes in one encoded-word: 60 base64 chars, 72 with =?utf-8?b?...?=
+
+
 def _encoded_words(name: str, text: str) -> str:
-    """``text`` as folded RFC 2047 encoded-words with every space inside a word.
+    """``text`` as RFC 2047 "B" encoded-words, one per folded line, spaces inside the words.
 
     policy.SMTP's own folding (Python < 3.14, CPython gh-144156) can leave the space between
     two words outside the encoded-words, where RFC 2047 §6.2 makes mail readers drop it:
-    "Александрович, специальное" arrives as "Александрович,специальное". The legacy Header
-    encoder keeps spaces inside; its lines fit in 76 characters, so the generator keeps them.
+    "Александрович, специальное" arrives as "Александрович,специальное". Each word here holds
+    whole characters and at most 45 bytes (72 characters, under the 75 of RFC 2047 §2); the
+    first is shorter so that "Name: " fits on its line (78). The legacy ``Header`` encoder
+    does the same 8 times slower, measuring each character it adds.
     """
-    return Header(text, "utf-8", header_name=name).encode()
+    first = (78 - len(name) - 2 - 12) // 4 * 3  # bytes that fit on the header's first line
+    words: list[bytes] = []
+    word, limit = b"", min(first, _WORD_BYTES)
+    for char in text:
+        data = char.encode("utf-8")
+        if len(word) + len(data) > limit:
+            words.append(word)
+            word, limit = b"", _WORD_BYTES
+        word += data
+    words.append(word)
+    return "\n ".join(f"=?utf-8?b?{b64encode(w).decode('ascii')}?=" for w in words)
 
 
 def _set_text(message: EmailMessage, name: str, text: str) -> None:
@@ -164,3 +181,94 @@ def _address(display_name: str, address: str) -> Address:
         return Address(display_name=display_name, addr_spec=address)
     local, _, domain = address.rpartition("@")
     return Address(display_name=display_name, username=local, domain=domain)
+
+
+_RANDOM = random.SystemRandom()
+_MAX_LINE = 78  # policy.SMTP.max_line_length: longer raw lines are refolded by the generator
+
+
+class EmailFactory:
+    """The emails of one run as the bytes that go on the wire.
+
+    What every message shares (From, the attachments) is encoded once per run; per client only
+    To, Subject, Date, Message-ID and the text. The bytes are those of
+    ``build_email(...).as_bytes()`` but for Date, Message-ID and the MIME boundary, at a tenth
+    of the cost (0.15 ms instead of 1.4 ms a message with a 20 KB attachment): an EmailMessage
+    parses each header into objects, and flattening it folds them again and writes the
+    attachment line by line.
+    A message needing SMTPUTF8 (or a header line too long to keep as is) comes from
+    :func:`build_email`, as an EmailMessage.
+    """
+
+    def __init__(
+        self, template: Template, sender: Sender | None, attachments: Sequence[Attachment] = ()
+    ) -> None:
+        self.template, self.sender, self.attachments = template, sender, tuple(attachments)
+        self._from = wire_address(sender.address) if sender else ""
+        self._from_line = (
+            _address_line("From", clean_header_value(sender.name), self._from) if sender else b""
+        )
+        self._domain = _message_id_domain(self._from or "x@avtoprokat.local")
+        self._parts = [a.part.as_bytes(policy=_SMTP) for a in self.attachments]
+
+    def build(self, client: Client) -> bytes | EmailMessage:
+        to = wire_address(client.email)
+        lines = None
+        if to.isascii() and self._from.isascii() and self._from_line is not None:
+            lines = (
+                _address_line("To", clean_header_value(client.display_name), to),
+                _text_line("Subject", render(self.template.subject, client, header=True)),
+            )
+        if lines is None or None in lines:
+            return build_email(self.template, client, self.sender, self.attachments)
+        to_line, subject_line = lines
+        # the text as EmailMessage.set_content(cte="quoted-printable") encodes it, and the
+        # generator writes it (CRLF line ends)
+        lines = render(self.template.body, client).encode("utf-8").splitlines()
+        qp = quoprimime.body_encode(b"\n".join([*lines, b""]).decode("latin-1"), _MAX_LINE)
+        text = qp.replace("\n", "\r\n").encode("ascii")
+        if not text.endswith(b"\r\n"):
+            text += b"\r\n"
+        head = [
+            self._from_line, to_line, subject_line,
+            b"Date: %s\r\n" % formatdate(localtime=True).encode("ascii"),
+            b"Message-ID: %s\r\n" % make_msgid(domain=self._domain).encode("ascii"),
+        ]  # fmt: skip
+        text_headers = (
+            b'Content-Type: text/plain; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: quoted-printable\r\n"
+        )
+        if not self._parts:  # the order of build_email's headers
+            return b"".join([*head, text_headers, b"MIME-Version: 1.0\r\n\r\n", text])
+        # base64 and quoted-printable never hold "=====...": the boundary needs no check
+        boundary = b"===============%019d==" % _RANDOM.randrange(sys.maxsize)
+        out = [*head, b"MIME-Version: 1.0\r\n"]
+        out.append(b'Content-Type: multipart/mixed; boundary="%s"\r\n\r\n' % boundary)
+        for part in (text_headers + b"\r\n" + text, *self._parts):
+            out += [b"--", boundary, b"\r\n", part, b"" if part.endswith(b"\r\n") else b"\r\n"]
+            out.append(b"\r\n")
+        out += [b"--", boundary, b"--\r\n"]
+        return b"".join(out)
+
+
+def _raw_line(name: str, value: str) -> bytes | None:
+    """A header set with ``set_raw`` as the generator writes it; None if it would refold it."""
+    lines = f"{name}: {value}".split("\n")
+    if any(len(line) > _MAX_LINE for line in lines):
+        return None
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _text_line(name: str, text: str) -> bytes | None:
+    """Like :func:`_set_text`."""
+    if text.isascii():
+        return _SMTP.fold_binary(name, _SMTP.header_factory(name, text))
+    return _raw_line(name, _encoded_words(name, text))
+
+
+def _address_line(name: str, display_name: str, address: str) -> bytes | None:
+    """Like :func:`_set_address`."""
+    if display_name.isascii():
+        header = _SMTP.header_factory(name, [_address(display_name, address)])
+        return _SMTP.fold_binary(name, header)
+    return _raw_line(name, f"{_encoded_words(name, display_name)}\n <{address}>")

@@ -40,7 +40,9 @@ class OutboxTransport:
             ) from None
 
     def send(self, delivery: Delivery, payload: object) -> str:
-        if isinstance(payload, EmailMessage):
+        if isinstance(payload, bytes):
+            data, suffix = payload, ".eml"
+        elif isinstance(payload, EmailMessage):
             data, suffix = payload.as_bytes(), ".eml"
         else:
             data, suffix = str(payload).encode("utf-8"), ".txt"

@@ -381,7 +381,11 @@ class SmtpTransport:
         smtp = self._smtp or self._connect()
         data_sent = _watch_end_of_data(smtp)
         try:
-            smtp.send_message(payload, self._sender, [wire_address(delivery.recipient)])
+            recipients = [wire_address(delivery.recipient)]
+            if isinstance(payload, bytes):  # already the bytes for the wire (EmailFactory)
+                smtp.sendmail(self._sender, recipients, payload)
+            else:
+                smtp.send_message(payload, self._sender, recipients)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise self._refusal(code, text) from None

@@ -29,6 +29,7 @@ from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
 
 DRAIN_MS = 50
+REPORT_BATCH = 500  # report rows inserted per Tk callback
 STATUS_TEXT = {
     RunStatus.RUNNING: "Идёт рассылка",
     RunStatus.PAUSED: "Пауза",
@@ -243,11 +244,21 @@ class ReportFrame(ttk.Frame):
         return NOT_SENT if self.only_failed_var.get() else None
 
     def refresh(self) -> None:
+        """Fill the list in batches, so a report of 100,000 rows never freezes the window."""
         self.tree.delete(*self.tree.get_children())
-        for d in run_store.deliveries(self.window.conn, self.window.run_id, self.statuses()):
+        self._generation = getattr(self, "_generation", 0) + 1
+        rows = run_store.deliveries(self.window.conn, self.window.run_id, self.statuses())
+        self._insert_batch(rows, 0, self._generation)
+
+    def _insert_batch(self, rows: list, start: int, generation: int) -> None:
+        if generation != self._generation or not self.winfo_exists():
+            return  # a newer refresh has started, or the window is gone
+        for d in rows[start : start + REPORT_BATCH]:
             name = " ".join(filter(None, (d.surname, d.name)))
             status = DELIVERY_STATUS_LABELS[d.status]
             self.tree.insert("", "end", values=(d.position, d.recipient, name, status, d.reply))
+        if start + REPORT_BATCH < len(rows):
+            self.after(1, self._insert_batch, rows, start + REPORT_BATCH, generation)
 
     def export(self) -> None:
         from avtoprokat_mail.interchange import InterchangeError
