@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
+import tkinter
 import traceback
 from pathlib import Path
 
@@ -18,8 +20,31 @@ from avtoprokat_mail.ui.dialogs import show_error
 THEME = "bootstrap-light"
 
 
+def _keep_tk_cleanup_on_the_tk_thread() -> None:
+    """Make tkinter's finalizers do nothing when the garbage collector runs on a worker thread.
+
+    A closed window's Tk variables and images often end up in reference cycles; the collector
+    may free them on whatever thread happens to allocate, such as the mailing worker. Their
+    ``__del__`` then calls into Tcl from that thread, which raises when the Tk thread is not in
+    its main loop and can block when it waits. Off the Tk thread they are left to Tcl, which
+    frees them with the interpreter: a few bytes, against a hung window.
+    """
+    for cls in (tkinter.Variable, tkinter.Image):
+        original = cls.__dict__["__del__"]
+        if getattr(original, "tk_thread_only", False):
+            continue
+
+        def on_tk_thread_only(self, _original=original) -> None:
+            if threading.current_thread() is threading.main_thread():
+                _original(self)
+
+        on_tk_thread_only.tk_thread_only = True
+        cls.__del__ = on_tk_thread_only
+
+
 def create_root(database: Path | None = None) -> ttk.App:
     """The application's single Tk root (ttkbootstrap allows only one)."""
+    _keep_tk_cleanup_on_the_tk_thread()
     root = ttk.App(title=f"Клиенты — {APP_NAME}", theme=THEME, size=(1280, 760), minsize=(900, 500))
     root.report_callback_exception = lambda *exc: _report_error(root, database, *exc)
     return root
