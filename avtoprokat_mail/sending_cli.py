@@ -22,6 +22,8 @@ from avtoprokat_mail.sending.campaign import (
 )
 from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.sending.setup import SMTP, SetupError, outbox_name, prepare
+from avtoprokat_mail.sending.sms.estimate import cost_line
+from avtoprokat_mail.sending.sms.transport import SmsTransport
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 
@@ -74,8 +76,10 @@ def _new_run(conn: sqlite3.Connection, args: argparse.Namespace) -> int | None:
         return None
     plan = plan_run(conn, template)
     transport = outbox_name(args.outbox) if args.outbox else SMTP
-    prepare(conn, plan.channel, transport, PasswordStore())  # settings problems before the run
+    setup = prepare(conn, plan.channel, transport, PasswordStore())  # settings problems first
     _print_plan(plan)
+    if isinstance(setup.transport, SmsTransport):  # not for a test run into a folder
+        _say(f"  SMS всего: {plan.segments}. {cost_line(setup.transport.gateway, plan)}")
     if not plan.can_start:
         for problem in plan.problems:
             _say(f"Ошибка: {problem}")

@@ -40,6 +40,7 @@ from avtoprokat_mail.sending.message import (
 )
 from avtoprokat_mail.sending.outbox import is_outbox
 from avtoprokat_mail.sending.runlock import RunLock
+from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.sending.transport import DeliveryError, Transport
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
@@ -64,6 +65,7 @@ class RunPlan:
     skipped: list[Delivery]
     problems: list[str] = field(default_factory=list)  # each one blocks the start
     attachments: list[tuple[str, int]] = field(default_factory=list)  # (file name, bytes)
+    segments: int = 0  # SMS parts all the personalised texts take together (SMS runs)
 
     @property
     def skip_reasons(self) -> Counter[str]:
@@ -98,6 +100,10 @@ def plan_run(conn, template: Template) -> RunPlan:
             recipients.append(delivery)
     plan = RunPlan(template, channel, recipients, skipped)
     plan.problems += unknown_placeholder_messages(template)
+    if channel is Channel.SMS:
+        plan.segments = sum(
+            sms_length(build_sms(template, d.client())).segments for d in recipients
+        )
     if channel is Channel.EMAIL:
         plan.problems += attachment_problems(template)
         plan.attachments = [

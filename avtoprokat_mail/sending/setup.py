@@ -9,16 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avtoprokat_mail.credentials import (
+    SMS_PASSWORD_ENV,
     SMTP_PASSWORD_ENV,
     PasswordStore,
     resolve_password,
+    sms_account,
     smtp_account,
 )
 from avtoprokat_mail.model import Channel
 from avtoprokat_mail.sending.message import Sender
 from avtoprokat_mail.sending.outbox import OUTBOX_PREFIX, OutboxTransport, is_outbox
 from avtoprokat_mail.sending.transport import Transport
-from avtoprokat_mail.settings import email_settings_problems, load_email_settings
+from avtoprokat_mail.settings import (
+    SMS_PROVIDER_NAMES,
+    email_settings_problems,
+    load_email_settings,
+    load_sms_settings,
+    sms_settings_problems,
+)
 
 SMTP = "smtp"
 
@@ -49,18 +57,17 @@ def prepare(
     environ: Mapping[str, str] = os.environ,
 ) -> SendingSetup:
     """The transport, sender and limit for a run; SetupError when the settings do not allow it."""
-    if channel is Channel.SMS:
-        raise SetupError(
-            "Отправка SMS появится в следующей версии программы. Пока шаблон с «Отправлять SMS» "
-            "можно подготовить и проверить в предпросмотре."
-        )
     settings = load_email_settings(conn)
     sender = (
         Sender(settings.sender_name, settings.sender_address) if settings.sender_address else None
     )
     if is_outbox(transport_name):
         folder = Path(transport_name.removeprefix(OUTBOX_PREFIX))
-        return SendingSetup(OutboxTransport(folder), sender, 0)
+        return SendingSetup(
+            OutboxTransport(folder), sender if channel is Channel.EMAIL else None, 0
+        )
+    if channel is Channel.SMS:
+        return _prepare_sms(conn, passwords, environ)
     if not settings.host or sender is None:
         raise SetupError(
             "Почта не настроена: укажите SMTP-сервер и «Email отправителя» в окне «Параметры» "
@@ -79,3 +86,28 @@ def prepare(
     from avtoprokat_mail.sending.smtp import SmtpTransport
 
     return SendingSetup(SmtpTransport(settings, password), sender, settings.per_minute)
+
+
+def _prepare_sms(
+    conn: sqlite3.Connection,
+    transport_name: str,
+    passwords: PasswordStore,
+    environ: Mapping[str, str],
+) -> SendingSetup:
+    if is_outbox(transport_name):
+        return SendingSetup(
+            OutboxTransport(Path(transport_name.removeprefix(OUTBOX_PREFIX))), None, 0
+        )
+    settings = load_sms_settings(conn)
+    if problems := sms_settings_problems(settings):
+        raise SetupError("Параметры SMS: " + "; ".join(problems))
+    secret = resolve_password(passwords, sms_account(settings), SMS_PASSWORD_ENV, environ)
+    if not secret:
+        raise SetupError(
+            f"Не задан ключ (или пароль) SMS-шлюза {SMS_PROVIDER_NAMES[settings.provider]}: "
+            f"введите его в «Параметрах» на вкладке SMS (или {SMS_PASSWORD_ENV})."
+        )
+    from avtoprokat_mail.sending.sms.gateway import gateway_for
+    from avtoprokat_mail.sending.sms.transport import SmsTransport
+
+    return SendingSetup(SmsTransport(gateway_for(settings, secret)), None, settings.per_minute)

@@ -8,16 +8,44 @@ import sqlite3
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import Channel, Client, Delivery, Template
 from avtoprokat_mail.sending.checks import CheckResult
-from avtoprokat_mail.sending.message import TemplateError, build_email, load_attachments
+from avtoprokat_mail.sending.message import (
+    TemplateError,
+    build_email,
+    build_sms,
+    load_attachments,
+)
 from avtoprokat_mail.sending.setup import SMTP, SendingSetup, prepare
+from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.sending.transport import DeliveryError
+from avtoprokat_mail.validation import normalize_mobile
 
 TEST_SUBJECT_PREFIX = "[Проверка] "
 
 
-def prepare_test(conn: sqlite3.Connection, passwords: PasswordStore) -> SendingSetup:
-    """The SMTP setup for a test send (on the Tk thread: it reads the database)."""
-    return prepare(conn, Channel.EMAIL, SMTP, passwords)
+def prepare_test(
+    conn: sqlite3.Connection, passwords: PasswordStore, channel: Channel = Channel.EMAIL
+) -> SendingSetup:
+    """The setup for a test send (on the Tk thread: it reads the database)."""
+    return prepare(conn, channel, SMTP, passwords)
+
+
+def send_test_sms(
+    setup: SendingSetup, template: Template, client: Client, number: str
+) -> CheckResult:
+    """Send ``template`` personalised for ``client`` as an SMS to ``number``; worker-thread safe."""
+    mobile = normalize_mobile(number)
+    if mobile is None:
+        return CheckResult(
+            False, f"«{number}» не похоже на номер сотового: нужен вид +79031112233."
+        )
+    text = build_sms(template, client)
+    try:
+        reply = setup.transport.send(Delivery(position=0, recipient=mobile), text)
+    except DeliveryError as error:
+        return CheckResult(False, error.reply)
+    return CheckResult(
+        True, f"SMS ({sms_length(text).segments} шт.) отправлена на {mobile}: {reply}."
+    )
 
 
 def send_to_self(setup: SendingSetup, template: Template, client: Client) -> CheckResult:

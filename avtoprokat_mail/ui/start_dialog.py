@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import threading
 import tkinter as tk
 from collections.abc import Callable
 
@@ -12,6 +14,7 @@ from avtoprokat_mail.credentials import PasswordStore, smtp_account
 from avtoprokat_mail.model import Channel
 from avtoprokat_mail.sending.campaign import RunPlan, start_run
 from avtoprokat_mail.sending.setup import SMTP, SetupError, outbox_name, prepare
+from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.settings import SECURITY_NAMES, load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
@@ -48,6 +51,13 @@ class StartDialog(ttk.Toplevel):
         self.recipients_label.pack(anchor="w")
         for name, size in plan.attachments:
             ttk.Label(body, text=f"Приложение: {name} ({_size(size)})").pack(anchor="w")
+        if plan.channel is Channel.SMS:
+            ttk.Label(body, text=f"SMS всего (с учётом длины текстов): {plan.segments}").pack(
+                anchor="w"
+            )
+            self.cost_label = ttk.Label(body, text="Стоимость: спрашиваю шлюз…", wraplength=620)
+            self.cost_label.pack(anchor="w")
+            self._ask_cost()
         if plan.skipped:
             self._skipped(body)
         self.problem_label = ttk.Label(
@@ -82,6 +92,28 @@ class StartDialog(ttk.Toplevel):
             f"Способ: email через {s.host}:{s.port} ({SECURITY_NAMES[s.security]}), "
             f"от {s.sender_name} <{s.sender_address}>"
         )
+
+    def _ask_cost(self) -> None:
+        """Ask the gateway for the price and the balance off the Tk thread."""
+        try:
+            setup = prepare(self.conn, Channel.SMS, SMTP, self.passwords)
+        except SetupError as error:
+            self.cost_label.configure(text=f"Стоимость не известна: {error}")
+            return
+        answers: queue.Queue[str] = queue.Queue()
+        gateway = setup.transport.gateway
+        threading.Thread(
+            target=lambda: answers.put(cost_line(gateway, self.plan)), daemon=True
+        ).start()
+        self._await_cost(answers)
+
+    def _await_cost(self, answers: queue.Queue[str]) -> None:
+        if not self.winfo_exists():
+            return
+        try:
+            self.cost_label.configure(text=answers.get_nowait())
+        except queue.Empty:
+            self.after(100, self._await_cost, answers)
 
     def _skipped(self, body: ttk.Frame) -> None:
         reasons = ", ".join(f"{reason} — {count}" for reason, count in

@@ -13,12 +13,12 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.desktop import OpenFileError, open_with_default_app
-from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.model import Channel, Client, Template
 from avtoprokat_mail.placeholders import PLACEHOLDERS, missing_fields, placeholder, render
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.segments import sms_length
-from avtoprokat_mail.sending.testsend import prepare_test, send_to_self
+from avtoprokat_mail.sending.testsend import prepare_test, send_test_sms, send_to_self
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
@@ -193,8 +193,11 @@ class TemplateForm(ttk.Toplevel):
             line, text="Отправить себе", bootstyle="info-outline", command=self.send_to_self
         )
         self.send_self_button.pack(side="left")
-        self.send_self_label = ttk.Label(line, text="", wraplength=520, justify="left")
-        self.send_self_label.pack(side="left", padx=(8, 0))
+        ttk.Label(line, text="SMS на номер:").pack(side="left", padx=(12, 0))
+        self.test_number_var = tk.StringVar(self)
+        ttk.Entry(line, textvariable=self.test_number_var, width=16).pack(side="left", padx=(4, 0))
+        self.send_self_label = ttk.Label(box, text="", wraplength=620, justify="left")
+        self.send_self_label.pack(anchor="w")
 
     def _build_buttons(self, form: ttk.Frame) -> None:
         self.message_label = ttk.Label(form, text="", bootstyle="danger", wraplength=640)
@@ -335,13 +338,16 @@ class TemplateForm(ttk.Toplevel):
     def send_to_self(self) -> None:
         """«Отправить себе»: this client's message to the sender, sent off the Tk thread."""
         template = self.collect()
-        if template.sms:
+        channel = Channel.SMS if template.sms else Channel.EMAIL
+        number = self.test_number_var.get().strip()
+        if template.sms and not number:
             self.send_self_label.configure(
-                text="Проверочная SMS появится вместе с отправкой SMS.", bootstyle="secondary"
+                text="Для SMS введите номер телефона, на который отправить проверку.",
+                bootstyle="warning",
             )
             return
         try:
-            setup = prepare_test(self.conn, self.passwords)
+            setup = prepare_test(self.conn, self.passwords, channel)
         except SetupError as error:
             self.send_self_label.configure(text=str(error), bootstyle="danger")
             return
@@ -349,9 +355,14 @@ class TemplateForm(ttk.Toplevel):
         self.send_self_button.configure(state="disabled")
         self.send_self_label.configure(text="Отправка…", bootstyle="secondary")
         results: queue.Queue[CheckResult] = queue.Queue()
-        threading.Thread(
-            target=lambda: results.put(send_to_self(setup, template, client)), daemon=True
-        ).start()
+
+        def work() -> None:
+            if template.sms:
+                results.put(send_test_sms(setup, template, client, number))
+            else:
+                results.put(send_to_self(setup, template, client))
+
+        threading.Thread(target=work, daemon=True).start()
         self._await_test_result(results)
 
     def _await_test_result(self, results: queue.Queue[CheckResult]) -> None:
