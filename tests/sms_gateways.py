@@ -12,11 +12,31 @@ Today it serves the balance methods:
 - SMSC.ru ``/sys/balance.php`` (``login`` + ``psw`` or ``apikey``, ``fmt=3``, ``cur=1``):
   ``{"balance": "4762.58", "currency": "RUR"}``, or ``{"error": ..., "error_code": N}``;
   without ``fmt=3`` it answers plain text ("4762.58").
-Both accept GET (query) and POST (form) parameters, as the real gateways do. The SMS-sending
-issue adds ``/sms/send``, ``/sms/cost``, ``/sys/send.php`` to ``_ROUTES``.
+And sending and pricing:
+- SMS.ru ``/sms/send`` (``api_id``, ``to``, ``msg``, optional ``from``, ``json=1``):
+  ``{"status": "OK", "status_code": 100, "sms": {"79031112233": {"status": "OK",
+  "status_code": 100, "sms_id": "000000-10000001"}}, "balance": 4762.58}``, a refused number
+  being ``{"status": "ERROR", "status_code": 202, "status_text": ...}`` inside ``sms``.
+- SMS.ru ``/sms/cost`` (the same parameters; ``to`` may list numbers, comma-separated):
+  ``{"status": "OK", "status_code": 100, "sms": {"79031112233": {"status": "OK",
+  "status_code": 100, "cost": "2.59", "sms": 1}}, "total_cost": 2.59, "total_sms": 1}``.
+- SMSC.ru ``/sys/send.php`` (credentials, ``phones``, ``mes``, optional ``sender``,
+  ``charset``, ``fmt=3``, ``cost``): sends and answers ``{"id": 1001, "cnt": 1}`` (with
+  ``cost=2``/``3`` also ``"cost"``, with ``3`` also ``"balance"``); with ``cost=1`` it sends
+  nothing and answers ``{"cost": "2.59", "cnt": 1}``. Without ``charset=utf-8`` it reads the
+  text as windows-1251, as the real one does (the text in ``sent`` comes out garbled).
+The parts of a text are counted with the program's own ``sms_length``; each costs
+``sms_price``.
 
-How it answers is set per test: ``balance`` / ``currency`` for a success, ``behaviour`` for a
-failure (see :class:`Behaviour`).
+How it answers is set per test: ``balance`` / ``currency`` / ``sms_price`` for a success,
+``behaviour`` for a failure of every request (see :class:`Behaviour`), and for sending:
+- ``bad_numbers``: numbers ("+79031112233" or "79031112233") the gateway refuses, each with
+  SMS.ru 202 / SMSC.ru 7; a dict gives each its own code (SMS.ru 207, 209...; SMSC.ru 8...);
+- ``funds_for=N``: N sends succeed, then every send is refused for money (SMS.ru 201 /
+  SMSC.ru 3); pricing still answers;
+- ``rate_limited_times=K``: the next K send or price requests are refused as too frequent
+  (SMS.ru: HTTP 429, SMSC.ru: error 9), then it answers normally (balance calls not counted).
+What it sent is in ``sent``: (phone as E.164 "+79031112233", text, sender or "") per SMS.
 """
 
 from __future__ import annotations
@@ -24,6 +44,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -32,6 +53,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from avtoprokat_mail.model import SmsProvider, SmsSettings
+from avtoprokat_mail.sending.sms.segments import sms_length
 
 SMSRU_API_ID = "7E3B9C1A-5D2F-4A6B-SMSRU-SECRET-0001"
 SMSC_LOGIN = "avtoprokat"
@@ -50,6 +72,9 @@ class Behaviour(Enum):
     HTTP_500 = "http_500"  # an HTML "500 Internal Server Error" page
     GARBAGE = "garbage"  # HTTP 200 with an HTML page instead of JSON
     STALL = "stall"  # no answer for ``stall_seconds`` (longer than the client's timeout)
+    # A send goes out (it is in ``sent``), then no answer for ``stall_seconds``: the client
+    # cannot know it was sent. Other calls answer normally.
+    STALL_AFTER_SEND = "stall_after_send"
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,12 @@ class FakeGateway:
     behaviour: Behaviour = Behaviour.NORMAL
     stall_seconds: float = 10.0
     requests: list[Recorded] = field(default_factory=list)
+    sms_price: Decimal = Decimal("2.59")  # per SMS part
+    bad_numbers: Collection[str] = ()  # refused numbers; a Mapping gives each its code
+    funds_for: int | None = None  # sends that succeed before "no money"; None: no limit
+    rate_limited_times: int = 0  # the next send/price requests refused as too frequent
+    sent: list[tuple[str, str, str]] = field(default_factory=list)  # (E.164, text, sender)
+    message_ids: list[str] = field(default_factory=list)  # the id given to each of ``sent``
 
     def __post_init__(self) -> None:
         self._release = threading.Event()  # ends a stall early when the fake closes
@@ -102,9 +133,9 @@ class FakeGateway:
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def settings(self, provider: SmsProvider, login: str = "") -> SmsSettings:
+    def settings(self, provider: SmsProvider, login: str = "", sender: str = "") -> SmsSettings:
         """SMS settings of ``provider`` pointing at this fake."""
-        return SmsSettings(provider=provider, login=login, endpoint=self.url)
+        return SmsSettings(provider=provider, login=login, sender=sender, endpoint=self.url)
 
     def close(self) -> None:
         self._release.set()
@@ -122,10 +153,41 @@ class FakeGateway:
         with self._lock:
             self.requests.append(request)
 
+    def _rate_limited(self) -> bool:
+        """Whether this send/price request is one of the next ``rate_limited_times``."""
+        with self._lock:
+            if self.rate_limited_times > 0:
+                self.rate_limited_times -= 1
+                return True
+            return False
+
+    def _refusal(self, number: str, default: int) -> int | None:
+        """The code the gateway refuses ``number`` (no "+") with, else None."""
+        for phone in self.bad_numbers:
+            if phone.lstrip("+") == number:
+                if isinstance(self.bad_numbers, Mapping):
+                    return int(self.bad_numbers[phone])
+                return default
+        return None
+
+    def _out_of_funds(self) -> bool:
+        return self.funds_for is not None and len(self.sent) >= self.funds_for
+
+    def _deliver(self, number: str, text: str, sender: str, make_id: Callable[[int], str]) -> str:
+        """Record one sent SMS; its message id (``make_id`` of its place, from 1)."""
+        with self._lock:
+            message_id = make_id(len(self.sent) + 1)
+            self.sent.append((f"+{number}", text, sender))
+            self.message_ids.append(message_id)
+            return message_id
+
 
 class _Handler(BaseHTTPRequestHandler):
     gateway: FakeGateway
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes; with Nagle's algorithm the second waits
+    # for the client's delayed ACK (~40 ms a request on Linux).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
         pass
@@ -164,6 +226,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "not found", "text/plain")
             return
         status, text, content_type = route(fake, request.params)
+        if fake.behaviour is Behaviour.STALL_AFTER_SEND and _sends(parts.path, request.params):
+            fake._release.wait(fake.stall_seconds)
+            if fake._release.is_set():
+                return
         self._send(status, text, content_type)
 
     def _send(self, status: int, text: str, content_type: str) -> None:
@@ -234,7 +300,146 @@ def _smsc_balance(fake: FakeGateway, params: dict[str, str]) -> Answer:
     return _json(answer)
 
 
+def _sends(path: str, params: dict[str, str]) -> bool:
+    """Whether the request sends SMS (not a price or balance request)."""
+    return path == "/sms/send" or (path == "/sys/send.php" and params.get("cost") != "1")
+
+
+def _numbers(value: str) -> list[str]:
+    """The numbers of a "to"/"phones" list, as the gateways read them (digits only)."""
+    numbers = []
+    for item in value.replace(";", ",").split(","):
+        digits = "".join(ch for ch in item if ch.isdigit())
+        if digits:
+            numbers.append(digits)
+    return numbers
+
+
+def _segments(text: str) -> int:
+    return max(sms_length(text).segments, 1)
+
+
+_SMSC_NUMBER_TEXTS = {7: "invalid number", 8: "couldn't be delivered"}
+_SMSRU_NUMBER_TEXTS = {
+    202: "Неправильно указан номер телефона получателя, либо на него нет маршрута",
+    207: "На этот номер нет маршрута для доставки сообщений",
+    209: "Вы добавили этот номер (или один из номеров) в стоп-лист",
+    215: "Этот номер находится в стоп-листе SMS.RU",
+}
+
+
+def _smsru_message(fake: FakeGateway, params: dict[str, str], *, send: bool) -> Answer:
+    """/sms/send (``send``) and /sms/cost."""
+    api_id = params.get("api_id", "")
+    if api_id != SMSRU_API_ID:
+        return _smsru_error(200, "Неправильный api_id")
+    if fake._rate_limited():
+        return 429, "Too Many Requests", "text/plain"
+    if fake.behaviour is Behaviour.UNKNOWN_ERROR:
+        return _smsru_error(299, f"Неизвестная ошибка для {api_id}")
+    if send and (fake.behaviour is Behaviour.NO_FUNDS or fake._out_of_funds()):
+        return _smsru_error(201, "Не хватает средств на лицевом счету")
+    numbers = _numbers(params.get("to", ""))
+    if not numbers:
+        return _smsru_error(202, "Неправильно указан номер телефона получателя")
+    text, sender = params.get("msg", ""), params.get("from", "")
+    entries: dict[str, str] = {}  # number -> its JSON, written by hand for the amounts
+    total_cost, total_sms = Decimal(0), 0
+    for number in numbers:
+        code = fake._refusal(number, 202)
+        if code is None and not text:
+            code = 203
+        if code is not None:
+            said = _SMSRU_NUMBER_TEXTS.get(
+                code, "Нет текста сообщения" if code == 203 else f"Ошибка {code}"
+            )
+            entries[number] = json.dumps(
+                {"status": "ERROR", "status_code": code, "status_text": said}, ensure_ascii=False
+            )
+            continue
+        if send:
+            sms_id = fake._deliver(number, text, sender, lambda n: f"000000-1{n:07d}")
+            entries[number] = json.dumps({"status": "OK", "status_code": 100, "sms_id": sms_id})
+        else:
+            parts = _segments(text)
+            cost = fake.sms_price * parts
+            total_cost, total_sms = total_cost + cost, total_sms + parts
+            entries[number] = json.dumps(
+                {"status": "OK", "status_code": 100, "cost": str(cost), "sms": parts}
+            )
+    sms = ", ".join(f"{json.dumps(number)}: {entry}" for number, entry in entries.items())
+    tail = (
+        f'"balance": {fake.balance}'
+        if send
+        else f'"total_cost": {total_cost}, "total_sms": {total_sms}'
+    )
+    body = f'{{"status": "OK", "status_code": 100, "sms": {{{sms}}}, {tail}}}'
+    return 200, body, "application/json"
+
+
+def _smsru_send(fake: FakeGateway, params: dict[str, str]) -> Answer:
+    return _smsru_message(fake, params, send=True)
+
+
+def _smsru_cost(fake: FakeGateway, params: dict[str, str]) -> Answer:
+    return _smsru_message(fake, params, send=False)
+
+
+def _smsc_send(fake: FakeGateway, params: dict[str, str]) -> Answer:
+    """/sys/send.php: send, or with cost=1 only the price."""
+    if "login" in params:
+        secret = params.get("psw", "")
+        authorised = params["login"] == SMSC_LOGIN and secret == SMSC_PASSWORD
+    else:
+        secret = params.get("apikey", "")
+        authorised = secret == SMSC_APIKEY
+    if not authorised:
+        return _json({"error": "authorise error", "error_code": 2})
+    if fake._rate_limited():
+        return _json({"error": "duplicate request, wait a minute", "error_code": 9})
+    errors = {
+        Behaviour.IP_BLOCKED: {"error": "ip is blocked", "error_code": 4},
+        Behaviour.RATE_LIMITED: {"error": "duplicate request, wait a minute", "error_code": 9},
+        Behaviour.UNKNOWN_ERROR: {"error": f"strange error for {secret}", "error_code": 77},
+    }
+    if fake.behaviour in errors:
+        return _json(errors[fake.behaviour])
+    cost_mode = params.get("cost", "0")
+    price_only = cost_mode == "1"
+    if not price_only and (fake.behaviour is Behaviour.NO_FUNDS or fake._out_of_funds()):
+        return _json({"error": "no money", "error_code": 3, "id": 0})
+    text = params.get("mes", "")
+    if params.get("charset", "").lower() != "utf-8":  # read as windows-1251, like SMSC.ru
+        text = text.encode("utf-8").decode("cp1251", errors="replace")
+    if not text:
+        return _json({"error": "parameters error", "error_code": 1})
+    numbers = _numbers(params.get("phones", ""))
+    good = [number for number in numbers if fake._refusal(number, 7) is None]
+    if not good:
+        code = fake._refusal(numbers[0], 7) if numbers else 7
+        said = _SMSC_NUMBER_TEXTS.get(code, "message is denied")
+        return _json({"error": said, "error_code": code, "id": 0})
+    parts = _segments(text)
+    cost = fake.sms_price * parts * len(good)
+    if price_only:
+        return _json({"cost": str(cost), "cnt": parts * len(good)})
+    message_id = ""
+    for number in good:
+        message_id = fake._deliver(number, text, params.get("sender", ""), lambda n: str(1000 + n))
+    answer: dict[str, Any] = {"id": int(message_id), "cnt": parts * len(good)}
+    if cost_mode in ("2", "3"):
+        answer["cost"] = str(cost)
+    if cost_mode == "3":
+        answer["balance"] = str(fake.balance)
+    if params.get("fmt") != "3":
+        return 200, f"OK - {answer['cnt']} SMS, ID - {answer['id']}", "text/plain"
+    return _json(answer)
+
+
 _ROUTES = {
     "/my/balance": _smsru_balance,
     "/sys/balance.php": _smsc_balance,
+    "/sms/send": _smsru_send,
+    "/sms/cost": _smsru_cost,
+    "/sys/send.php": _smsc_send,
 }

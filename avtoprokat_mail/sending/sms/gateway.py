@@ -1,10 +1,16 @@
 """One small interface for the SMS gateways, and the HTTP plumbing they share.
 
 A gateway (``SmsRuGateway`` in smsru.py, ``SmscGateway`` in smsc.py) is built from the SMS
-settings and the secret (an API key or a password; see ``SmsSettings``). Today it can ask for
-the balance, which is what "Проверить баланс" / ``settings test --sms`` do (:func:`check_sms`).
-The SMS-sending issue adds, on the same classes, sending one message to one number and asking
-the price of a message; their gateway codes map onto the same :class:`FailureKind` values.
+settings and the secret (an API key or a password; see ``SmsSettings``). It can:
+
+- ask for the balance, which is what "Проверить баланс" / ``settings test --sms`` do
+  (:func:`check_sms`);
+- send one message to one number (:meth:`SmsGateway.send` -> :class:`Sent`);
+- ask the price of a message to some numbers, sending nothing (:meth:`SmsGateway.price` ->
+  :class:`Price`).
+
+Every gateway code maps onto a :class:`FailureKind` (what the caller does about it) with a
+Russian message saying what happened and what to do. The table is in smsru.py and smsc.py.
 
 Every call is an HTTPS POST (``application/x-www-form-urlencoded``) to the settings' base URL
 (``settings.sms_endpoint``), with certificate verification always on and a timeout. Both
@@ -25,6 +31,7 @@ import ssl
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
@@ -52,6 +59,9 @@ class FailureKind(Enum):
     SERVER = "server"  # HTTP 5xx, a gateway-side failure or an answer that cannot be read
     NETWORK = "network"  # connection refused, timeout, DNS, TLS or an untrusted certificate
     REQUEST = "request"  # the gateway refused the parameters (or the base URL is wrong)
+    # The gateway refused this one number (wrong, no route, stop list, limit on that number):
+    # that recipient fails, the run goes on. The message names the number.
+    BAD_NUMBER = "bad_number"
 
 
 class GatewayFailure(Exception):
@@ -59,13 +69,27 @@ class GatewayFailure(Exception):
 
     ``code`` is the gateway's own error code when it gave one (SMS.ru ``status_code``,
     SMSC.ru ``error_code``), for the journal of a run.
+
+    ``uncertain`` is True only for :meth:`SmsGateway.send` when the whole request reached the
+    gateway but its answer did not (a timeout or a dropped connection while waiting, or an
+    answer that cannot be read): the SMS may well have gone out, so it must not be sent again
+    automatically. A failure before the request left (refused connection, DNS, TLS, a bad
+    certificate) or a readable refusal is never uncertain.
     """
 
-    def __init__(self, kind: FailureKind, message: str, code: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        code: int | None = None,
+        *,
+        uncertain: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.code = code
+        self.uncertain = uncertain
 
     def __str__(self) -> str:
         return self.message
@@ -76,6 +100,35 @@ class Balance:
     """Money on the gateway account. ``currency`` is an ISO code ("RUB")."""
 
     amount: Decimal
+    currency: str = "RUB"
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the gateway answered for one SMS it accepted.
+
+    ``message_id`` is the gateway's id of the message (SMS.ru ``sms_id``, SMSC.ru ``id``);
+    ``segments`` the SMS parts it bills and ``cost`` their price, when it says.
+    """
+
+    message_id: str
+    segments: int | None = None
+    cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    """The price of one text to some numbers, as the gateway computed it (nothing is sent).
+
+    ``segments`` is the total of SMS parts over all the numbers (SMS.ru ``total_sms``, SMSC.ru
+    ``cnt``). Numbers the gateway refuses are left out of both totals (see ``price``).
+    """
+
+    amount: Decimal
+    segments: int | None
     currency: str = "RUB"
 
     def __str__(self) -> str:
@@ -111,9 +164,10 @@ class SmsGateway(ABC):
         parts = urlsplit(self.base_url)
         host = parts.hostname or self.base_url
         self.host = f"{host}:{parts.port}" if parts.port else host  # never user:password@
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=ssl.create_default_context()), _NoRedirects
-        )
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        if parts.scheme == "https":  # loading the trusted certificates takes a while
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:  # the secret stays out of reprs, logs and tracebacks
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -122,19 +176,68 @@ class SmsGateway(ABC):
     def balance(self) -> Balance:
         """The money on the account; GatewayFailure when the gateway cannot tell."""
 
+    @abstractmethod
+    def send(self, phone: str, text: str) -> Sent:
+        """Send ``text`` to ``phone`` (E.164, "+79031112233") from ``settings.sender``.
+
+        The number goes to the gateway without the "+", the text in UTF-8. GatewayFailure when
+        it is not accepted: BAD_NUMBER for this number only, the other kinds for the account,
+        the gateway or the network (``uncertain`` when it may have gone out all the same).
+        """
+
+    @abstractmethod
+    def price(self, phones: Sequence[str], text: str) -> Price:
+        """What sending ``text`` to each of ``phones`` would cost; nothing is sent.
+
+        Numbers the gateway refuses are left out of the totals; when it refuses every one,
+        GatewayFailure(BAD_NUMBER). No numbers: a zero price, without asking the gateway.
+        """
+
     # --- shared plumbing -------------------------------------------------------------------
-    def _fail(self, kind: FailureKind, message: str, code: int | None = None) -> NoReturn:
+    def _fail(
+        self,
+        kind: FailureKind,
+        message: str,
+        code: int | None = None,
+        *,
+        uncertain: bool = False,
+    ) -> NoReturn:
         message = self._scrub(message)
-        logger.info("%s: %s failure: %s", self.name, kind.value, message)
+        logger.info(
+            "%s: %s failure%s: %s",
+            self.name,
+            kind.value,
+            " (maybe sent)" if uncertain else "",
+            message,
+        )
         # "from None": the urllib error behind it (which may hold the URL) is not chained.
-        raise GatewayFailure(kind, message, code) from None
+        raise GatewayFailure(kind, message, code, uncertain=uncertain) from None
+
+    def _number(self, phone: str) -> str:
+        """``phone`` as the gateway takes it; BAD_NUMBER when it is not E.164."""
+        number = gateway_number(phone)
+        if number is None:
+            shown = phone.strip()[:40] or "(пусто)"
+            self._fail(
+                FailureKind.BAD_NUMBER,
+                f"{self.name}: номер «{shown}» записан не полностью или с ошибкой, SMS на него "
+                "не отправлено. Исправьте номер в карточке клиента: нужен номер мобильного "
+                "телефона, например +7 903 111-22-33.",
+            )
+        return number
 
     def _scrub(self, text: str) -> str:
         """``text`` with the secret masked, for anything the gateway itself wrote."""
         return text.replace(self._secret, "***") if self._secret else text
 
-    def _post(self, path: str, params: dict[str, str]) -> Any:
-        """POST ``params`` to ``base_url + path`` and return the decoded JSON answer."""
+    def _post(self, path: str, params: dict[str, str], *, delivers: bool = False) -> Any:
+        """POST ``params`` to ``base_url + path`` and return the decoded JSON answer.
+
+        ``delivers``: the call sends an SMS, so losing the answer after the request went out
+        makes the failure ``uncertain``. urllib raises URLError for what fails while
+        connecting and writing the request, and the bare error for what fails after it
+        (waiting for or reading the answer).
+        """
         if problem := endpoint_problem(self.base_url):
             self._fail(FailureKind.REQUEST, f"{self.name}: {problem}. Исправьте параметры SMS.")
         request = urllib.request.Request(
@@ -150,18 +253,18 @@ class SmsGateway(ABC):
         except urllib.error.HTTPError as error:
             error.close()
             self._http_status_failure(error.code)
-        except urllib.error.URLError as error:
+        except urllib.error.URLError as error:  # before the request was out: not sent
             self._network_failure(error.reason)
         except (OSError, http.client.HTTPException) as error:  # raised while reading the answer
-            self._network_failure(error)
+            self._network_failure(error, uncertain=delivers)
         if len(body) > MAX_ANSWER_BYTES:
-            self._unreadable("слишком длинный ответ")
+            self._unreadable("слишком длинный ответ", uncertain=delivers)
         try:
             answer = json.loads(body.decode("utf-8"), parse_float=Decimal)
         except (UnicodeDecodeError, ValueError):
-            self._unreadable("не JSON")
+            self._unreadable("не JSON", uncertain=delivers)
         if not isinstance(answer, dict):
-            self._unreadable("не объект JSON")
+            self._unreadable("не объект JSON", uncertain=delivers)
         return answer
 
     def _fail_for_code(
@@ -179,7 +282,15 @@ class SmsGateway(ABC):
             code,
         )
 
-    def _unreadable(self, what: str) -> NoReturn:
+    def _unreadable(self, what: str, *, uncertain: bool = False) -> NoReturn:
+        if uncertain:
+            self._fail(
+                FailureKind.SERVER,
+                f"{self.name}: сервер {self.host} прислал непонятный ответ ({what}), поэтому "
+                f"неизвестно, отправлено ли SMS. Проверьте его в личном кабинете {self.name} "
+                "и не отправляйте повторно, пока не убедитесь, что оно не ушло.",
+                uncertain=True,
+            )
         self._fail(
             FailureKind.SERVER,
             f"{self.name}: сервер {self.host} прислал непонятный ответ ({what}). Проверьте "
@@ -210,8 +321,20 @@ class SmsGateway(ABC):
             "шлюза в параметрах SMS (обычно его оставляют пустым).",
         )
 
-    def _network_failure(self, reason: object) -> NoReturn:
+    def _network_failure(self, reason: object, *, uncertain: bool = False) -> NoReturn:
         where = f"{self.name}: "
+        if uncertain:  # the request is out, the answer is lost: the SMS may have gone
+            if isinstance(reason, TimeoutError | socket.timeout):
+                what = f"сервер {self.host} не ответил за {self.timeout:g} с"
+            else:
+                what = f"соединение с сервером {self.host} оборвалось до ответа"
+            self._fail(
+                FailureKind.NETWORK,
+                f"{where}{what}, поэтому неизвестно, отправлено ли SMS. Проверьте его в личном "
+                f"кабинете {self.name} и не отправляйте повторно, пока не убедитесь, что оно "
+                "не ушло.",
+                uncertain=True,
+            )
         if isinstance(reason, ssl.SSLCertVerificationError):
             self._fail(
                 FailureKind.NETWORK,
@@ -267,6 +390,25 @@ def parse_amount(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return amount if amount.is_finite() else None
+
+
+def gateway_number(phone: str) -> str | None:
+    """The number as both gateways take it: E.164 without the "+" ("79031112233").
+
+    None when ``phone`` is not E.164 (a "+" and 8 to 15 digits), so nothing is sent to it.
+    """
+    digits = phone.strip().removeprefix("+")
+    if not phone.strip().startswith("+") or not (8 <= len(digits) <= 15):
+        return None
+    return digits if digits.isascii() and digits.isdigit() else None
+
+
+def parse_count(value: object) -> int | None:
+    """A non-negative whole count from a JSON number or numeric string, else None."""
+    amount = parse_amount(value)
+    if amount is None or amount < 0 or amount != amount.to_integral_value():
+        return None
+    return int(amount)
 
 
 def gateway_for(

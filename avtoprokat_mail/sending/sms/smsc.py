@@ -2,25 +2,45 @@
 
 With ``settings.login`` set, the secret is that login's password (``login`` + ``psw``);
 with no login, the secret is an API key (``apikey``). With ``fmt=3`` every answer is JSON and
-an error is ``{"error": "описание", "error_code": N}``, N from 1 to 9. Balance, with
-``cur=1``: ``/sys/balance.php`` -> ``{"balance": "12.34", "currency": "RUR"}``.
+an error is ``{"error": "описание", "error_code": N}``, N from 1 to 9 (:data:`_CODES`).
+
+- Balance, with ``cur=1``: ``/sys/balance.php`` -> ``{"balance": "12.34", "currency":
+  "RUR"}``.
+- Send: ``/sys/send.php`` (``phones``, ``mes``, optional ``sender``, ``charset=utf-8``) with
+  ``cost=3`` -> ``{"id": 123, "cnt": 1, "cost": "1.40", "balance": "4761.18"}``: the id,
+  the SMS parts, their price and the balance left.
+- Price: the same call with ``cost=1`` sends nothing -> ``{"cost": "1.40", "cnt": 1}``.
+
+Code 6 ("message forbidden") is REQUEST, not BAD_NUMBER: SMSC.ru refuses the text or the
+sender name (or a mass mailing without a contract), which are the same for every recipient
+of a run, so going on would only fail them all; the user must change the template or the
+sender name, or settle it with SMSC.ru.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from avtoprokat_mail.sending.sms.gateway import (
     Balance,
     FailureKind,
+    GatewayFailure,
+    Price,
+    Sent,
     SmsGateway,
+    gateway_number,
     parse_amount,
+    parse_count,
 )
 
 NAME = "SMSC.ru"
+PRICE_BATCH = 100  # numbers per cost=1 request
 
 # SMSC.ru's error codes, in the words the user needs: what happened and what to do.
-# Code 2 depends on the way of logging in and is written in _auth_failure.
+# Code 2 depends on the way of logging in and is written in _auth_failure; codes 7 and 8
+# are about the number and written in _NUMBER_CODES.
 _CODES: dict[int, tuple[FailureKind, str]] = {
     1: (
         FailureKind.REQUEST,
@@ -43,23 +63,22 @@ _CODES: dict[int, tuple[FailureKind, str]] = {
     ),
     6: (
         FailureKind.REQUEST,
-        "сообщение запрещено шлюзом (по тексту или по имени отправителя). Проверьте "
-        "текст и имя отправителя: имя должно быть согласовано в личном кабинете SMSC.ru.",
-    ),
-    7: (
-        FailureKind.REQUEST,
-        "номер телефона не принят (неверный формат). Проверьте номер клиента: нужен номер "
-        "мобильного телефона, например +7 903 111-22-33.",
-    ),
-    8: (
-        FailureKind.REQUEST,
-        "сообщение не может быть доставлено на этот номер. Проверьте номер клиента; если "
-        "он верен, телефон абонента может не принимать SMS.",
+        "сообщение запрещено шлюзом (по тексту или по имени отправителя; массовые и "
+        "рекламные рассылки SMSC.ru разрешает только по договору). Проверьте текст шаблона и "
+        "имя отправителя: имя должно быть согласовано в личном кабинете SMSC.ru. Если всё "
+        "верно, обратитесь в поддержку SMSC.ru.",
     ),
     9: (
         FailureKind.RATE_LIMITED,
         "слишком много запросов подряд. Подождите минуту и повторите.",
     ),
+}
+# The codes about the number: that recipient fails, the run goes on.
+_NUMBER_CODES: dict[int, str] = {
+    7: "номер {phone} не принят (неверный формат). Исправьте номер в карточке клиента: нужен "
+    "номер мобильного телефона, например +7 903 111-22-33.",
+    8: "SMS на номер {phone} не может быть доставлено (номер недоступен для SMS или запрещён "
+    "в настройках SMSC.ru). Проверьте номер в карточке клиента.",
 }
 _CURRENCIES = {"RUR": "RUB"}  # SMSC.ru writes the rouble's old code
 
@@ -85,10 +104,22 @@ class SmscGateway(SmsGateway):
             "разрешённых IP-адресов в личном кабинете."
         )
 
-    def _call(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        """Call one API script; the answer when it holds no error, else GatewayFailure."""
+    def _call(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        phones: Sequence[str] = (),
+        delivers: bool = False,
+    ) -> dict[str, Any]:
+        """Call one API script; the answer when it holds no error, else GatewayFailure.
+
+        ``phones``: the numbers (E.164) the call is about, named in a BAD_NUMBER message.
+        """
         answer = self._post(
-            path, {**self._credentials(), **(params or {}), "fmt": "3", "charset": "utf-8"}
+            path,
+            {**self._credentials(), **(params or {}), "fmt": "3", "charset": "utf-8"},
+            delivers=delivers,
         )
         if "error" not in answer and "error_code" not in answer:
             return answer
@@ -96,10 +127,25 @@ class SmscGateway(SmsGateway):
         if isinstance(code, str) and code.strip().isdigit():
             code = int(code)
         if isinstance(code, bool) or not isinstance(code, int):
-            self._unreadable("ошибка без кода")
+            self._unreadable("ошибка без кода", uncertain=delivers)
         if code == 2:
             self._fail(FailureKind.AUTH, self._auth_failure(), code)
+        if code in _NUMBER_CODES:
+            if len(phones) == 1:
+                text = _NUMBER_CODES[code].format(phone=phones[0])
+            else:
+                text = (
+                    f"ни один из номеров ({len(phones)}) не принят (код {code}). Проверьте "
+                    "номера в карточках клиентов: нужны номера мобильных телефонов."
+                )
+            self._fail(FailureKind.BAD_NUMBER, f"{NAME}: {text}", code)
         self._fail_for_code(code, _CODES, answer.get("error"))
+
+    def _message_params(self, phones: str, text: str, cost: str) -> dict[str, str]:
+        params = {"phones": phones, "mes": text, "cost": cost}
+        if self.settings.sender:
+            params["sender"] = self.settings.sender
+        return params
 
     def balance(self) -> Balance:
         answer = self._call("/sys/balance.php", {"cur": "1"})
@@ -108,3 +154,54 @@ class SmscGateway(SmsGateway):
             self._unreadable("нет суммы на счёте")
         currency = str(answer.get("currency") or "RUB").strip().upper()
         return Balance(amount, _CURRENCIES.get(currency, currency))
+
+    def send(self, phone: str, text: str) -> Sent:
+        number = self._number(phone)
+        # cost=3: send, and answer with the price and the balance left as well as the id.
+        answer = self._call(
+            "/sys/send.php",
+            self._message_params(number, text, cost="3"),
+            phones=(phone,),
+            delivers=True,
+        )
+        message_id = answer.get("id")
+        if isinstance(message_id, bool) or not isinstance(message_id, int | str):
+            message_id = ""
+        if not str(message_id).strip():
+            self._unreadable("нет номера сообщения", uncertain=True)
+        segments, cost = parse_count(answer.get("cnt")), parse_amount(answer.get("cost"))
+        return Sent(str(message_id).strip(), segments, cost)
+
+    def price(self, phones: Sequence[str], text: str) -> Price:
+        """Numbers SMSC.ru refuses (or not E.164) are left out; all refused: BAD_NUMBER."""
+        numbers = {number: phone for phone in phones if (number := gateway_number(phone))}
+        if phones and not numbers:
+            self._number(phones[0])  # raises BAD_NUMBER naming it
+        amount, segments = Decimal(0), 0
+        refused: GatewayFailure | None = None
+        priced = False
+        batch_list = list(numbers)
+        for start in range(0, len(batch_list), PRICE_BATCH):
+            batch = batch_list[start : start + PRICE_BATCH]
+            try:
+                # cost=1: the price only, nothing is sent.
+                answer = self._call(
+                    "/sys/send.php",
+                    self._message_params(",".join(batch), text, cost="1"),
+                    phones=[numbers[number] for number in batch],
+                )
+            except GatewayFailure as failure:
+                if failure.kind is not FailureKind.BAD_NUMBER:
+                    raise
+                refused = refused or failure  # every number of this batch is refused
+                continue
+            cost = parse_amount(answer.get("cost"))
+            count = parse_count(answer.get("cnt"))
+            if cost is None or count is None:
+                self._unreadable("нет стоимости")
+            amount += cost
+            segments += count
+            priced = True
+        if refused is not None and not priced:
+            raise refused
+        return Price(amount, segments, "RUB")

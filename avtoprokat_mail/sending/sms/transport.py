@@ -38,16 +38,16 @@ class SmsTransport:
 
 
 def _as_delivery_error(failure: GatewayFailure) -> DeliveryError:
+    if failure.uncertain:  # the request reached the gateway, its answer did not
+        return DeliveryError(
+            f"Запрос ушёл на шлюз, но ответа нет: SMS могла быть отправлена. {failure.message}",
+            uncertain=True,
+            connection=True,
+        )
     if failure.kind in _STOPS_THE_RUN:
         return DeliveryError(failure.message, fatal=True)
     if failure.kind in _TRY_LATER:
         return DeliveryError(failure.message, temporary=True)
-    if failure.kind is FailureKind.NETWORK:
-        if getattr(failure, "maybe_sent", True):
-            return DeliveryError(
-                f"Запрос ушёл на шлюз, но ответа нет: SMS могла быть отправлена. {failure.message}",
-                uncertain=True,
-                connection=True,
-            )
+    if failure.kind is FailureKind.NETWORK:  # nothing left this computer: try again later
         return DeliveryError(failure.message, temporary=True, connection=True)
     return DeliveryError(failure.message)  # a refused number or request: this recipient only
