@@ -89,15 +89,8 @@ def prepare(
 
 
 def _prepare_sms(
-    conn: sqlite3.Connection,
-    transport_name: str,
-    passwords: PasswordStore,
-    environ: Mapping[str, str],
+    conn: sqlite3.Connection, passwords: PasswordStore, environ: Mapping[str, str]
 ) -> SendingSetup:
-    if is_outbox(transport_name):
-        return SendingSetup(
-            OutboxTransport(Path(transport_name.removeprefix(OUTBOX_PREFIX))), None, 0
-        )
     settings = load_sms_settings(conn)
     if problems := sms_settings_problems(settings):
         raise SetupError("Параметры SMS: " + "; ".join(problems))
