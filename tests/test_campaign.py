@@ -29,7 +29,7 @@ from avtoprokat_mail.sending.campaign import (
     start_run,
 )
 from avtoprokat_mail.sending.message import Sender
-from avtoprokat_mail.sending.runlock import RunLock, effective_status, is_being_sent
+from avtoprokat_mail.sending.runlock import effective_status, is_being_sent, run_lock
 from avtoprokat_mail.sending.setup import SMTP
 from avtoprokat_mail.sending.smtp import FailureKind, SmtpTransport, failure
 from avtoprokat_mail.storage import runs as run_store
@@ -695,7 +695,7 @@ def test_a_run_nobody_sends_is_interrupted(db: sqlite3.Connection, data_folder: 
     run_store.set_status(db, run_id, RunStatus.PAUSED)
     assert effective_status(run_store.get_run(db, run_id), data_folder) is RunStatus.INTERRUPTED
 
-    lock = RunLock(data_folder, run_id)
+    lock = run_lock(data_folder, run_id)
     assert lock.acquire()
     try:
         assert effective_status(run_store.get_run(db, run_id), data_folder) is RunStatus.PAUSED

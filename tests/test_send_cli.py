@@ -23,7 +23,7 @@ import pytest
 from avtoprokat_mail.model import Client, DeliveryStatus, Security
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import plan_run, start_run
-from avtoprokat_mail.sending.runlock import RunLock
+from avtoprokat_mail.sending.runlock import run_lock
 from avtoprokat_mail.sending.setup import SMTP
 from avtoprokat_mail.settings import save_email_settings
 from avtoprokat_mail.storage import open_database
@@ -190,7 +190,7 @@ def test_resuming_a_run_being_sent_elsewhere_exits_2(
     handler = FaultyHandler()
     template = template_store.get_template(db, set_up_office(db, 3, faulty_server(handler)))
     run_id = start_run(db, plan_run(db, template), SMTP)
-    lock = RunLock(data_folder, run_id)  # as another window or process sending it would
+    lock = run_lock(data_folder, run_id)  # as another window or process sending it would
     assert lock.acquire()
     try:
         assert runs_list(cli)[0]["status"] == "running"

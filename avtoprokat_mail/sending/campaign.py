@@ -39,7 +39,7 @@ from avtoprokat_mail.sending.message import (
     load_attachments,
 )
 from avtoprokat_mail.sending.outbox import is_outbox
-from avtoprokat_mail.sending.runlock import RunLock
+from avtoprokat_mail.sending.runlock import run_lock
 from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.sending.transport import DeliveryError, Transport
 from avtoprokat_mail.storage import clients as client_store
@@ -282,7 +282,7 @@ class Campaign:
     def run(self) -> Progress:
         """Send every pending recipient; returns the final progress (status and reason)."""
         conn = open_database(self.database)
-        lock = RunLock(self.database.parent, self.run_id)
+        lock = run_lock(self.database.parent, self.run_id)
         try:
             if not lock.acquire():
                 raise RunBusy(f"Рассылка № {self.run_id} уже идёт в другом окне или процессе.")
