@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import threading
+import time
 import tkinter
-import traceback
 from pathlib import Path
 
 import ttkbootstrap as ttk
 
 from avtoprokat_mail import APP_NAME
+from avtoprokat_mail.instance import SingleInstance
+from avtoprokat_mail.logsetup import configure_logging, log_path
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.ui.clients_window import ClientsWindow
 from avtoprokat_mail.ui.dialogs import show_error
 
 THEME = "bootstrap-light"
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+logger = logging.getLogger(__name__)
+
+
+def _watch_for_second_start(root: ttk.App, instance: SingleInstance) -> None:
+    """Bring the window forward when the program is started again."""
+    if instance.raise_requested():
+        root.deiconify()
+        root.lift()
+        root.focus_force()
+        root.attributes("-topmost", True)
+        root.after(200, lambda: root.attributes("-topmost", False))
+        logger.info("second start: window brought forward")
+    root.after(1000, _watch_for_second_start, root, instance)
 
 
 def _keep_tk_cleanup_on_the_tk_thread() -> None:
@@ -45,25 +62,57 @@ def _keep_tk_cleanup_on_the_tk_thread() -> None:
 def create_root(database: Path | None = None) -> ttk.App:
     """The application's single Tk root (ttkbootstrap allows only one)."""
     _keep_tk_cleanup_on_the_tk_thread()
-    root = ttk.App(title=f"Клиенты — {APP_NAME}", theme=THEME, size=(1280, 760), minsize=(900, 500))
-    root.report_callback_exception = lambda *exc: _report_error(root, database, *exc)
+    root = ttk.App(
+        title=f"Клиенты — {APP_NAME}",
+        theme=THEME,
+        size=(1280, 760),
+        minsize=(900, 500),
+        iconphoto=str(ICON) if ICON.exists() else "",
+    )
+    log = log_path(database.parent) if database else None
+    root.report_callback_exception = error_reporter(root, database, log)
     return root
 
 
-def _report_error(root: ttk.App, database: Path | None, kind, value, tb) -> None:
-    """An error in a button handler: tell the user in Russian instead of failing silently."""
-    traceback.print_exception(kind, value, tb)
-    if isinstance(value, DatabaseError):
-        message = str(value)
-    elif isinstance(value, sqlite3.Error):
-        message = describe_error(value, database or Path("?"))
-    else:
-        message = f"Непредвиденная ошибка: {value}"
-    show_error(root, "Ошибка", message)
+def error_reporter(root: ttk.App, database: Path | None, log: Path | None):
+    """Tk's handler for an exception in a button handler or any other callback.
+
+    It goes to the log with its traceback and to the user in a Russian dialog naming the log,
+    instead of vanishing (a windowed .exe has no console to print it on).
+    """
+
+    def report(kind, value, tb) -> None:
+        logger.error("Ошибка в обработчике окна", exc_info=(kind, value, tb))
+        if isinstance(value, DatabaseError):
+            message = str(value)
+        elif isinstance(value, sqlite3.Error):
+            message = describe_error(value, database or Path("?"))
+        else:
+            message = f"Непредвиденная ошибка: {value}"
+        if log is not None:
+            message += f"\n\nПодробности записаны в журнал:\n{log}"
+        show_error(root, "Ошибка", message)
+
+    return report
 
 
 def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
     """Open the GUI on the data in ``folder``; returns the process exit status."""
+    configure_logging(folder)
+    instance = SingleInstance(folder)
+    if not instance.take():
+        instance.ask_first_to_show()
+        logger.info("second start: the running copy is asked to show its window")
+        print(f"{APP_NAME} уже открыт: его окно выведено на передний план.", file=sys.stderr)
+        return 0
+    try:
+        return _run(folder, demo=demo, smoke=smoke, instance=instance)
+    finally:
+        instance.release()
+
+
+def _run(folder: Path, *, demo: bool, smoke: bool, instance: SingleInstance) -> int:
+    started = time.perf_counter()
     root = create_root(database_path(folder))
     try:
         conn = open_database(database_path(folder))
@@ -81,11 +130,14 @@ def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
             add_demo_data(conn)
         window = ClientsWindow(root, conn, folder)
         window.pack(fill="both", expand=True)
+        root.update()
+        logger.info("main window shown in %.2f s", time.perf_counter() - started)
         if smoke:
-            root.update()
+            print(f"smoke: main window in {time.perf_counter() - started:.2f} s")
             root.destroy()
             return 0
         root.after(300, window.offer_unfinished_runs)
+        _watch_for_second_start(root, instance)
         root.mainloop()
     finally:
         conn.close()

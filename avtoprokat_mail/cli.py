@@ -28,6 +28,7 @@ from avtoprokat_mail.interchange import (
     export_clients,
     plan_import,
 )
+from avtoprokat_mail.logsetup import configure_logging
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.paths import data_dir, database_path
 from avtoprokat_mail.sending.message import (
@@ -175,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    return data_dir(args.data_dir)
+    folder = data_dir(args.data_dir)
+    configure_logging(folder)
+    return folder
 
 
 def _open(args: argparse.Namespace):
