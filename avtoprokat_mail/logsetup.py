@@ -17,11 +17,14 @@ def log_path(folder: Path) -> Path:
 def configure_logging(folder: Path) -> Path:
     """Log to ``folder/avtoprokat_mail.log`` (1 MB × 3 files); returns its path.
 
-    Uncaught exceptions of any thread are logged too. Called once per process; a second call
-    (tests open several windows) does not add handlers twice.
+    Uncaught exceptions of any thread are logged too. A process logs to one file: a later call
+    for another folder (tests use many) replaces the earlier file handler.
     """
     path = log_path(folder)
     root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "avtoprokat_log", path) != path]:
+        root.removeHandler(old)
+        old.close()
     if not any(getattr(h, "avtoprokat_log", None) == path for h in root.handlers):
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
