@@ -299,7 +299,8 @@ def _kill_when(
     finally:
         process.kill()
         _, err = process.communicate(timeout=10)
-    assert process.returncode == -signal.SIGKILL, err.decode("utf-8", "replace")
+    # killed (SIGKILL on POSIX, TerminateProcess on Windows), not ended by itself
+    assert process.returncode not in (0, 1, 2), err.decode("utf-8", "replace")
 
 
 def test_killed_three_times_and_resumed_nobody_gets_it_twice(
@@ -357,6 +358,7 @@ def test_killed_three_times_and_resumed_nobody_gets_it_twice(
     )  # fmt: skip
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is a console event on Windows")
 def test_ctrl_c_cancels_between_messages(
     data_folder: Path, db: sqlite3.Connection, faulty_server: StartServer, test_ca: TestCA
 ) -> None:

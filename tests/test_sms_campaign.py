@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -199,7 +198,7 @@ def test_sms_run_killed_and_resumed_never_sends_twice(db, data_folder, fake, tmp
         deadline = time.monotonic() + 60
         while len(fake.sent) < threshold and time.monotonic() < deadline:
             time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
+        process.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
         process.communicate(timeout=30)
         kills += 1
         listed = _cli(data_folder, env, "runs", "list", "--format", "csv")
