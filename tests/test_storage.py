@@ -170,3 +170,31 @@ def test_identity_index_prefers_older_client(db: sqlite3.Connection) -> None:
     by_email, by_mobile = store.identity_index(db)
     assert by_email == {"same@mail.ru": older}
     assert by_mobile == {"+79031112233": older}
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch) -> None:
+    """A migration that fails half-way (power cut, disk full) is rolled back whole."""
+    import sqlite3 as sqlite
+
+    from avtoprokat_mail.storage import db as db_module
+    from avtoprokat_mail.storage import open_database
+
+    path = tmp_path / "half.sqlite3"
+    open_database(path).close()
+    version = db_module.SCHEMA_VERSION
+
+    def broken(conn) -> None:
+        conn.execute("CREATE TABLE half_done (x)")
+        raise sqlite.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db_module, "MIGRATIONS", [*db_module.MIGRATIONS, broken])
+    monkeypatch.setattr(db_module, "SCHEMA_VERSION", version + 1)
+    with pytest.raises(db_module.DatabaseError):
+        open_database(path)
+    check = sqlite.connect(path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == version
+        tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+        assert "half_done" not in tables
+    finally:
+        check.close()
