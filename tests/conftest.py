@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,40 @@ def memory_keyring():
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy from the environment must not catch the calls to the local test servers."""
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake():
+    """The local fake SMS gateway (both APIs on one HTTP server), stopped after the test."""
+    from tests.sms_gateways import FakeGateway
+
+    with FakeGateway() as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fails the test when a gateway secret of tests/sms_gateways.py reaches the log."""
+    from tests.sms_gateways import ALL_SECRETS
+
+    caplog.set_level(logging.DEBUG)
+    yield
+    for secret in ALL_SECRETS:
+        assert secret not in caplog.text
 
 
 # --- GUI ---------------------------------------------------------------------------------------

@@ -119,3 +119,15 @@ def click_cell(window: ClientsWindow, displayed_row: int, column: int) -> None:
     x = int(sheet.MT.col_positions[column] + 8 - sheet.MT.canvasx(0))
     y = int(sheet.MT.row_positions[displayed_row] + 8 - sheet.MT.canvasy(0))
     click(sheet.MT, x, y)
+
+
+def close_windows(root: tk.Misc, kinds: tuple[type, ...]) -> None:
+    """Close the test's windows; a running progress window is cancelled and waited for first."""
+    from avtoprokat_mail.ui.progress_window import ProgressWindow
+
+    for kind in kinds:
+        for window in toplevels_of(root, kind):
+            if isinstance(window, ProgressWindow) and window.worker.is_alive():
+                window.campaign.cancel()
+                window.worker.join(10)
+            window.destroy()

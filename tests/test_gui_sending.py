@@ -22,7 +22,7 @@ from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog
 from avtoprokat_mail.ui.template_form import TemplateForm
-from tests.gui_helpers import Session, answer_next_dialog, pump, toplevels_of
+from tests.gui_helpers import Session, answer_next_dialog, close_windows, pump, toplevels_of
 from tests.smtp_servers import PASSWORD
 
 MARKED = 12
@@ -57,12 +57,7 @@ def session(tk_root, data_folder, gui_errors, memory_keyring, starttls_server, t
     s.open()
     s.server = starttls_server
     yield s
-    for kind in (ProgressWindow, StartDialog, TemplateForm, MailingWindow):
-        for window in toplevels_of(tk_root, kind):
-            if isinstance(window, ProgressWindow) and window.worker.is_alive():
-                window.campaign.cancel()
-                window.worker.join(10)
-            window.destroy()
+    close_windows(tk_root, (ProgressWindow, StartDialog, TemplateForm, MailingWindow))
     s.close()
 
 

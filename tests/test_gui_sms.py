@@ -17,7 +17,7 @@ from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog
 from avtoprokat_mail.ui.template_form import TemplateForm
-from tests.gui_helpers import Session, pump, toplevels_of
+from tests.gui_helpers import Session, close_windows, pump, toplevels_of
 from tests.sms_gateways import SMSRU_API_ID, FakeGateway
 
 NUMBERS = [f"+7926{i:07d}" for i in range(8)]
@@ -40,12 +40,7 @@ def session(tk_root, data_folder, gui_errors, memory_keyring):
         s.open()
         s.fake = fake
         yield s
-        for kind in (ProgressWindow, StartDialog, TemplateForm, MailingWindow):
-            for window in toplevels_of(tk_root, kind):
-                if isinstance(window, ProgressWindow) and window.worker.is_alive():
-                    window.campaign.cancel()
-                    window.worker.join(10)
-                window.destroy()
+        close_windows(tk_root, (ProgressWindow, StartDialog, TemplateForm, MailingWindow))
         s.close()
 
 

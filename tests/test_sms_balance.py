@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,17 +21,17 @@ from avtoprokat_mail.sending.sms.gateway import (
     gateway_for,
 )
 from tests.sms_gateways import (
+    ALL_SECRETS,
     SMSC_APIKEY,
     SMSC_LOGIN,
     SMSC_PASSWORD,
     SMSRU_API_ID,
+    WRONG_SECRET,
     Behaviour,
     FakeGateway,
 )
 
 SMSRU, SMSC = SmsProvider.SMSRU, SmsProvider.SMSC
-WRONG_SECRET = "WRONG-SECRET-9f41c7"
-ALL_SECRETS = (SMSRU_API_ID, SMSC_PASSWORD, SMSC_APIKEY, WRONG_SECRET)
 
 # (provider, login, secret): the three ways of logging in, all accepted by the fake.
 SMSRU_KEY = (SMSRU, "", SMSRU_API_ID)
@@ -45,28 +43,7 @@ ACCOUNTS = pytest.mark.parametrize(
     ids=["smsru", "smsc-login", "smsc-apikey"],
 )
 NAMES = {SMSRU: "SMS.ru", SMSC: "SMSC.ru"}
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy from the environment must not catch the calls to 127.0.0.1."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)
-    yield
-    for secret in ALL_SECRETS:
-        assert secret not in caplog.text
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGateway]:
-    with FakeGateway() as gateway:
-        yield gateway
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 
 def failure_of(settings: SmsSettings, secret: str, timeout: float = 5) -> GatewayFailure:

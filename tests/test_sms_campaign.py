@@ -22,7 +22,7 @@ from avtoprokat_mail.settings import save_sms_settings
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
-from tests.sms_gateways import SMSRU_API_ID, Behaviour, FakeGateway
+from tests.sms_gateways import SMSRU_API_ID, Behaviour
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COUNT = 30
@@ -51,12 +51,6 @@ def fill(db) -> None:
     )
     client_store.add_client(db, Client(surname="Повтор", mobile=mobile(1), marked=True))
     template_store.add_template(db, Template(sms=True, body="%Имя%, скидка 15% на аренду авто!"))
-
-
-@pytest.fixture
-def fake():
-    with FakeGateway() as gateway:
-        yield gateway
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ names the number when it is about the number, and never holds a secret.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,17 +27,17 @@ from avtoprokat_mail.sending.sms.gateway import (
 )
 from avtoprokat_mail.sending.sms.segments import sms_length
 from tests.sms_gateways import (
+    ALL_SECRETS,
     SMSC_APIKEY,
     SMSC_LOGIN,
     SMSC_PASSWORD,
     SMSRU_API_ID,
+    WRONG_SECRET,
     Behaviour,
     FakeGateway,
 )
 
 SMSRU, SMSC = SmsProvider.SMSRU, SmsProvider.SMSC
-WRONG_SECRET = "WRONG-SECRET-9f41c7"
-ALL_SECRETS = (SMSRU_API_ID, SMSC_PASSWORD, SMSC_APIKEY, WRONG_SECRET)
 
 SMSRU_KEY = (SMSRU, "", SMSRU_API_ID)
 SMSC_PASSWORD_LOGIN = (SMSC, SMSC_LOGIN, SMSC_PASSWORD)
@@ -48,6 +47,7 @@ ACCOUNTS = pytest.mark.parametrize(
     ("provider", "login", "secret"), [SMSRU_KEY, SMSC_PASSWORD_LOGIN, SMSC_KEY], ids=ACCOUNT_IDS
 )
 NAMES = {SMSRU: "SMS.ru", SMSC: "SMSC.ru"}
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 PHONE = "+79031112233"
 OTHER = "+79164445566"
@@ -58,28 +58,6 @@ TEXT = (
     "с 9:00 по адресу ул. Ленина, 5."
 )
 assert sms_length(TEXT).segments == 2
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy from the environment must not catch the calls to 127.0.0.1."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)
-    yield
-    for secret in ALL_SECRETS:
-        assert secret not in caplog.text
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGateway]:
-    with FakeGateway() as gateway:
-        yield gateway
 
 
 def gateway(
