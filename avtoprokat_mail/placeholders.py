@@ -20,6 +20,9 @@ PLACEHOLDERS: dict[str, str] = {
 }
 # %Word%: a letter first, then letters, digits or "_" — so "20%" or "20%-30%" never match.
 _PLACEHOLDER = re.compile(r"%([^\W\d_]\w*)%")
+# A known name written with spaces inside the percent signs ("%Имя %"): sent as is, it would
+# reach the client literally, so it is reported like an unknown name.
+_SPACED_PLACEHOLDER = re.compile(r"%([ \t]*)([^\W\d_]\w*)([ \t]*)%")
 _ENCODED_WORD_MARK = re.compile(r"=\?|\?=")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 
@@ -43,9 +46,15 @@ class UnknownPlaceholder:
     text: str  # as written, with its percent signs
     line: int
     column: int
+    meant: str = ""  # the known placeholder a spaced spelling stands for
 
     def describe(self, where: str) -> str:
         """A Russian sentence for the user; ``where`` is e.g. "в теме" or "в сообщении"."""
+        if self.meant:
+            return (
+                f"Обозначение «{self.text}» {where} (строка {self.line}, позиция {self.column}) "
+                f"написано с пробелом: должно быть {self.meant}."
+            )
         known = ", ".join(placeholder(name) for name in PLACEHOLDERS)
         return (
             f"Неизвестное обозначение {self.text} {where} (строка {self.line}, "
@@ -58,10 +67,24 @@ def find_unknown(text: str) -> list[UnknownPlaceholder]:
     found = []
     for match in _PLACEHOLDER.finditer(text):
         if _key(match.group(1)) not in _FIELD_BY_KEY:
-            line = text.count("\n", 0, match.start()) + 1
-            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            found.append(UnknownPlaceholder(match.group(0), line, column))
-    return found
+            found.append(UnknownPlaceholder(match.group(0), *_position(text, match.start())))
+    for offset in (i for i, char in enumerate(text) if char == "%"):
+        match = _SPACED_PLACEHOLDER.match(text, offset)  # at every "%": the matches may overlap
+        if not match or not (match.group(1) or match.group(3)):
+            continue
+        field = _FIELD_BY_KEY.get(_key(match.group(2)))
+        if field is not None:
+            name = next(n for n, f in PLACEHOLDERS.items() if f == field)
+            found.append(UnknownPlaceholder(
+                match.group(0), *_position(text, match.start()), meant=placeholder(name)
+            ))  # fmt: skip
+    return sorted(found, key=lambda u: (u.line, u.column))
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def missing_fields(text: str, client: Client) -> list[str]:

@@ -108,7 +108,7 @@ def test_unknown_placeholder_description_is_russian_with_position() -> None:
         "20%Имя",  # no closing percent sign
         "%1abc%",  # a digit right after the first % is not a placeholder
         "%_x%",  # nor is "_"
-        "%Имя %",  # nor a word followed by a space
+        "%Иначе %",  # nor an unknown word followed by a space (a known one is reported)
         "скидка 20% и ещё 30%",
     ],
 )
@@ -179,3 +179,22 @@ def test_injection_attempt_arrives_as_visible_text() -> None:
 
     assert parsed["Subject"] == "Для Иван Bcc: evil@x.ru, X-Evil: 1"
     assert parsed["To"].addresses[0].display_name == "Иван Bcc: evil@x.ru"
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "column", "meant"),
+    [
+        ("Привет, %Имя %!", "%Имя %", 9, "%Имя%"),
+        ("% Должность% компании", "% Должность%", 1, "%Должность%"),
+        ("скидка 20% для %Наименование %", "%Наименование %", 16, "%Наименование%"),
+    ],
+)
+def test_a_known_name_written_with_a_space_is_reported(text, written, column, meant) -> None:
+    (found,) = find_unknown(text)
+    assert (found.text, found.line, found.column, found.meant) == (written, 1, column, meant)
+    assert f"должно быть {meant}" in found.describe("в сообщении")
+
+
+@pytest.mark.parametrize("text", ["скидка 20 % и 30 %", "50 % скидка", "% и %", "%Имя% и 100 %"])
+def test_percent_signs_around_ordinary_words_are_not_reported(text) -> None:
+    assert find_unknown(text) == []
