@@ -103,6 +103,8 @@ def test_start_shows_the_summary_then_sends_and_reports(session):
     assert window.labels["skipped"].cget("text") == "2"
     assert window.status_label.cget("text") == "Рассылка завершена"
     assert len(window.report.tree.get_children()) == MARKED + 2
+    sent = run_store.deliveries(session.conn, window.run_id, [DeliveryStatus.SENT])
+    assert {d.reply for d in sent} == {"250 2.0.0 Сообщение принято"}  # the server's own answer
     received = sorted(e.rcpt_tos[0] for e in session.server.handler.envelopes)
     assert received == sorted(f"client{i}@avtoprokat-test.ru" for i in range(MARKED))
     first = email.message_from_bytes(

@@ -17,7 +17,6 @@ import smtplib
 import socket
 import ssl
 from base64 import b64encode
-from collections.abc import Callable
 from enum import Enum
 
 from avtoprokat_mail.model import Delivery, EmailSettings, Security
@@ -328,19 +327,27 @@ _RETRYABLE_CONNECT = CONNECTION_LOST | {FailureKind.NETWORK}
 MAYBE_DELIVERED = "Письмо передано серверу, но он не подтвердил приём: оно могло уйти."
 
 
-def _watch_end_of_data(smtp: smtplib.SMTP) -> Callable[[], bool]:
-    """Whether the whole message (up to the final ".") has been written to the socket."""
-    sent = False
-    send = type(smtp).send
+class _DataWatch:
+    """What smtplib's ``sendmail`` does not tell: was the whole message written, and what did
+    the server answer to it. Installed on the session's instance for one message."""
 
-    def watched(data: bytes | str) -> None:
-        nonlocal sent
-        send(smtp, data)
-        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
-            sent = True
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.sent = False  # the final "." went out: the message is on the server
+        self.reply = ""  # the server's answer to the message (DATA), e.g. "250 2.0.0 Ok: queued"
+        send, data = type(smtp).send, type(smtp).data
 
-    smtp.send = watched  # smtplib's data() calls self.send()
-    return lambda: sent
+        def watched_send(chunk: bytes | str) -> None:
+            send(smtp, chunk)
+            if isinstance(chunk, bytes) and chunk.endswith(b"\r\n.\r\n"):
+                self.sent = True
+
+        def watched_data(message: bytes | str) -> tuple[int, bytes]:
+            code, text = data(smtp, message)
+            self.reply = _reply(code, text)
+            return code, text
+
+        smtp.send = watched_send  # smtplib's data() calls self.send()
+        smtp.data = watched_data
 
 
 class SmtpTransport:
@@ -379,7 +386,7 @@ class SmtpTransport:
 
     def send(self, delivery: Delivery, payload: object) -> str:
         smtp = self._smtp or self._connect()
-        data_sent = _watch_end_of_data(smtp)
+        watch = _DataWatch(smtp)
         try:
             recipients = [wire_address(delivery.recipient)]
             if isinstance(payload, bytes):  # already the bytes for the wire (EmailFactory)
@@ -407,12 +414,12 @@ class SmtpTransport:
             raise self._refusal(error.smtp_code, error.smtp_error) from None
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             lost = self._lost(explain(error, self.settings))
-            if data_sent():  # the message is on the server; only its answer is missing
+            if watch.sent:  # the message is on the server; only its answer is missing
                 raise DeliveryError(
                     f"{MAYBE_DELIVERED} {lost.reply}", uncertain=True, connection=True
                 ) from None
             raise lost from None
-        return "250 принято сервером"
+        return watch.reply or "250 принято сервером"
 
     def _refusal(self, code: int, text: bytes | str) -> DeliveryError:
         """4xx: try again later; 421 also means the server hung up; 5xx: refused for good."""
