@@ -194,6 +194,16 @@ class ClientTable:
                 changed.append(self.ids[i])
         return changed
 
+    def mark_every(self, marked: bool) -> None:
+        """Set or clear every row's mark in memory (no list of changes: "mark all" at 100k)."""
+        for row in self.grid:
+            row[MARK_COLUMN] = marked
+
+    def invert_every(self) -> None:
+        """Flip every row's mark in memory."""
+        for row in self.grid:
+            row[MARK_COLUMN] = not row[MARK_COLUMN]
+
     def marked_count(self) -> int:
         return sum(1 for row in self.grid if row[MARK_COLUMN])
 

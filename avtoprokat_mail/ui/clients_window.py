@@ -10,7 +10,7 @@ import ttkbootstrap as ttk
 from tksheet import Sheet
 
 from avtoprokat_mail import APP_NAME, __version__
-from avtoprokat_mail.bulk import gc_paused
+from avtoprokat_mail.bulk import freeze_long_lived, gc_paused
 from avtoprokat_mail.clientfilter import (
     EMAIL_COLUMN,
     GRID_HEADERS,
@@ -209,6 +209,7 @@ class ClientsWindow(ttk.Frame):
         """Read every client from the database and show them under the current filter."""
         with gc_paused():
             self.table.reset(client_store.iter_rows(self.conn))
+        freeze_long_lived()
         if self.sort_state:
             self.table.sort(self.sort_state[0], descending=self.sort_state[1])
         self._refresh_organizations()
@@ -348,18 +349,17 @@ class ClientsWindow(ttk.Frame):
 
     def mark_all(self) -> None:
         client_store.set_all_marked(self.conn, True)
-        self.table.set_marks(range(len(self.table)), True)
+        self.table.mark_every(True)
         self._after_mark_all()
 
     def unmark_all(self) -> None:
         client_store.set_all_marked(self.conn, False)
-        self.table.set_marks(range(len(self.table)), False)
+        self.table.mark_every(False)
         self._after_mark_all()
 
     def invert_marks(self) -> None:
         client_store.invert_marks(self.conn)
-        for row in self.table.grid:
-            row[MARK_COLUMN] = not row[MARK_COLUMN]
+        self.table.invert_every()
         self._after_mark_all()
 
     def _after_mark_all(self) -> None:
