@@ -147,8 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _give_missing_streams_a_null_device() -> None:
+    """A windowed .exe starts with no stdin, stdout or stderr (None): make them the null device,
+    so commands run from the Task Scheduler work by their exit status instead of crashing."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
+    _give_missing_streams_a_null_device()
     args = build_parser().parse_args(argv)
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         None: _run_gui,

@@ -305,3 +305,14 @@ def test_subprocess_relative_data_dir_twice(tmp_path: Path) -> None:
     for _ in range(2):
         result = _subprocess("--data-dir", "rel", "clients", "list", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
+
+
+def test_commands_work_without_standard_streams_as_in_a_windowed_exe(
+    data_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", None)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["--data-dir", str(data_folder), "demo"]) == 0
+    assert main(["--data-dir", str(data_folder), "clients", "list", "--format", "csv"]) == 0
+    assert main(["--data-dir", str(data_folder), "send", "1"]) == 2  # no terminal: needs --yes
