@@ -168,6 +168,19 @@ class Run:
     finished: str = ""
     id: int | None = None
 
+    @classmethod
+    def of(cls, template: Template, transport: str) -> Run:
+        """A new run of ``template``'s text (copied: later edits do not change the run)."""
+        return cls(
+            channel=Channel.SMS if template.sms else Channel.EMAIL,
+            transport=transport,
+            subject=template.subject,
+            body=template.body,
+            attachment1=template.attachment1,
+            attachment2=template.attachment2,
+            template_id=template.id,
+        )
+
     def template(self) -> Template:
         """The template as it was when the run started."""
         return Template(

@@ -162,16 +162,7 @@ def _delivery_for(client: Client, recipient: str, position: int) -> Delivery:
 
 def start_run(conn, plan: RunPlan, transport: str) -> int:
     """Write the run and its journal (recipients pending, the skipped ones with their reason)."""
-    template = plan.template
-    run = Run(
-        channel=plan.channel,
-        transport=transport,
-        subject=template.subject,
-        body=template.body,
-        attachment1=template.attachment1,
-        attachment2=template.attachment2,
-        template_id=template.id,
-    )
+    run = Run.of(plan.template, transport)
     everyone = sorted(plan.recipients + plan.skipped, key=lambda d: d.position)
     return run_store.create_run(conn, run, everyone)
 
@@ -184,10 +175,7 @@ def retry_run(conn, run_id: int) -> int:
         delivery.position, delivery.status, delivery.reply, delivery.attempts = (
             position, DeliveryStatus.PENDING, "", 0,
         )  # fmt: skip
-    fresh = Run(channel=old.channel, transport=old.transport, subject=old.subject,
-                body=old.body, attachment1=old.attachment1, attachment2=old.attachment2,
-                template_id=old.template_id)  # fmt: skip
-    return run_store.create_run(conn, fresh, again)
+    return run_store.create_run(conn, Run.of(old.template(), old.transport), again)
 
 
 # --- sending ---------------------------------------------------------------------------------
