@@ -28,7 +28,6 @@ from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
-RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.STOPPED)
 
 
 def _say(text: str) -> None:

@@ -22,11 +22,11 @@ from tests.gui_helpers import (
 
 # As Excel in a Russian locale saves "CSV (разделители - запятые)": cp1251, ';', CRLF.
 CSV_ROWS = [
-    "Фамилия;Имя;Должность;Организация;E-mail;Мобильный",
-    "Козлов;Андрей Ильич;Директор;ООО «Трасса»;kozlov@trassa.ru;8 (905) 111-22-33",
-    "Иванов;Иван Петрович;Директор;ООО «Ромашка»;IVANOV@mail.ru;+79031112233",
-    "Белова;Ольга;;;belova@@mail.ru;",
-    "Зуева;Нина;;;;12345",
+    "Фамилия;Имя;Должность;Организация;E-mail;Мобильный;Город",
+    "Козлов;Андрей Ильич;Директор;ООО «Трасса»;kozlov@trassa.ru;8 (905) 111-22-33;Тверь",
+    "Иванов;Иван Петрович;Директор;ООО «Ромашка»;IVANOV@mail.ru;+79031112233;Москва",
+    "Белова;Ольга;;;belova@@mail.ru;;",
+    "Зуева;Нина;;;;12345;",
 ]
 
 
@@ -73,6 +73,7 @@ def test_import_preview_then_cancel_writes_nothing(session, csv_file, monkeypatc
     assert preview.summary_label.cget("text") == (
         "Будет добавлено: 1    обновлено: 1    отклонено: 2"
     )
+    assert "«Город»" in preview.ignored_label.cget("text")
     rejected = [
         preview.rejected_view.item(i, "values") for i in preview.rejected_view.get_children()
     ]

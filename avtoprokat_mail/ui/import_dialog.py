@@ -59,6 +59,10 @@ class ImportPreview(ttk.Toplevel):
         ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=780).pack(anchor="w")
         self.summary_label = ttk.Label(body, text=self.summary(), font="-weight bold")
         self.summary_label.pack(anchor="w", pady=(8, 8))
+        self.ignored_label = ttk.Label(
+            body, text=self.ignored(), bootstyle="warning", wraplength=780
+        )
+        self.ignored_label.pack(anchor="w")
         if self.plan.rejected:
             ttk.Label(body, text="Отклонённые строки (они не будут загружены):").pack(anchor="w")
             frame = ttk.Frame(body)
@@ -86,6 +90,13 @@ class ImportPreview(ttk.Toplevel):
             buttons, text="Отмена", bootstyle="secondary", command=self.destroy
         )
         self.cancel_button.pack(side="left", padx=(8, 0))
+
+    def ignored(self) -> str:
+        """The file's columns no client field matches: their values are not loaded."""
+        if not self.plan.ignored_columns:
+            return ""
+        names = ", ".join(f"«{name}»" for name in self.plan.ignored_columns)
+        return f"Не загружаются столбцы с незнакомыми заголовками: {names}."
 
     def summary(self) -> str:
         plan = self.plan

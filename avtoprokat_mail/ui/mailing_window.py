@@ -28,7 +28,6 @@ COLUMNS = (
     ("subject", "Тема", 380),
     ("note", "Примечание", 260),
 )
-NOT_YET_SETTINGS = "Настройки почты и SMS (окно «Параметры») появятся в следующей версии программы."
 
 
 class MailingWindow(ttk.Toplevel):

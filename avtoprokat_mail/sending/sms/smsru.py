@@ -33,7 +33,6 @@ from avtoprokat_mail.sending.sms.gateway import (
 )
 
 NAME = "SMS.ru"
-OK = 100
 PRICE_BATCH = 100  # numbers per /sms/cost request (SMS.ru refuses longer lists)
 
 # The request-level codes (those about the call, not about one phone number), in the words
