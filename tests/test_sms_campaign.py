@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -210,3 +211,29 @@ def test_sms_run_killed_and_resumed_never_sends_twice(db, data_folder, fake, tmp
     assert set(per_number) == sent | (uncertain & set(per_number))
     assert sent | uncertain == {mobile(i) for i in range(COUNT)}
     assert len(uncertain) <= kills
+
+
+def test_too_many_requests_slow_the_run_down(ready, data_folder, fake) -> None:
+    from avtoprokat_mail.sending.sms.gateway import gateway_for
+    from avtoprokat_mail.sending.sms.transport import SmsTransport
+
+    settings = fake.settings(SmsProvider.SMSRU, sender="AvtoProkat")
+    gateway = gateway_for(settings, SMSRU_API_ID)
+    times: list[float] = []
+    real_send = gateway.send
+
+    def timed_send(phone, text):
+        times.append(time.monotonic())
+        return real_send(phone, text)
+
+    gateway.send = timed_send
+    transport = SmsTransport(gateway, first_pause=0.2)
+    fake.rate_limited_times = 1  # the first request is refused as too frequent
+    campaign = Campaign(database_path(data_folder), start(ready), transport, retry_delays=(0.01,))
+    final = campaign.run()
+    assert final.status is RunStatus.FINISHED and final.sent == COUNT
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[0] >= 0.19  # the retry waits the pause, not just the engine's back-off
+    assert gaps[1] >= 0.09  # then the pause halves after each success...
+    assert transport.pause == 0.0  # ...until the run is back at full speed
+    assert len(fake.sent) == COUNT

@@ -8,6 +8,8 @@ uncertain — the SMS may be on its way — so it is never sent twice.
 
 from __future__ import annotations
 
+import time
+
 from avtoprokat_mail.model import Delivery
 from avtoprokat_mail.sending.sms.gateway import FailureKind, GatewayFailure, SmsGateway
 from avtoprokat_mail.sending.transport import DeliveryError
@@ -17,19 +19,35 @@ _TRY_LATER = frozenset({FailureKind.RATE_LIMITED, FailureKind.SERVER})
 
 
 class SmsTransport:
-    """Sends the personalised texts of a run through one gateway."""
+    """Sends the personalised texts of a run through one gateway.
 
-    def __init__(self, gateway: SmsGateway) -> None:
+    "Too many requests" slows the transport down: from then on it keeps a pause between
+    requests, doubled at each new refusal (up to ``max_pause``) and halved after each success,
+    so the run settles at a pace the gateway accepts instead of hitting the limit again.
+    """
+
+    def __init__(
+        self, gateway: SmsGateway, *, first_pause: float = 1.0, max_pause: float = 8.0
+    ) -> None:
         self.gateway = gateway
+        self.first_pause, self.max_pause = first_pause, max_pause
+        self.pause = 0.0  # seconds kept between two requests; 0 until the gateway complains
+        self._last_request = 0.0
 
     def open(self) -> None:
         """Nothing to open: every message is one HTTPS request."""
 
     def send(self, delivery: Delivery, payload: object) -> str:
+        if self.pause:
+            time.sleep(max(0.0, self._last_request + self.pause - time.monotonic()))
+        self._last_request = time.monotonic()
         try:
             sent = self.gateway.send(delivery.recipient, str(payload))
         except GatewayFailure as failure:
+            if failure.kind is FailureKind.RATE_LIMITED:
+                self.pause = min(max(self.pause * 2, self.first_pause), self.max_pause)
             raise _as_delivery_error(failure) from None
+        self.pause = self.pause / 2 if self.pause >= self.first_pause / 4 else 0.0
         parts = f", частей: {sent.segments}" if sent.segments else ""
         return f"принято шлюзом {self.gateway.name}, № {sent.message_id}{parts}"
 
