@@ -76,6 +76,11 @@ class Template:
     sent: str = ""  # when the last run of this template finished; "" if never
     id: int | None = None
 
+    def title(self, length: int = 60) -> str:
+        """How lists and windows name the template: its subject, or the start of an SMS text."""
+        text = " ".join((self.subject or self.body).split())
+        return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
     @property
     def attachments(self) -> list[str]:
         """The attachment paths that are set, in order."""

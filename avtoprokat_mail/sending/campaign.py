@@ -92,7 +92,12 @@ def plan_run(conn, template: Template) -> RunPlan:
             reason = "этот адрес уже есть в рассылке: второе сообщение не отправляется"
         seen.add(key)
         position = len(recipients) + len(skipped) + 1
-        delivery = _delivery_for(client, address or client.email or client.mobile, position)
+        # What the report shows for a skipped client: the channel's contact, else the other one.
+        if channel is Channel.SMS:
+            shown = client.mobile or client.email
+        else:
+            shown = client.email or client.mobile
+        delivery = _delivery_for(client, address or shown, position)
         if reason:
             delivery.status, delivery.reply = DeliveryStatus.SKIPPED, reason
             skipped.append(delivery)

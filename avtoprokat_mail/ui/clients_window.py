@@ -467,7 +467,7 @@ class ClientsWindow(ttk.Frame):
                 continue
             run_store.sending_to_uncertain(self.conn, run.id)
             counts = run_store.status_counts(self.conn, run.id)
-            title = run.subject or run.body[:40].replace("\n", " ")
+            title = run.template().title(40)
             text = (
                 f"Рассылка № {run.id} «{title}» от {format_time(run.started)} была прервана: "
                 f"отправлено {counts[DeliveryStatus.SENT]}, "

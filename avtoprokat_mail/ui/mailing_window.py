@@ -94,7 +94,7 @@ class MailingWindow(ttk.Toplevel):
         for template in template_store.list_templates(self.conn):
             item = str(template.id)
             self.templates[item] = template
-            subject = "(SMS) " + template.body[:60] if template.sms else template.subject
+            subject = f"(SMS) {template.title()}" if template.sms else template.subject
             self.tree.insert("", "end", iid=item, values=(
                 format_time(template.created), format_time(template.sent),
                 "да" if template.sms else "", subject.replace("\n", " "), template.note,
@@ -135,7 +135,7 @@ class MailingWindow(ttk.Toplevel):
         template = self.selected()
         if template is None:
             return
-        name = template.subject or template.body[:40] or f"№ {template.id}"
+        name = template.title(40) or f"№ {template.id}"
         if ask_yes_no(self, "Удаление шаблона", f"Удалить шаблон «{name}»?", danger=True):
             template_store.delete_template(self.conn, template.id)
             self.reload()

@@ -80,7 +80,7 @@ class ProgressWindow(ttk.Toplevel):
         run = run_store.get_run(self.conn, self.run_id)
         body = ttk.Frame(self, padding=14)
         body.pack(fill="both", expand=True)
-        subject = run.subject if run.subject else run.body[:60].replace("\n", " ")
+        subject = run.template().title(80)
         ttk.Label(body, text=subject, font="-weight bold", wraplength=520).pack(anchor="w")
         self.status_label = ttk.Label(body, text="Подготовка…", bootstyle="primary")
         self.status_label.pack(anchor="w", pady=(6, 0))

@@ -42,7 +42,7 @@ class StartDialog(ttk.Toplevel):
         plan = self.plan
         body = ttk.Frame(self, padding=14)
         body.pack(fill="both", expand=True)
-        title = plan.template.subject or plan.template.body[:60].replace("\n", " ")
+        title = plan.template.title(80)
         ttk.Label(body, text=title, font="-weight bold", wraplength=620).pack(anchor="w")
         ttk.Label(body, text=self._how()).pack(anchor="w", pady=(4, 8))
         self.recipients_label = ttk.Label(

@@ -319,10 +319,12 @@ class TemplateForm(ttk.Toplevel):
             shown = body
             self.counter_label.configure(text=sms_length(body).describe())
             self.subject_entry.configure(state="disabled")
+            self.send_self_button.configure(text="Отправить SMS на номер")
         else:
             shown = f"Тема: {render(template.subject, client, header=True)}\n\n{body}"
             self.counter_label.configure(text="")
             self.subject_entry.configure(state="normal")
+            self.send_self_button.configure(text="Отправить себе")
         self.preview_text.configure(state="normal")
         self.preview_text.delete("1.0", "end")
         self.preview_text.insert("1.0", shown)

@@ -26,7 +26,8 @@ def cost_line(gateway: SmsGateway, plan: RunPlan) -> str:
     if price.segments:
         total = price.amount / price.segments * plan.segments
         line = f"Стоимость ≈ {format_money(total, price.currency)} за {plan.segments} SMS. "
-    line += f"На счёте {format_money(balance.amount, balance.currency)}."
+    # The amount ends in "руб.", which ends the sentence too: no second full stop.
+    line += f"На счёте {format_money(balance.amount, balance.currency)}"
     if price.segments and balance.amount < total:
         line += " Денег не хватит на всю рассылку: пополните счёт."
     return line
