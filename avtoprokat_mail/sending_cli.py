@@ -21,7 +21,7 @@ from avtoprokat_mail.sending.campaign import (
     start_run,
 )
 from avtoprokat_mail.sending.runlock import effective_status
-from avtoprokat_mail.sending.setup import SMTP, SetupError, outbox_name, prepare
+from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.sending.sms.transport import SmsTransport
 from avtoprokat_mail.storage import runs as run_store
@@ -74,7 +74,7 @@ def _new_run(conn: sqlite3.Connection, args: argparse.Namespace) -> int | None:
         _say(f"Ошибка: нет шаблона с номером {args.template_id}")
         return None
     plan = plan_run(conn, template)
-    transport = outbox_name(args.outbox) if args.outbox else SMTP
+    transport = outbox_name(args.outbox) if args.outbox else direct_transport(plan.channel)
     setup = prepare(conn, plan.channel, transport, PasswordStore())  # settings problems first
     _print_plan(plan)
     if isinstance(setup.transport, SmsTransport):  # not for a test run into a folder

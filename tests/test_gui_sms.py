@@ -85,3 +85,49 @@ def test_test_sms_to_a_typed_number(session):
     form.send_self_button.invoke()
     wait_for(lambda: "не похоже" in form.send_self_label.cget("text"), session.root)
     assert len(session.fake.sent) == 1
+
+
+def test_without_a_secure_store_start_asks_for_the_sms_key(tk_root, data_folder, gui_errors):
+    import keyring
+    from keyring.backends import fail
+
+    from avtoprokat_mail.ui.dialogs import open_dialog
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    with FakeGateway() as fake:
+        conn = open_database(database_path(data_folder))
+        client_store.add_client(conn, Client(surname="Смирнов", name="Олег", mobile=NUMBERS[0],
+                                             marked=True))  # fmt: skip
+        save_sms_settings(conn, fake.settings(SmsProvider.SMSRU))
+        template_store.add_template(conn, Template(sms=True, body="%Имя%, ждём вас!"))
+        conn.close()
+        s = Session(tk_root, data_folder)
+        s.open()
+        try:
+            seen: list[str] = []
+
+            def type_key() -> None:
+                dialog = open_dialog()
+                if dialog is None:
+                    tk_root.after(20, type_key)
+                    return
+                seen.append(dialog.message)
+                dialog.password_var.set(SMSRU_API_ID)
+                dialog.press("OK")
+
+            mailing = s.window.open_mailing()
+            mailing.buttons["Старт"].invoke()
+            pump(tk_root)
+            (dialog,) = toplevels_of(tk_root, StartDialog)
+            tk_root.after(20, type_key)
+            dialog.start_button.invoke()
+            pump(tk_root)
+            (window,) = toplevels_of(tk_root, ProgressWindow)
+            wait_for(lambda: window.final is not None, tk_root)
+            assert "SMS-шлюза SMS.ru" in seen[0]
+            assert fake.sent == [(NUMBERS[0], "Олег, ждём вас!", "")]
+        finally:
+            close_windows(tk_root, (ProgressWindow, StartDialog, MailingWindow))
+            s.close()
+            keyring.set_keyring(previous)

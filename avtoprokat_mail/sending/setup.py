@@ -28,7 +28,24 @@ from avtoprokat_mail.settings import (
     sms_settings_problems,
 )
 
-SMTP = "smtp"
+SMTP = "smtp"  # the journal's name of a run sent through the SMTP server of the settings
+SMS_GATEWAY = "gateway"  # ... and of one sent through the SMS gateway of the settings
+
+
+def direct_transport(channel: Channel) -> str:
+    """The transport of a real (not a test folder) run on ``channel``."""
+    return SMTP if channel is Channel.EMAIL else SMS_GATEWAY
+
+
+def secret_needed(conn: sqlite3.Connection, channel: Channel) -> tuple[str, str] | None:
+    """(credential-store account, what to ask the user) of the secret a real run needs."""
+    if channel is Channel.SMS:
+        sms = load_sms_settings(conn)
+        return sms_account(sms), f"Ключ (или пароль) SMS-шлюза {SMS_PROVIDER_NAMES[sms.provider]}:"
+    email = load_email_settings(conn)
+    if email.host and email.auth:
+        return smtp_account(email), f"Пароль для {email.user} на {email.host}:"
+    return None
 
 
 class SetupError(Exception):

@@ -10,10 +10,18 @@ from collections.abc import Callable
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.credentials import PasswordStore, smtp_account
+from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore
 from avtoprokat_mail.model import Channel
 from avtoprokat_mail.sending.campaign import RunPlan, start_run
-from avtoprokat_mail.sending.setup import SMTP, SetupError, outbox_name, prepare
+from avtoprokat_mail.sending.outbox import is_outbox
+from avtoprokat_mail.sending.setup import (
+    SMS_GATEWAY,
+    SetupError,
+    direct_transport,
+    outbox_name,
+    prepare,
+    secret_needed,
+)
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.settings import SECURITY_NAMES, load_email_settings
 from avtoprokat_mail.ui import filedialogs
@@ -96,7 +104,7 @@ class StartDialog(ttk.Toplevel):
     def _ask_cost(self) -> None:
         """Ask the gateway for the price and the balance off the Tk thread."""
         try:
-            setup = prepare(self.conn, Channel.SMS, SMTP, self.passwords)
+            setup = prepare(self.conn, Channel.SMS, SMS_GATEWAY, self.passwords)
         except SetupError as error:
             self.cost_label.configure(text=f"Стоимость не известна: {error}")
             return
@@ -135,7 +143,7 @@ class StartDialog(ttk.Toplevel):
 
     def start(self) -> int | None:
         """Check the settings (asking the password once if it is not stored), then start."""
-        return self._start(SMTP)
+        return self._start(direct_transport(self.plan.channel))
 
     def start_to_folder(self) -> int | None:
         folder = filedialogs.ask_directory(self, title="Папка для тестовой рассылки")
@@ -153,20 +161,20 @@ class StartDialog(ttk.Toplevel):
         return run_id
 
     def _ready(self, transport: str) -> None:
-        """Raise SetupError unless the run can be sent; ask a password the store cannot keep."""
+        """Raise SetupError unless the run can be sent; ask a secret the store cannot keep."""
         try:
             prepare(self.conn, self.plan.channel, transport, self.passwords)
             return
         except SetupError:
-            settings = load_email_settings(self.conn)
-            if transport != SMTP or self.passwords.secure or not (settings.host and settings.auth):
+            needed = secret_needed(self.conn, self.plan.channel)
+            asked_already = needed is not None and self.passwords.get(needed[0])
+            if is_outbox(transport) or self.passwords.secure or needed is None or asked_already:
                 raise
-        password = ask_password(
-            self, "Пароль SMTP", f"Пароль для {settings.user} на {settings.host}:"
-        )
+        account, question = needed
+        password = ask_password(self, "Пароль", f"{question}\n\n{NO_SECURE_STORE}")
         if not password:
             raise SetupError("Рассылка не начата: пароль не введён.")
-        self.passwords.set(smtp_account(settings), password)
+        self.passwords.set(account, password)
         prepare(self.conn, self.plan.channel, transport, self.passwords)
 
 
