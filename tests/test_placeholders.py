@@ -11,7 +11,9 @@ from avtoprokat_mail.model import Client, Template
 from avtoprokat_mail.placeholders import (
     UnknownPlaceholder,
     clean_header_value,
+    fields_without_default,
     find_unknown,
+    missing_fields,
     render,
 )
 from avtoprokat_mail.sending.message import Sender, build_email
@@ -92,7 +94,8 @@ def test_unknown_placeholder_description_is_russian_with_position() -> None:
     message = UnknownPlaceholder("%Город%", 3, 7).describe("в сообщении")
     assert message == (
         "Неизвестное обозначение %Город% в сообщении (строка 3, позиция 7). "
-        "Можно использовать: %Имя%, %Должность%, %Наименование%."
+        "Можно использовать: %Имя%, %Должность%, %Наименование%; "
+        "с текстом на случай пустого поля: %Должность|сотрудник%."
     )
 
 
@@ -198,3 +201,102 @@ def test_a_known_name_written_with_a_space_is_reported(text, written, column, me
 @pytest.mark.parametrize("text", ["скидка 20 % и 30 %", "50 % скидка", "% и %", "%Имя% и 100 %"])
 def test_percent_signs_around_ordinary_words_are_not_reported(text) -> None:
     assert find_unknown(text) == []
+
+
+# --- defaults: %Должность|сотрудник% -----------------------------------------------------------
+NO_POSITION = Client(name="Анна", position="", organization="ООО «Ромашка»")
+
+
+def test_a_default_stands_in_for_an_empty_field_only() -> None:
+    text = "Вам, как %Должность|сотрудник% компании (%Наименование|вашей%), …"
+    assert render(text, NO_POSITION) == "Вам, как сотрудник компании (ООО «Ромашка»), …"
+    assert render(text, CLIENT) == "Вам, как Директор компании (ООО «Ромашка»), …"
+
+
+@pytest.mark.parametrize("blank", [" ", "  \t ", None])
+def test_a_blank_field_takes_the_default(blank) -> None:
+    client = Client(name="Анна", position=blank)
+    assert render("%Должность|сотрудник%", client) == "сотрудник"
+    assert render("Для %Должность|сотрудник%", client, header=True) == "Для сотрудник"
+
+
+def test_a_default_may_hold_spaces_cyrillic_and_punctuation() -> None:
+    text = "%Имя|уважаемый клиент, «коллега» (ИП/ООО) — 100 ₽!%"
+    assert render(text, Client()) == "уважаемый клиент, «коллега» (ИП/ООО) — 100 ₽!"
+    assert find_unknown(text) == []
+
+
+def test_an_empty_default_means_empty_on_purpose() -> None:
+    assert render("[%Должность|%]", NO_POSITION) == "[]"
+    assert render("[%Должность|%]", CLIENT) == "[Директор]"
+    assert find_unknown("%Должность|%") == []
+    assert missing_fields("%Должность|%", NO_POSITION) == []
+
+
+def test_default_names_ignore_case_and_yo() -> None:
+    assert render("%ДОЛЖНОСТЬ|сотрудник% %наименованиё|компания%", Client()) == (
+        "сотрудник компания"
+    )
+    assert find_unknown("%ДОЛЖНОСТЬ|сотрудник% %наименованиё|компания%") == []
+
+
+def test_a_default_ends_at_the_line() -> None:
+    text = "%Должность|сотрудник\nкомпании%"
+    assert render(text, NO_POSITION) == text
+    assert find_unknown(text) == []
+    assert render("%Должность|сотрудник%\nкомпании%", NO_POSITION) == "сотрудник\nкомпании%"
+
+
+def test_a_hostile_default_is_cleaned_in_a_header_like_client_data() -> None:
+    text = "%Имя|=?UTF-8?Q?=0A?=Bcc: x@y%"
+    assert render(text, Client(), header=True) == "= ?UTF-8?Q? =0A? =Bcc: x@y"
+    assert render(text, Client()) == "=?UTF-8?Q?=0A?=Bcc: x@y"  # the body is not a header
+
+
+def test_a_hostile_default_cannot_inject_a_header() -> None:
+    template = Template(subject="Для %Имя|=?UTF-8?Q?=0A?=Bcc: x@y%", body="x")
+    client = Client(email="a@example.ru")
+    parsed = email.message_from_bytes(
+        build_email(template, client, SENDER, []).as_bytes(), policy=policy.default
+    )
+    assert parsed["Bcc"] is None
+    assert parsed["Subject"] == "Для = ?UTF-8?Q? =0A? =Bcc: x@y"
+
+
+def test_an_unknown_name_with_a_default_is_reported_as_written() -> None:
+    text = "Ваш город: %Город|Москва%.\n%Должность|сотрудник%"
+    assert find_unknown(text) == [UnknownPlaceholder("%Город|Москва%", 1, 12)]
+    assert render(text, NO_POSITION) == "Ваш город: %Город|Москва%.\nсотрудник"
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "meant"),
+    [
+        ("Вам, как %Должность |сотрудник%", "%Должность |сотрудник%", "%Должность|сотрудник%"),
+        ("% Имя|клиент%!", "% Имя|клиент%", "%Имя|клиент%"),
+        ("%Наименование |%", "%Наименование |%", "%Наименование|%"),
+    ],
+)
+def test_a_spaced_name_with_a_default_is_reported(text, written, meant) -> None:
+    (found,) = find_unknown(text)
+    assert (found.text, found.meant) == (written, meant)
+    assert f"должно быть {meant}" in found.describe("в сообщении")
+
+
+def test_fields_without_default_in_order_of_use() -> None:
+    text = "%Наименование|компания% %должность% %Имя|клиент% %Имя% %Должность% %Город%"
+    assert fields_without_default(text) == ["Должность", "Имя"]
+    assert fields_without_default("%Должность|сотрудник% %Наименование|%") == []
+    assert fields_without_default("%Имя %") == []  # spaced: reported by find_unknown instead
+
+
+def test_missing_fields_skips_a_field_covered_by_a_default_everywhere() -> None:
+    client = Client(name="", position="", organization="")
+    assert missing_fields("%Должность|сотрудник% %Имя%", client) == ["Имя"]
+    assert missing_fields("%Должность|сотрудник%, %Должность|сотрудник%", client) == []
+    # Once with a default and once without: the second use would be empty.
+    assert missing_fields("%Должность|сотрудник%, %Должность%", client) == ["Должность"]
+    assert missing_fields("%Должность%, %Должность|сотрудник%", NO_POSITION) == ["Должность"]
+    assert missing_fields("%Должность% %Наименование%", NO_POSITION) == ["Должность"]
+    # A default ends at the first "%": «%Имя|%» is an empty default, «Должность%» plain text.
+    assert missing_fields("%Имя|%Должность%", client) == []
