@@ -287,3 +287,71 @@ def test_double_click_on_a_template_opens_it(session):
     pump(session.root)
     (form,) = toplevels_of(mailing, TemplateForm)
     assert form.subject_var.get() == "Двойной щелчок"
+
+
+# --- defaults: %Должность|сотрудник% -----------------------------------------------------------
+def mark_only_petrov_without_position(session) -> None:
+    conn = session.conn
+    client_store.set_all_marked(conn, False)
+    (petrov,) = [c for c in client_store.list_clients(conn) if c.surname == "Петров"]
+    petrov.position = "  "
+    petrov.mobile = "+79035556677"
+    petrov.marked = True
+    client_store.update_client(conn, petrov)
+
+
+def test_if_empty_entry_makes_the_buttons_insert_a_default(session):
+    form = new_form(open_mailing(session))
+    type_into_body(form, "Вам, как  компании")
+    form.default_entry.focus_force()
+    form.default_entry.insert(0, "сотрудник")
+    pump(form)
+    form.body_text.mark_set("insert", "1.9")  # between the two spaces
+    form.insert_buttons["%Должность%"].invoke()
+    assert form.body() == "Вам, как %Должность|сотрудник% компании"
+    assert form.body_text.index("insert") == "1.30"  # the cursor is after the insertion
+
+    form.default_var.set("")  # empty again: the plain placeholder
+    form.insert_buttons["%Имя%"].invoke()
+    assert form.body() == "Вам, как %Должность|сотрудник%%Имя% компании"
+    assert [b.cget("text") for b in form.insert_buttons.values()] == [
+        "%Имя%",
+        "%Должность%",
+        "%Наименование%",
+    ]
+
+
+def test_if_empty_entry_drops_a_percent_sign_and_says_so(session):
+    form = new_form(open_mailing(session))
+    form.subject_entry.focus_force()
+    pump(form)
+    form.default_var.set(" скидка 5% ")
+    form.insert_buttons["%Наименование%"].invoke()
+    assert form.subject_var.get() == "%Наименование|скидка 5%"
+    assert "«%»" in form.message_label.cget("text")
+    assert form.warning_label.cget("text") == ""
+
+
+def test_preview_uses_the_default_for_a_client_without_a_position(session):
+    mark_only_petrov_without_position(session)
+    form = new_form(open_mailing(session))
+    form.subject_var.set("Для %Должность|сотрудника%")
+    type_into_body(form, "Вам, как %Должность|сотрудник% компании (%Наименование%), скидка.")
+    assert form.preview_text.get("1.0", "end-1c") == (
+        "Тема: Для сотрудника\n\nВам, как сотрудник компании (АО «Вектор»), скидка."
+    )
+    assert form.warning_label.cget("text") == ""  # a default covers the empty field
+
+    type_into_body(form, " %Должность%")  # one use without a default: the field is missing
+    assert "не заполнено: «Должность»" in form.warning_label.cget("text")
+
+
+def test_sms_counter_counts_the_rendered_default(session):
+    mark_only_petrov_without_position(session)
+    form = new_form(open_mailing(session))
+    form.sms_check.invoke()
+    type_into_body(form, "%Должность|сотрудник%")
+    assert form.preview_text.get("1.0", "end-1c") == "сотрудник"
+    assert form.counter_label.cget("text").startswith("Символов: 9, SMS: 1")
+    type_into_body(form, "я" * 61)  # 70 in all once rendered, though the text holds 82
+    assert form.counter_label.cget("text").startswith("Символов: 70, SMS: 1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import sqlite3
 import threading
 import tkinter as tk
@@ -27,6 +28,8 @@ from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
 from avtoprokat_mail.ui.formatting import format_time
 
 PREVIEW_CLIENTS_LIMIT = 500  # the preview picks from the marked clients, or the first ones
+# A placeholder's default ends at "%" and cannot span lines (see placeholders.py).
+_DEFAULT_FORBIDDEN = re.compile(r"[%\r\n\v\f\x85\u2028\u2029]")
 
 
 class TemplateForm(ttk.Toplevel):
@@ -81,10 +84,21 @@ class TemplateForm(ttk.Toplevel):
                 text=text,
                 bootstyle="info-outline",
                 takefocus=False,
-                command=lambda t=text: self.insert_placeholder(t),
+                command=lambda n=name: self.insert_field(n),
             )
             button.pack(fill="x", pady=2)
             self.insert_buttons[text] = button
+        # What the buttons add as a default: "сотрудник" makes them insert %Должность|сотрудник%.
+        ttk.Label(column, text="Если поле пусто:").pack(anchor="w", pady=(6, 0))
+        self.default_var = tk.StringVar(self)
+        self.default_entry = ttk.Entry(column, textvariable=self.default_var, width=12)
+        self.default_entry.pack(fill="x", pady=(2, 0))
+        ttk.ToolTip(
+            self.default_entry,
+            text="Текст на случай, если у клиента поле не заполнено. Кнопки выше вставят, "
+            "например, %Должность|сотрудник% — клиенту без должности придёт «сотрудник».",
+            wraplength=320,
+        )
         ttk.Separator(column).pack(fill="x", pady=8)
         self.paste_button = ttk.Button(
             column, text="Вставить", bootstyle="secondary", takefocus=False, command=self.paste
@@ -218,6 +232,17 @@ class TemplateForm(ttk.Toplevel):
     def body(self) -> str:
         """The message text without the newline tk.Text always adds at the end."""
         return self.body_text.get("1.0", "end-1c")
+
+    def insert_field(self, name: str) -> None:
+        """An insert button: the placeholder, with the «Если поле пусто» text as its default."""
+        typed = self.default_var.get()
+        default = _DEFAULT_FORBIDDEN.sub("", typed).strip()
+        if default != typed.strip():
+            self.message_label.configure(
+                text="Знак «%» и перенос строки в тексте «Если поле пусто» не поддерживаются "
+                "и пропущены."
+            )
+        self.insert_placeholder(placeholder(name, default or None))
 
     def insert_placeholder(self, text: str) -> None:
         """Insert ``text`` at the cursor of the subject or message, whichever had focus last."""
