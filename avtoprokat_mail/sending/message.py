@@ -20,7 +20,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.model import Client, EmailSettings, Template
 from avtoprokat_mail.placeholders import clean_header_value, render
 
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024  # what mail.ru, Yandex and Gmail accept in all
@@ -38,6 +38,13 @@ class Sender:
 
     name: str
     address: str
+
+
+def configured_sender(settings: EmailSettings) -> Sender | None:
+    """The sender of the settings; None while «Email отправителя» is empty."""
+    if not settings.sender_address:
+        return None
+    return Sender(settings.sender_name, settings.sender_address)
 
 
 @dataclass(frozen=True)
