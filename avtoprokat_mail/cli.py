@@ -35,6 +35,7 @@ from avtoprokat_mail.sending.message import (
     TemplateError,
     build_email,
     build_sms,
+    configured_sender,
     load_attachments,
 )
 from avtoprokat_mail.sending.sms.segments import sms_length
@@ -376,11 +377,13 @@ def _templates_preview(conn, args: argparse.Namespace) -> int:
         attachments = load_attachments(template)
     except TemplateError as error:
         raise UsageError(str(error)) from error
-    message = build_email(template, client, None, attachments)
-    print(
-        "Внимание: отправитель ещё не настроен (окно «Параметры»), поэтому в письме нет From.",
-        file=sys.stderr,
-    )
+    sender = configured_sender(load_email_settings(conn))
+    message = build_email(template, client, sender, attachments)
+    if sender is None:
+        print(
+            "Внимание: отправитель ещё не настроен (окно «Параметры»), поэтому в письме нет From.",
+            file=sys.stderr,
+        )
     sys.stdout.flush()
     sys.stdout.buffer.write(message.as_bytes())
     sys.stdout.buffer.flush()

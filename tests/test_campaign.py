@@ -242,6 +242,33 @@ def test_long_cyrillic_subjects_keep_their_spaces(
     }
 
 
+def test_text_attachments_arrive_readable(
+    db: sqlite3.Connection, database: Path, tmp_path: Path, starttls_server: SmtpServer
+) -> None:
+    texts = {
+        "Прайс-лист.txt": ("Прайс-лист: «Лада Веста» — 2 500 ₽ в сутки.\r\nЁлки!\r\n", "utf-8"),
+        "Цены 2026.csv": ("Модель;Цена, руб.\r\nЛада Веста «Люкс» — №2;3200\r\n", "cp1251"),
+    }
+    for name, (text, codec) in texts.items():
+        (tmp_path / name).write_bytes(text.encode(codec))
+    run_id, _ = new_run(db, 2, attachments=[tmp_path / name for name in texts])
+
+    final = campaign(database, run_id, starttls_server).run()
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 2)
+    for got in received(starttls_server.handler.envelopes):
+        txt, csv = got.message.iter_attachments()
+        assert (txt.get_filename(), txt.get_content_type(), txt.get_param("charset")) == (
+            "Прайс-лист.txt", "text/plain", "utf-8"
+        )  # fmt: skip
+        assert (csv.get_filename(), csv.get_content_type(), csv.get_param("charset")) == (
+            "Цены 2026.csv", "text/csv", "windows-1251"
+        )  # fmt: skip
+        # what a mail program shows: the bytes decoded with the declared charset
+        assert txt.get_content() == texts["Прайс-лист.txt"][0]
+        assert csv.get_content() == texts["Цены 2026.csv"][0]
+
+
 # --- 2. faults --------------------------------------------------------------------------------
 @pytest.mark.parametrize("with_421", [False, True], ids=["server closes", "421 to the next MAIL"])
 def test_dropped_connection_every_50_messages(

@@ -208,6 +208,22 @@ def test_preview_email_is_the_whole_message(
     assert "отправитель ещё не настроен" in err
 
 
+def test_preview_email_is_from_the_configured_sender(
+    cli_bytes, client_id: int, email_template_id: int
+) -> None:
+    assert cli_bytes("settings", "set", "email.sender_name", "Автопрокат «Лада»")[0] == 0
+    assert cli_bytes("settings", "set", "email.sender_address", "office@avtoprokat.ru")[0] == 0
+
+    status, out, err = cli_bytes("templates", "preview", str(email_template_id),
+                                 "--client", str(client_id))  # fmt: skip
+
+    assert (status, err) == (0, "")
+    _assert_is_the_personalised_email(out)
+    (sender,) = _parse(out)["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Автопрокат «Лада»", "office@avtoprokat.ru")
+    assert _parse(out)["Message-ID"].endswith("@avtoprokat.ru>")
+
+
 def test_preview_warns_about_unknown_placeholder(
     cli_bytes, db: sqlite3.Connection, client_id: int
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import random
 import re
 from email import policy
 from email.message import EmailMessage
@@ -217,6 +218,71 @@ def test_template_without_attachments_is_a_single_text_part() -> None:
 
     assert parsed.get_content_type() == "text/plain"
     assert list(parsed.iter_attachments()) == []
+
+
+# --- text attachments: a declared charset that decodes their bytes -----------------------------
+UTF8_TEXT = "Прайс-лист: «Лада Веста» — 2 500 ₽ в сутки.\r\nЁлки, ёжики, № 5.\r\n"
+CP1251_TEXT = "Модель;Цена в сутки, руб.\r\nЛада Веста;2500\r\nKia Rio «Люкс» — №2;3200\r\n"
+ASCII_TEXT = "Model;Price\r\nLada Vesta;2500\r\n"
+BINARY = random.Random(11).randbytes(5000)  # not text in any charset
+LATIN1 = "Modèle;Prix\nCitroën C3 Très Confort;45 €\n".encode("cp1252")
+# name → (bytes, Content-Type, charset, what get_content() gives back)
+TEXT_FILES = {
+    "Прайс-лист.txt": (UTF8_TEXT.encode("utf-8"), "text/plain", "utf-8", UTF8_TEXT),
+    "Цены 2026.csv": (CP1251_TEXT.encode("cp1251"), "text/csv", "windows-1251", CP1251_TEXT),
+    "readme.txt": (ASCII_TEXT.encode("ascii"), "text/plain", "us-ascii", ASCII_TEXT),
+    "архив.txt": (BINARY, "application/octet-stream", None, BINARY),
+    # UTF-8 with a BOM (Notepad's "UTF-8 with BOM"): the BOM stays, it is part of the file
+    "письмо.html": (
+        "\ufeff<p>Здравствуйте!</p>\n".encode("utf-8"), "text/html", "utf-8",
+        "\ufeff<p>Здравствуйте!</p>\n",
+    ),
+    # Latin-1 bytes decode as Windows-1251 too ("Citroлn"), but they are not Russian text
+    "prix.txt": (LATIN1, "application/octet-stream", None, LATIN1),
+    "nul.txt": (b"ID\x00Lada\x00", "application/octet-stream", None, b"ID\x00Lada\x00"),
+}  # fmt: skip
+TEXT_PAIRS = [
+    pytest.param(("Прайс-лист.txt", "Цены 2026.csv"), id="utf-8 txt, cp1251 csv"),
+    pytest.param(("readme.txt", "архив.txt"), id="ascii txt, binary txt"),
+    pytest.param(("письмо.html", "prix.txt"), id="utf-8-sig html, latin-1 txt"),
+    pytest.param(("nul.txt", "readme.txt"), id="nul txt, ascii txt"),
+]
+
+
+def _build_both(template: Template) -> dict[str, bytes]:
+    """The wire bytes of both paths: build_email and the engine's EmailFactory."""
+    from avtoprokat_mail.sending.message import EmailFactory
+
+    attachments = load_attachments(template)
+    built = build_email(template, CLIENT, SENDER, attachments).as_bytes()
+    fast = EmailFactory(template, SENDER, attachments).build(CLIENT)
+    assert isinstance(fast, bytes)
+    assert _without_volatile(fast) == _without_volatile(built)
+    return {"build_email": built, "EmailFactory": fast}
+
+
+@pytest.mark.parametrize("names", TEXT_PAIRS)
+def test_text_attachments_declare_the_charset_of_their_bytes(tmp_path: Path, names) -> None:
+    paths = []
+    for name in names:
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(TEXT_FILES[name][0])
+    template = Template(subject="s", body="b", attachment1=str(paths[0]), attachment2=str(paths[1]))
+
+    for builder, data in _build_both(template).items():
+        parsed = email.message_from_bytes(data, policy=policy.default)
+        parts = list(parsed.iter_attachments())
+        assert [part.get_filename() for part in parts] == list(names), builder
+        for name, part in zip(names, parts, strict=True):
+            _, content_type, charset, content = TEXT_FILES[name]
+            assert (part.get_content_type(), part.get_param("charset")) == (
+                content_type, charset
+            ), (builder, name)  # fmt: skip
+            assert part["Content-Transfer-Encoding"] == "base64"
+            assert part.get_content() == content, (builder, name)  # decoded with the charset
+            assert part.get_payload(decode=True) == TEXT_FILES[name][0]  # the file's own bytes
+        # Cyrillic file names as RFC 2231 parameters, as for every attachment
+        assert data.count(b"filename*=utf-8''") == sum(not name.isascii() for name in names)
 
 
 # --- SMS ---------------------------------------------------------------------------------------

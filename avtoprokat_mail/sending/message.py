@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import random
+import re
 import sys
 from base64 import b64encode
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.model import Client, EmailSettings, Template
 from avtoprokat_mail.placeholders import clean_header_value, render
 
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024  # what mail.ru, Yandex and Gmail accept in all
@@ -37,6 +38,13 @@ class Sender:
 
     name: str
     address: str
+
+
+def configured_sender(settings: EmailSettings) -> Sender | None:
+    """The sender of the settings; None while «Email отправителя» is empty."""
+    if not settings.sender_address:
+        return None
+    return Sender(settings.sender_name, settings.sender_address)
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,55 @@ def load_attachments(template: Template) -> list[Attachment]:
             raise TemplateError(f"Не удаётся прочитать приложение {name}: {error}") from error
         mime, _ = mimetypes.guess_type(path.name)
         maintype, subtype = (mime or "application/octet-stream").split("/", 1)
+        charset = text_charset(data) if maintype == "text" else None
+        if maintype == "text" and not charset:  # not text in a charset we can name: save only
+            maintype, subtype = "application", "octet-stream"
         part = MIMEPart(policy=_SMTP)
         part.set_content(data, maintype, subtype, disposition="attachment", filename=path.name)
+        if charset:  # without it a text part is US-ASCII (RFC 2046 §4.1.2)
+            part.set_param("charset", charset, replace=True)  # replace: Content-Type stays first
         attachments.append(Attachment(path.name, len(data), part))
     return attachments
+
+
+# C0 controls but TAB, LF, VT, FF and CR, and DEL: no text file holds them, binary files do
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+_C1_CONTROL_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")  # U+0080..U+009F
+_NOT_ASCII = bytes(range(0x80, 0x100))
+_RUSSIAN_1251 = bytes(range(0xC0, 0x100)) + b"\xa8\xb8"  # А..я, Ё, ё in Windows-1251
+# A Russian letter next to a Latin one: what Latin-1 (é, ü, ñ...) read as Windows-1251 gives
+_MIXED_1251 = re.compile(rb"(?=[A-Za-z][\xc0-\xff\xa8\xb8]|[\xc0-\xff\xa8\xb8][A-Za-z])")
+
+
+def text_charset(data: bytes) -> str | None:
+    """The charset a text attachment declares so that mail readers show it right.
+
+    ``us-ascii`` or ``utf-8`` when the bytes are that (a BOM is kept: it is part of the file),
+    ``windows-1251`` when they read as Russian text in it (a price list saved by Excel or
+    Notepad in Windows), None when they are not text in any of these.
+    """
+    if _CONTROL.search(data):
+        return None
+    if data.isascii():
+        return "us-ascii"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return None if _C1_CONTROL_UTF8.search(data) else "utf-8"
+    try:
+        data.decode("cp1251")  # every byte but 0x98
+    except UnicodeDecodeError:
+        return None
+    # Russian text: its non-ASCII characters are mostly Russian letters (the rest «», —, №...),
+    # and these make words of their own
+    letters = len(data) - len(data.translate(None, _RUSSIAN_1251))
+    not_ascii = len(data) - len(data.translate(None, _NOT_ASCII))
+    mixed = len(_MIXED_1251.findall(data))
+    if letters >= 0.7 * not_ascii and mixed <= 0.1 * letters:
+        return "windows-1251"
+    return None
 
 
 def wire_address(address: str) -> str:

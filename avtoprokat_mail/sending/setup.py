@@ -17,7 +17,7 @@ from avtoprokat_mail.credentials import (
     smtp_account,
 )
 from avtoprokat_mail.model import Channel
-from avtoprokat_mail.sending.message import Sender
+from avtoprokat_mail.sending.message import Sender, configured_sender
 from avtoprokat_mail.sending.outbox import OUTBOX_PREFIX, OutboxTransport, is_outbox
 from avtoprokat_mail.sending.transport import Transport
 from avtoprokat_mail.settings import (
@@ -75,9 +75,7 @@ def prepare(
 ) -> SendingSetup:
     """The transport, sender and limit for a run; SetupError when the settings do not allow it."""
     settings = load_email_settings(conn)
-    sender = (
-        Sender(settings.sender_name, settings.sender_address) if settings.sender_address else None
-    )
+    sender = configured_sender(settings)
     if is_outbox(transport_name):
         folder = Path(transport_name.removeprefix(OUTBOX_PREFIX))
         return SendingSetup(
