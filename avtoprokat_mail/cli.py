@@ -129,7 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     stest.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
     send = commands.add_parser("send", help="разослать шаблон отмеченным клиентам")
     send.add_argument("template_id", type=int, nargs="?", metavar="TEMPLATE_ID")
-    send.add_argument("--resume", type=int, metavar="RUN_ID", help="продолжить прерванную рассылку")
+    send.add_argument(
+        "--resume", type=int, metavar="RUN_ID",
+        help="продолжить прерванную, отменённую или остановленную рассылку",
+    )  # fmt: skip
+    send.add_argument(
+        "--retry", type=int, metavar="RUN_ID",
+        help="новой рассылкой отправить тем, кому рассылка RUN_ID не отправила",
+    )  # fmt: skip
+    send.add_argument(
+        "--include-uncertain", action="store_true",
+        help="с --retry: отправить и тем, чей исход неизвестен (письмо могло уйти)",
+    )  # fmt: skip
+    send.add_argument(
+        "--again", action="store_true",
+        help="отправить и тем, кто уже получил этот шаблон",
+    )  # fmt: skip
+    send.add_argument(
+        "--skip-incomplete", action="store_true",
+        help="пропустить клиентов, у которых нет данных для обозначений шаблона",
+    )  # fmt: skip
     send.add_argument("--outbox", type=Path, metavar="DIR", help="записать письма в папку .eml")
     send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
     send.add_argument(

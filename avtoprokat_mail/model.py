@@ -172,9 +172,12 @@ class Run:
     started: str = ""
     finished: str = ""
     id: int | None = None
+    test: bool = False  # a test run into a folder: not a mailing, the repeat check ignores it
+    attachment1_sha256: str = ""  # the attachments' bytes when the run started
+    attachment2_sha256: str = ""
 
     @classmethod
-    def of(cls, template: Template, transport: str) -> Run:
+    def of(cls, template: Template, transport: str, *, test: bool = False) -> Run:
         """A new run of ``template``'s text (copied: later edits do not change the run)."""
         return cls(
             channel=Channel.SMS if template.sms else Channel.EMAIL,
@@ -184,7 +187,15 @@ class Run:
             attachment1=template.attachment1,
             attachment2=template.attachment2,
             template_id=template.id,
+            test=test,
         )
+
+    @property
+    def attachment_digests(self) -> dict[str, str]:
+        """Attachment path → its SHA-256 when the run started (only those recorded)."""
+        pairs = ((self.attachment1, self.attachment1_sha256),
+                 (self.attachment2, self.attachment2_sha256))  # fmt: skip
+        return {path: digest for path, digest in pairs if path and digest}
 
     def template(self) -> Template:
         """The template as it was when the run started."""
@@ -214,6 +225,12 @@ class Delivery:
     reply: str = ""  # the server's answer, or why it was skipped
     attempts: int = 0
     run_id: int | None = None
+    moved_to: int | None = None  # the later run that took this recipient over
+
+    @property
+    def display_name(self) -> str:
+        """Who the recipient is, for lists: surname and name, else the organisation."""
+        return " ".join(part for part in (self.surname, self.name) if part) or self.organization
 
     def client(self) -> Client:
         """The client as the run saw them, for personalising the message."""

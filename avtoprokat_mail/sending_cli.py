@@ -11,17 +11,10 @@ from pathlib import Path
 
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import DeliveryStatus, RunStatus
-from avtoprokat_mail.sending.campaign import (
-    Campaign,
-    Progress,
-    RunBusy,
-    RunPlan,
-    format_duration,
-    plan_run,
-    start_run,
-)
+from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
+from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.runlock import effective_status
-from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name, prepare
+from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.sending.sms.transport import SmsTransport
 from avtoprokat_mail.storage import runs as run_store
@@ -35,93 +28,139 @@ def _say(text: str) -> None:
 
 
 def send(conn: sqlite3.Connection, database: Path, args: argparse.Namespace) -> int:
-    """``send TEMPLATE_ID`` or ``send --resume RUN_ID``; returns the exit status of CLI.md."""
-    if (args.template_id is None) == (args.resume is None):
-        _say("Ошибка: укажите номер шаблона или --resume RUN_ID")
+    """``send TEMPLATE_ID``, ``send --resume RUN_ID`` or ``send --retry RUN_ID``."""
+    chosen = [x is not None for x in (args.template_id, args.resume, args.retry)]
+    if sum(chosen) != 1:
+        _say("Ошибка: укажите номер шаблона, или --resume RUN_ID, или --retry RUN_ID")
         return EXIT_ERROR
+    mailer = Mailer(conn, PasswordStore())
     try:
-        run_id = _new_run(conn, args) if args.resume is None else _resumable(conn, database, args)
-    except SetupError as error:
+        if args.template_id is not None:
+            prepared = _new_run(mailer, args)
+        elif args.resume is not None:
+            prepared = _resumed_run(mailer, args)
+        else:
+            prepared = _retried_run(mailer, args)
+    except (SetupError, RunRefused) as error:
         _say(f"Ошибка: {error}")
         return EXIT_ERROR
-    if run_id is None:
-        return EXIT_ERROR
-    run = run_store.get_run(conn, run_id)
-    try:
-        setup = prepare(conn, run.channel, run.transport, PasswordStore())
-    except SetupError as error:
-        _say(f"Ошибка: {error}")
-        return EXIT_ERROR
+    if isinstance(prepared, int):
+        return prepared
     bar = ProgressBar(enabled=sys.stderr.isatty())
-    campaign = Campaign(database, run_id, setup.transport, sender=setup.sender,
-                        per_minute=setup.per_minute, on_progress=bar.show)  # fmt: skip
-    final = _run_interruptibly(campaign)
+    final = _run_interruptibly(prepared.campaign(bar.show))
     bar.close()
     if final is None:
         return EXIT_ERROR
     if final.reason:
         _say(final.reason)
-    print(f"sent {final.sent}, failed {final.failed}, skipped {final.skipped}")
+    print(result_line(final.sent, final.failed, final.skipped, final.uncertain))
     if final.status is not RunStatus.FINISHED:
-        _say(f"Рассылка № {run_id} не завершена; продолжить: send --resume {run_id}")
+        _say(
+            f"Рассылка № {prepared.run_id} не завершена; продолжить: send --resume "
+            f"{prepared.run_id}, или отправить оставшимся новой рассылкой: send --retry "
+            f"{prepared.run_id}"
+        )
         return EXIT_ERROR
     return EXIT_SOME_FAILED if final.failed or final.uncertain else EXIT_OK
 
 
-def _new_run(conn: sqlite3.Connection, args: argparse.Namespace) -> int | None:
-    template = template_store.get_template(conn, args.template_id)
+def result_line(sent: int, failed: int, skipped: int, uncertain: int) -> str:
+    """The last stdout line of ``send`` (stable English, read by scripts)."""
+    return f"sent {sent}, failed {failed}, skipped {skipped}, uncertain {uncertain}"
+
+
+def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
+    template = template_store.get_template(mailer.conn, args.template_id)
     if template is None:
         _say(f"Ошибка: нет шаблона с номером {args.template_id}")
-        return None
-    plan = plan_run(conn, template)
+        return EXIT_ERROR
+    plan = mailer.plan(template, again=args.again, skip_incomplete=args.skip_incomplete)
     transport = outbox_name(args.outbox) if args.outbox else direct_transport(plan.channel)
-    setup = prepare(conn, plan.channel, transport, PasswordStore())  # settings problems first
+    setup = mailer.setup(plan.channel, transport)  # settings problems before the summary
     _print_plan(plan)
     if isinstance(setup.transport, SmsTransport):  # not for a test run into a folder
         _say(f"  SMS всего: {plan.segments}. {cost_line(setup.transport.gateway, plan)}")
+    if not plan.recipients and plan.repeats and len(plan.problems) == 1:
+        _say(plan.problems[0])  # the repeat check left nobody: nothing to do, and no error
+        print(result_line(0, 0, len(plan.skipped), 0))
+        return EXIT_OK
     if not plan.can_start:
         for problem in plan.problems:
             _say(f"Ошибка: {problem}")
-        return None
-    if not _confirmed(args, f"Отправить {len(plan.recipients)} сообщений?"):
-        return None
-    run_id = start_run(conn, plan, transport)
-    _say(f"Рассылка № {run_id}")
-    return run_id
+        return EXIT_ERROR
+    what = "Записать в папку" if args.outbox else "Отправить"
+    if not _confirmed(args, f"{what} {len(plan.recipients)} сообщений?"):
+        return EXIT_ERROR
+    prepared = mailer.start(plan, outbox=args.outbox)
+    test = " (тестовая: письма в папку, клиентам ничего не отправляется)" if args.outbox else ""
+    _say(f"Рассылка № {prepared.run_id}{test}")
+    return prepared
 
 
 def _print_plan(plan: RunPlan) -> None:
     _say(f"Получателей: {len(plan.recipients)}, пропущено: {len(plan.skipped)}")
     for reason, count in plan.skip_reasons.most_common():
         _say(f"  пропущено ({count}): {reason}")
+    if plan.repeats:
+        _say(f"  уже получили этот шаблон: {plan.repeats} — отправить и им: --again")
+    if plan.taken_over:
+        runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
+        _say(f"  из незавершённых рассылок ({runs}) переходят в эту: {len(plan.taken_over)}")
     for name, size in plan.attachments:
         _say(f"  приложение: {name}, {size / 1024:.0f} КБ")
+    _warn_incomplete(plan)
 
 
-def _resumable(conn: sqlite3.Connection, database: Path, args: argparse.Namespace) -> int | None:
-    run = run_store.get_run(conn, args.resume)
-    if run is None:
-        _say(f"Ошибка: нет рассылки с номером {args.resume}")
-        return None
-    status = effective_status(run, database.parent)
-    if status is RunStatus.FINISHED:
-        _say(f"Рассылка № {run.id} уже завершена: повторять нечего.")
-        return None
-    if status is RunStatus.RUNNING:
-        _say(f"Ошибка: рассылка № {run.id} сейчас идёт в другом окне или процессе.")
-        return None
-    run_store.sending_to_uncertain(conn, run.id)
-    if args.resend_uncertain:
-        run_store.uncertain_to_pending(conn, run.id)
-    counts = run_store.status_counts(conn, run.id)
-    _say(f"Продолжение рассылки № {run.id}: осталось {counts[DeliveryStatus.PENDING]}, "
-         f"отправлено ранее {counts[DeliveryStatus.SENT]}")  # fmt: skip
-    if uncertain := counts[DeliveryStatus.UNCERTAIN]:
-        _say(f"  с неизвестным исходом: {uncertain} (письмо могло уйти; не отправляются "
+def _warn_incomplete(plan: RunPlan) -> None:
+    """Name the clients who would get an empty field (stderr), or who are skipped for it."""
+    if not plan.incomplete:
+        return
+    counts = ", ".join(f"%{name}% — {count}" for name, count in plan.missing_counts.items())
+    names = [d.display_name or d.recipient for d, _missing in plan.incomplete]
+    shown = ", ".join(names[:10]) + (f" и ещё {len(names) - 10}" if len(names) > 10 else "")
+    if plan.skip_incomplete:
+        _say(f"  пропущены клиенты без данных для шаблона ({counts}): {shown}")
+    else:
+        _say(
+            f"Предупреждение: у {len(names)} клиентов нет данных для шаблона ({counts}), "
+            f"в письме это место останется пустым: {shown}. Пропустить их: --skip-incomplete; "
+            "или задайте значение по умолчанию, например %Должность|сотрудник%."
+        )
+
+
+def _resumed_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
+    state = mailer.state(args.resume)
+    _say(
+        f"Продолжение рассылки № {state.run.id}: осталось {state.pending}, "
+        f"отправлено ранее {state.sent}"
+    )
+    if state.uncertain:
+        _say(f"  с неизвестным исходом: {state.uncertain} (письмо могло уйти; не отправляются "
              "повторно, если не указан --resend-uncertain)")  # fmt: skip
+    if why := state.why_not_continue(args.resend_uncertain):
+        _say(f"Ошибка: {why}")
+        return EXIT_ERROR
     if not _confirmed(args, "Продолжить рассылку?"):
-        return None
-    return run.id
+        return EXIT_ERROR
+    return mailer.resume(state.run.id, resend_uncertain=args.resend_uncertain)
+
+
+def _retried_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
+    state = mailer.state(args.retry)
+    include = args.include_uncertain
+    _say(
+        f"Повтор рассылки № {state.run.id}: не отправлено {state.pending}, "
+        f"ошибок {state.failed}, с неизвестным исходом {state.uncertain}"
+        + ("" if include or not state.uncertain else " (их — только с --include-uncertain)")
+    )
+    if why := state.why_not_retry(include):
+        _say(f"Ошибка: {why}")
+        return EXIT_ERROR
+    if not _confirmed(args, f"Отправить {state.retryable(include)} сообщений новой рассылкой?"):
+        return EXIT_ERROR
+    prepared = mailer.retry(state.run.id, include_uncertain=include)
+    _say(f"Рассылка № {prepared.run_id} (повтор рассылки № {state.run.id})")
+    return prepared
 
 
 def _confirmed(args: argparse.Namespace, question: str) -> bool:
@@ -195,7 +234,9 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
-RUN_COLUMNS = ("id", "template_id", "started", "finished", "status", "sent", "failed", "skipped")
+RUN_COLUMNS = (
+    "id", "template_id", "started", "finished", "status", "sent", "failed", "skipped", "test",
+)  # fmt: skip
 DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply")
 
 
@@ -207,7 +248,7 @@ def runs_table(conn: sqlite3.Connection, folder: Path) -> tuple[tuple[str, ...],
         rows.append([
             run.id, run.template_id if run.template_id is not None else "", run.started,
             run.finished, effective_status(run, folder).value, counts[DeliveryStatus.SENT],
-            counts[DeliveryStatus.FAILED], counts[DeliveryStatus.SKIPPED],
+            counts[DeliveryStatus.FAILED], counts[DeliveryStatus.SKIPPED], int(run.test),
         ])  # fmt: skip
     return RUN_COLUMNS, rows
 

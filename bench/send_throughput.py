@@ -50,7 +50,8 @@ from pathlib import Path
 
 from avtoprokat_mail.model import Client, Delivery, EmailSettings, Security, Template
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.sending.campaign import Campaign, Progress, RunPlan, plan_run, start_run
+from avtoprokat_mail.sending.campaign import Campaign, Progress, RunPlan, plan_run
+from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.message import Sender, build_email, load_attachments
 from avtoprokat_mail.sending.smtp import SmtpTransport
 from avtoprokat_mail.storage import clients as client_store

@@ -17,7 +17,8 @@ import pytest
 from avtoprokat_mail.credentials import SMS_PASSWORD_ENV, PasswordStore, sms_account
 from avtoprokat_mail.model import Channel, Client, DeliveryStatus, RunStatus, SmsProvider, Template
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.sending.campaign import Campaign, plan_run, start_run
+from avtoprokat_mail.sending.campaign import Campaign, plan_run
+from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.setup import SMTP, prepare
 from avtoprokat_mail.settings import save_sms_settings
 from avtoprokat_mail.storage import clients as client_store

@@ -14,13 +14,16 @@ sent again unless the user asks. Nobody gets the same message twice.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avtoprokat_mail.filelock import FileLock
 from avtoprokat_mail.model import (
     Channel,
     Client,
@@ -30,7 +33,9 @@ from avtoprokat_mail.model import (
     RunStatus,
     Template,
 )
+from avtoprokat_mail.placeholders import missing_fields
 from avtoprokat_mail.sending.message import (
+    Attachment,
     EmailFactory,
     Sender,
     TemplateError,
@@ -38,7 +43,6 @@ from avtoprokat_mail.sending.message import (
     build_sms,
     load_attachments,
 )
-from avtoprokat_mail.sending.outbox import is_outbox
 from avtoprokat_mail.sending.runlock import run_lock
 from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.sending.transport import DeliveryError, Transport
@@ -52,9 +56,15 @@ from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # seconds before the 2nd, 3rd and 4th try of a message
 MAX_FAILURES_IN_A_ROW = 10
 RATE_WINDOW = 30  # messages the speed is measured over
+# The speed and the time left are shown once the run has been sending this long: before that,
+# a handful of messages over a few milliseconds would claim tens of thousands a minute.
+RATE_SETTLE_SECONDS = 3.0
 
 
 # --- planning --------------------------------------------------------------------------------
+ALREADY_REACHED = "уже получил(а) этот шаблон"
+
+
 @dataclass
 class RunPlan:
     """What "Старт" would do, shown to the user before anything is sent."""
@@ -66,23 +76,53 @@ class RunPlan:
     problems: list[str] = field(default_factory=list)  # each one blocks the start
     attachments: list[tuple[str, int]] = field(default_factory=list)  # (file name, bytes)
     segments: int = 0  # SMS parts all the personalised texts take together (SMS runs)
+    again: bool = False  # include the clients who already got this template
+    skip_incomplete: bool = False  # skip the clients lacking a field the text uses
+    # Recipients lacking a field the text uses without a default, with the placeholders.
+    incomplete: list[tuple[Delivery, list[str]]] = field(default_factory=list)
+    # Pending recipients of earlier, unfinished runs of the template that this run takes over.
+    taken_over: list[Delivery] = field(default_factory=list)
 
     @property
     def skip_reasons(self) -> Counter[str]:
         return Counter(d.reply for d in self.skipped)
 
     @property
+    def repeats(self) -> int:
+        """How many marked clients are left out because they already got the template."""
+        return sum(1 for d in self.skipped if d.reply == ALREADY_REACHED)
+
+    @property
+    def missing_counts(self) -> Counter[str]:
+        """Placeholder name → how many recipients (or skipped-for-it clients) lack it."""
+        return Counter(name for _delivery, names in self.incomplete for name in names)
+
+    @property
     def can_start(self) -> bool:
         return not self.problems and bool(self.recipients)
 
 
-def plan_run(conn, template: Template) -> RunPlan:
-    """The recipients of ``template`` among the marked clients, and why others are skipped."""
+def plan_run(
+    conn, template: Template, *, again: bool = False, skip_incomplete: bool = False
+) -> RunPlan:
+    """The recipients of ``template`` among the marked clients, and why others are skipped.
+
+    Unless ``again``, a client a real run of this template already reached (sent, uncertain or
+    being sent) is skipped with :data:`ALREADY_REACHED`. A client lacking a field the text
+    uses without a default is listed in ``incomplete``, and skipped when ``skip_incomplete``.
+    """
     channel = Channel.SMS if template.sms else Channel.EMAIL
     recipients: list[Delivery] = []
     skipped: list[Delivery] = []
+    incomplete: list[tuple[Delivery, list[str]]] = []
     seen: set[str] = set()
-    refused = _opted_out_addresses(conn, channel)
+    refused = opted_out_addresses(conn, channel)
+    reached_ids, reached_addresses = (
+        run_store.reached(conn, template.id)
+        if template.id is not None and not again
+        else (set(), set())
+    )
+    text = template.body if channel is Channel.SMS else f"{template.subject}\n{template.body}"
     for client in client_store.list_clients(conn, marked_only=True):
         address, reason = _address_of(client, channel)
         key = address.casefold()
@@ -90,6 +130,8 @@ def plan_run(conn, template: Template) -> RunPlan:
             reason = "этот адрес отказался от рассылки (в карточке другого клиента)"
         if not reason and key in seen:
             reason = "этот адрес уже есть в рассылке: второе сообщение не отправляется"
+        if not reason and (client.id in reached_ids or key in reached_addresses):
+            reason = ALREADY_REACHED
         seen.add(key)
         position = len(recipients) + len(skipped) + 1
         # What the report shows for a skipped client: the channel's contact, else the other one.
@@ -98,12 +140,19 @@ def plan_run(conn, template: Template) -> RunPlan:
         else:
             shown = client.email or client.mobile
         delivery = _delivery_for(client, address or shown, position)
+        if not reason and (missing := missing_fields(text, client)):
+            incomplete.append((delivery, missing))
+            if skip_incomplete:
+                reason = "нет данных для " + ", ".join(f"%{name}%" for name in missing)
         if reason:
             delivery.status, delivery.reply = DeliveryStatus.SKIPPED, reason
             skipped.append(delivery)
         else:
             recipients.append(delivery)
-    plan = RunPlan(template, channel, recipients, skipped)
+    plan = RunPlan(template, channel, recipients, skipped, again=again,
+                   skip_incomplete=skip_incomplete, incomplete=incomplete)  # fmt: skip
+    if template.id is not None:
+        plan.taken_over = _waiting_in_other_runs(conn, template.id, recipients)
     plan.problems += unknown_placeholder_messages(template)
     if channel is Channel.SMS:
         plan.segments = sum(
@@ -117,15 +166,33 @@ def plan_run(conn, template: Template) -> RunPlan:
             if Path(p).is_file()
         ]
     if not recipients:
-        plan.problems.append(
-            "Некому отправлять: отметьте клиентов в справочнике «Клиенты»."
-            if not skipped
-            else "Ни одному отмеченному клиенту нельзя отправить сообщение (см. причины)."
-        )
+        plan.problems.append(_nobody_to_send(skipped, plan.repeats))
     return plan
 
 
-def _opted_out_addresses(conn, channel: Channel) -> set[str]:
+def _nobody_to_send(skipped: list[Delivery], repeats: int) -> str:
+    if not skipped:
+        return "Некому отправлять: отметьте клиентов в справочнике «Клиенты»."
+    if repeats == len(skipped):
+        return (
+            "Все отмеченные клиенты уже получили этот шаблон. Чтобы отправить им ещё раз, "
+            "включите «Отправить и тем, кто уже получил»."
+        )
+    return "Ни одному отмеченному клиенту нельзя отправить сообщение (см. причины)."
+
+
+def _waiting_in_other_runs(conn, template_id: int, recipients: list[Delivery]) -> list[Delivery]:
+    """Pending deliveries of the template's other real runs for this plan's recipients."""
+    ids = {d.client_id for d in recipients if d.client_id is not None}
+    addresses = {d.recipient.casefold() for d in recipients}
+    return [
+        d
+        for d in run_store.waiting_elsewhere(conn, template_id)
+        if d.client_id in ids or d.recipient.casefold() in addresses
+    ]
+
+
+def opted_out_addresses(conn, channel: Channel) -> set[str]:
     """Addresses of every client who refused mailings: the refusal follows the address."""
     refused = set()
     for client in client_store.opted_out_clients(conn):
@@ -165,24 +232,6 @@ def _delivery_for(client: Client, recipient: str, position: int) -> Delivery:
     )
 
 
-def start_run(conn, plan: RunPlan, transport: str) -> int:
-    """Write the run and its journal (recipients pending, the skipped ones with their reason)."""
-    run = Run.of(plan.template, transport)
-    everyone = sorted(plan.recipients + plan.skipped, key=lambda d: d.position)
-    return run_store.create_run(conn, run, everyone)
-
-
-def retry_run(conn, run_id: int) -> int:
-    """A new run of the same text to the failed (and uncertain) recipients of ``run_id``."""
-    old = run_store.get_run(conn, run_id)
-    again = run_store.deliveries(conn, run_id, [DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN])
-    for position, delivery in enumerate(again, start=1):
-        delivery.position, delivery.status, delivery.reply, delivery.attempts = (
-            position, DeliveryStatus.PENDING, "", 0,
-        )  # fmt: skip
-    return run_store.create_run(conn, Run.of(old.template(), old.transport), again)
-
-
 # --- sending ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Progress:
@@ -208,6 +257,73 @@ class Progress:
     @property
     def ended(self) -> bool:
         return self.status in (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.STOPPED)
+
+
+class SendingClock:
+    """The run's speed over the time it was actually sending (a pause does not count).
+
+    Messages per minute over the last :data:`RATE_WINDOW` messages, or over the whole run
+    while it has sent fewer; nothing until :data:`RATE_SETTLE_SECONDS` of sending have passed.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._paused_total = 0.0
+        self._started: float | None = None
+        self._times: deque[float] = deque(maxlen=RATE_WINDOW)
+
+    def _now(self) -> float:
+        """Sending time: the clock less every pause."""
+        return self._clock() - self._paused_total
+
+    def start(self) -> None:
+        self._started = self._now()
+        self._times.clear()
+
+    def sent(self) -> None:
+        self._times.append(self._now())
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        began = self._clock()
+        try:
+            yield
+        finally:
+            self._paused_total += self._clock() - began
+
+    def per_minute(self) -> float:
+        if self._started is None or not self._times:
+            return 0.0
+        now = self._now()
+        if now - self._started < RATE_SETTLE_SECONDS:
+            return 0.0
+        if len(self._times) < RATE_WINDOW:
+            return 60.0 * len(self._times) / (now - self._started)
+        span = now - self._times[0]
+        return 60.0 * (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+def changed_attachments(run: Run, attachments: Sequence[Attachment]) -> str:
+    """Why the run must not go on with these attachment bytes ("" when they are as it began).
+
+    Every recipient of one run gets the same file: a file changed since the run started (a
+    crash, a pause, a cancel) is refused, naming it, instead of sending a second version.
+    """
+    recorded = run.attachment_digests
+    for path, attachment in zip(run.template().attachments, attachments, strict=False):
+        digest = recorded.get(path)
+        if digest and digest != payload_sha256(attachment):
+            return (
+                f"Файл приложения «{attachment.filename}» изменился после начала рассылки "
+                f"№ {run.id}: все её получатели должны получить один и тот же файл. Верните "
+                "прежний файл или разошлите изменённый новой рассылкой."
+            )
+    return ""
+
+
+def payload_sha256(attachment: Attachment) -> str:
+    """SHA-256 of the bytes an attachment carries (decoded from its transfer encoding)."""
+    return hashlib.sha256(attachment.part.get_payload(decode=True)).hexdigest()
 
 
 def format_duration(seconds: float) -> str:
@@ -245,6 +361,8 @@ class Campaign:
         on_progress: Callable[[Progress], None] = lambda progress: None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         max_failures_in_a_row: int = MAX_FAILURES_IN_A_ROW,
+        lock: FileLock | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = Path(database)
         self.run_id = run_id
@@ -257,7 +375,8 @@ class Campaign:
         self._cancelled = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
-        self._sent_times: deque[float] = deque(maxlen=RATE_WINDOW)
+        self._lock = lock  # the run's lock, already taken by whoever created or resumed it
+        self._speed = SendingClock(clock)
         self._last_send = 0.0
 
     # --- control, from any thread ---
@@ -274,17 +393,17 @@ class Campaign:
     # --- the run ---
     def run(self) -> Progress:
         """Send every pending recipient; returns the final progress (status and reason)."""
-        conn = open_database(self.database)
-        lock = run_lock(self.database.parent, self.run_id)
+        lock = self._lock or run_lock(self.database.parent, self.run_id)
+        if self._lock is None and not lock.acquire():
+            raise RunBusy(f"Рассылка № {self.run_id} уже идёт в другом окне или процессе.")
         try:
-            if not lock.acquire():
-                raise RunBusy(f"Рассылка № {self.run_id} уже идёт в другом окне или процессе.")
+            conn = open_database(self.database)
             try:
                 return self._run(conn)
             finally:
-                lock.release()
+                conn.close()
         finally:
-            conn.close()
+            lock.release()
 
     def _run(self, conn) -> Progress:
         run = run_store.get_run(conn, self.run_id)
@@ -297,6 +416,7 @@ class Campaign:
         try:
             build = self._builder(run)
             self._open()
+            self._speed.start()
             self._send_all(
                 conn, run_store.deliveries(conn, self.run_id, [DeliveryStatus.PENDING]), build
             )
@@ -306,7 +426,7 @@ class Campaign:
         finally:
             self.transport.close()
         run_store.set_status(conn, self.run_id, RunStatus.FINISHED)
-        if run.template_id is not None and not is_outbox(run.transport):
+        if run.template_id is not None and not run.test:
             template_store.mark_sent(
                 conn, run.template_id, run_store.finished_time(conn, self.run_id)
             )
@@ -320,6 +440,8 @@ class Campaign:
             attachments = load_attachments(template)  # read and encoded once for the whole run
         except TemplateError as error:
             raise _Stop(RunStatus.STOPPED, str(error)) from None
+        if changed := changed_attachments(run, attachments):
+            raise _Stop(RunStatus.STOPPED, changed)
         factory = EmailFactory(template, self.sender, attachments)  # shared parts encoded once
         return lambda d: factory.build(d.client())
 
@@ -336,6 +458,9 @@ class Campaign:
             self._wait_for_rate()
             self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
             status, reply = self._deliver(conn, delivery, build(delivery))
+            if status is DeliveryStatus.PENDING:
+                # Another run took this recipient over meanwhile: it is skipped here now.
+                status = DeliveryStatus.SKIPPED
             self._counts[DeliveryStatus.PENDING] -= 1
             self._counts[status] += 1
             failures_in_a_row = failures_in_a_row + 1 if status is DeliveryStatus.FAILED else 0
@@ -348,9 +473,8 @@ class Campaign:
     def _deliver(self, conn, delivery: Delivery, payload: object) -> tuple[DeliveryStatus, str]:
         """Hand one message over, retrying temporary failures; journal every step."""
         for attempt in range(1, len(self.retry_delays) + 2):
-            run_store.mark(
-                conn, self.run_id, delivery.position, DeliveryStatus.SENDING, attempts=attempt
-            )
+            if not run_store.claim(conn, self.run_id, delivery.position, attempt):
+                return DeliveryStatus.PENDING, ""  # no longer this run's to send
             try:
                 reply = self.transport.send(delivery, payload)
             except DeliveryError as error:
@@ -375,9 +499,8 @@ class Campaign:
                 )
                 return DeliveryStatus.FAILED, error.reply
             run_store.mark(conn, self.run_id, delivery.position, DeliveryStatus.SENT, reply)
-            now = time.monotonic()
-            self._sent_times.append(now)
-            self._last_send = now
+            self._speed.sent()
+            self._last_send = time.monotonic()
             return DeliveryStatus.SENT, reply
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -389,7 +512,8 @@ class Campaign:
             self.transport.close()  # an idle connection would be dropped by the server anyway
             run_store.set_status(conn, self.run_id, RunStatus.PAUSED)
             self._report(conn, RunStatus.PAUSED)
-            self._running.wait()
+            with self._speed.paused():
+                self._running.wait()
             if self._cancelled.is_set():
                 raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
             run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
@@ -408,12 +532,9 @@ class Campaign:
     # --- progress ---
     def _progress(self, conn, status: RunStatus, current: str = "", reason: str = "") -> Progress:
         counts = getattr(self, "_counts", None) or run_store.status_counts(conn, self.run_id)
-        per_minute = 0.0
-        if len(self._sent_times) >= 2:
-            span = self._sent_times[-1] - self._sent_times[0]
-            per_minute = 60.0 * (len(self._sent_times) - 1) / span if span > 0 else 0.0
         pending = counts[DeliveryStatus.PENDING]
-        left = pending * 60.0 / per_minute if per_minute else None
+        per_minute = self._speed.per_minute() if status is RunStatus.RUNNING else 0.0
+        left = pending * 60.0 / per_minute if per_minute and pending else None
         return Progress(
             run_id=self.run_id, status=status, total=sum(counts.values()),
             sent=counts[DeliveryStatus.SENT], failed=counts[DeliveryStatus.FAILED],

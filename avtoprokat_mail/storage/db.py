@@ -137,6 +137,26 @@ def _v4_runs(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_run_history(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- A test run writes .eml files into a folder: nothing a real run relies on (the
+        -- template's «Отправлено», the repeat check) may count it.
+        ALTER TABLE runs ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));
+        UPDATE runs SET test = 1 WHERE transport LIKE 'outbox:%';
+        -- The attachments' SHA-256 when the run started: a resume refuses a changed file, so
+        -- every recipient of one run gets the same bytes.
+        ALTER TABLE runs ADD COLUMN attachment1_sha256 TEXT NOT NULL DEFAULT '';
+        ALTER TABLE runs ADD COLUMN attachment2_sha256 TEXT NOT NULL DEFAULT '';
+        CREATE INDEX runs_template ON runs (template_id);
+        -- The run that took this recipient over (a retry, or a new start of the template):
+        -- this run never sends to them again.
+        ALTER TABLE deliveries ADD COLUMN moved_to INTEGER;
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -144,6 +164,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v2_templates,
     _v3_settings,
     _v4_runs,
+    _v5_run_history,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,17 +17,18 @@ from avtoprokat_mail.storage.db import transaction
 _NOW = "strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')"
 _RUN_FIELDS = (
     "channel", "transport", "subject", "body", "attachment1", "attachment2", "template_id",
-    "status", "reason", "started", "finished", "id",
+    "status", "reason", "started", "finished", "id", "test", "attachment1_sha256",
+    "attachment2_sha256",
 )  # fmt: skip
 _DELIVERY_FIELDS = (
     "position", "recipient", "client_id", "surname", "name", "position_title", "organization",
-    "status", "time", "reply", "attempts", "run_id",
+    "status", "time", "reply", "attempts", "run_id", "moved_to",
 )  # fmt: skip
 
 
 def _run(row: tuple) -> Run:
     run = Run(*row)
-    run.channel, run.status = Channel(run.channel), RunStatus(run.status)
+    run.channel, run.status, run.test = Channel(run.channel), RunStatus(run.status), bool(run.test)
     return run
 
 
@@ -42,16 +43,18 @@ def create_run(conn: sqlite3.Connection, run: Run, deliveries: Iterable[Delivery
     with transaction(conn):
         run.id, run.started = conn.execute(
             "INSERT INTO runs (channel, transport, subject, body, attachment1, attachment2, "
-            "template_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, started",
+            "template_id, status, test, attachment1_sha256, attachment2_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, started",
             (run.channel.value, run.transport, run.subject, run.body, run.attachment1,
-             run.attachment2, run.template_id, run.status.value),
+             run.attachment2, run.template_id, run.status.value, int(run.test),
+             run.attachment1_sha256, run.attachment2_sha256),
         ).fetchone()  # fmt: skip
         conn.executemany(
             f"INSERT INTO deliveries ({', '.join(_DELIVERY_FIELDS)}) "
             f"VALUES ({', '.join('?' * len(_DELIVERY_FIELDS))})",
             (
                 (d.position, d.recipient, d.client_id, d.surname, d.name, d.position_title,
-                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id)
+                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id, None)
                 for d in deliveries
             ),
         )  # fmt: skip
@@ -68,6 +71,24 @@ def list_runs(conn: sqlite3.Connection) -> list[Run]:
     """Every run, newest first."""
     rows = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)} FROM runs ORDER BY id DESC")
     return [_run(row) for row in rows]
+
+
+def status_counts_of(
+    conn: sqlite3.Connection, run_ids: Iterable[int]
+) -> dict[int, Counter[DeliveryStatus]]:
+    """:func:`status_counts` of several runs in one query."""
+    ids = list(run_ids)
+    result: dict[int, Counter[DeliveryStatus]] = {run_id: Counter() for run_id in ids}
+    if not ids:
+        return result
+    rows = conn.execute(
+        "SELECT run_id, status, count(*) FROM deliveries "
+        f"WHERE run_id IN ({', '.join('?' * len(ids))}) GROUP BY run_id, status",
+        ids,
+    )
+    for run_id, status, count in rows:
+        result[run_id][DeliveryStatus(status)] = count
+    return result
 
 
 def status_counts(conn: sqlite3.Connection, run_id: int) -> Counter[DeliveryStatus]:
@@ -108,6 +129,21 @@ def mark(
     )
 
 
+def claim(conn: sqlite3.Connection, run_id: int, position: int, attempts: int) -> bool:
+    """Take a pending delivery for sending ("sending" journaled); False when it is not pending.
+
+    The one place where a message is committed to: the UPDATE only matches a row that is still
+    pending, so a recipient that another run took over in the meantime (a retry or a new start,
+    possibly in another process) is never sent by this one. SQLite serialises the writers.
+    """
+    cursor = conn.execute(
+        f"UPDATE deliveries SET status = 'sending', time = {_NOW}, attempts = ? "
+        "WHERE run_id = ? AND position = ? AND status = 'pending'",
+        (attempts, run_id, position),
+    )
+    return cursor.rowcount == 1
+
+
 def set_status(conn: sqlite3.Connection, run_id: int, status: RunStatus, reason: str = "") -> None:
     """Record a run's state; FINISHED, CANCELLED and STOPPED also record the finish time."""
     ended = status in (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.STOPPED)
@@ -134,10 +170,83 @@ def sending_to_uncertain(conn: sqlite3.Connection, run_id: int) -> int:
 
 
 def uncertain_to_pending(conn: sqlite3.Connection, run_id: int) -> int:
-    """The user asked to resend the uncertain ones; returns how many."""
+    """The user asked to resend the uncertain ones; returns how many.
+
+    Those a later run took over stay as they are: that run sends to them, not this one.
+    """
     cursor = conn.execute(
         "UPDATE deliveries SET status = 'pending', reply = '' "
-        "WHERE run_id = ? AND status = 'uncertain'",
+        "WHERE run_id = ? AND status = 'uncertain' AND moved_to IS NULL",
         (run_id,),
     )
     return cursor.rowcount
+
+
+# --- across runs: the repeat check and taking recipients over ---------------------------------
+_TEMPLATE_RUNS = "SELECT id FROM runs WHERE template_id = ? AND test = 0"
+
+
+def runs_of_template(conn: sqlite3.Connection, template_id: int) -> list[Run]:
+    """Every run of a template, newest first (test runs included)."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_RUN_FIELDS)} FROM runs WHERE template_id = ? ORDER BY id DESC",
+        (template_id,),
+    )
+    return [_run(row) for row in rows]
+
+
+def reached(
+    conn: sqlite3.Connection, template_id: int, except_run: int | None = None
+) -> tuple[set[int], set[str]]:
+    """Client ids and addresses (casefolded) that a real run of the template sent to, or may
+    have (uncertain, or being sent right now), leaving ``except_run`` out."""
+    rows = conn.execute(
+        "SELECT client_id, recipient FROM deliveries "
+        f"WHERE run_id IN ({_TEMPLATE_RUNS}) AND run_id IS NOT ? "
+        "AND status IN ('sent', 'uncertain', 'sending')",
+        (template_id, except_run),
+    )
+    ids: set[int] = set()
+    addresses: set[str] = set()
+    for client_id, recipient in rows:
+        if client_id is not None:
+            ids.add(client_id)
+        addresses.add(recipient.casefold())
+    return ids, addresses
+
+
+def waiting_elsewhere(
+    conn: sqlite3.Connection, template_id: int, except_run: int | None = None
+) -> list[Delivery]:
+    """Pending deliveries of the template's real runs (other than ``except_run``)."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries "
+        f"WHERE run_id IN ({_TEMPLATE_RUNS}) AND run_id IS NOT ? AND status = 'pending' "
+        "ORDER BY run_id, position",
+        (template_id, except_run),
+    )
+    return [_delivery(row) for row in rows]
+
+
+def take_over(conn: sqlite3.Connection, deliveries: Iterable[Delivery], new_run: int) -> int:
+    """Hand ``deliveries`` of older runs over to ``new_run``; returns how many pending ones moved.
+
+    A pending one becomes skipped («передано в рассылку № N»); a failed or uncertain one keeps
+    its outcome. Either way ``moved_to`` says who took it, and the old run never sends to it
+    again (a resume sends only pending ones; «--resend-uncertain» skips moved ones).
+    """
+    moved = 0
+    for d in deliveries:
+        if d.status is DeliveryStatus.PENDING:
+            cursor = conn.execute(
+                f"UPDATE deliveries SET status = 'skipped', moved_to = ?, time = {_NOW}, "
+                "reply = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
+                (new_run, f"передано в рассылку № {new_run}", d.run_id, d.position),
+            )
+            moved += cursor.rowcount
+        else:
+            conn.execute(
+                "UPDATE deliveries SET moved_to = ? WHERE run_id = ? AND position = ?",
+                (new_run, d.run_id, d.position),
+            )
+    return moved

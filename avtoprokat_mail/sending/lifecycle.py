@@ -1,0 +1,417 @@
+"""The life of a run, one service for the GUI and the CLI: plan, start, resume, retry, test.
+
+Both front ends call :class:`Mailer` and nothing lower: it prepares the transport (asking for a
+missing secret once, through the caller's ``ask_secret``) *before* anything is written or any
+window opens, and it keeps the promise that no client gets the same template twice by accident:
+
+- a repeat «Старт» skips the clients a real run of the template already reached (sent,
+  uncertain or being sent), unless the user asks for ``again``;
+- a second start of a template that is being sent (in any process) is refused: the run is
+  created, and its OS lock taken, inside one write transaction, so the database decides;
+- a new run takes the pending recipients of earlier unfinished runs over («moved»), and the
+  engine claims each recipient with a conditional UPDATE, so of two runs only one can send;
+- a test run into a folder is labelled ``test`` and counts for nothing a real run relies on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore
+from avtoprokat_mail.filelock import FileLock
+from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Run, RunStatus, Template
+from avtoprokat_mail.sending.campaign import (
+    ALREADY_REACHED,
+    RETRY_DELAYS,
+    Campaign,
+    Progress,
+    RunPlan,
+    opted_out_addresses,
+    plan_run,
+)
+from avtoprokat_mail.sending.outbox import is_outbox
+from avtoprokat_mail.sending.runlock import effective_status, is_being_sent, run_lock
+from avtoprokat_mail.sending.setup import (
+    SendingSetup,
+    SetupError,
+    direct_transport,
+    outbox_name,
+    prepare,
+    secret_needed,
+)
+from avtoprokat_mail.storage import database_file, transaction
+from avtoprokat_mail.storage import runs as run_store
+
+ACTIVE = (RunStatus.RUNNING, RunStatus.PAUSED)
+
+
+class RunRefused(Exception):
+    """What was asked cannot be done with this run now; ``str()`` says why (Russian)."""
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to send: its transport is set up and its lock is held by this process."""
+
+    run_id: int
+    setup: SendingSetup
+    lock: FileLock
+    database: Path
+
+    def campaign(
+        self,
+        on_progress: Callable[[Progress], None] = lambda progress: None,
+        *,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> Campaign:
+        """The engine for this run; it releases the lock when :meth:`Campaign.run` ends."""
+        return Campaign(
+            self.database, self.run_id, self.setup.transport, sender=self.setup.sender,
+            per_minute=self.setup.per_minute, on_progress=on_progress,
+            retry_delays=retry_delays, lock=self.lock,
+        )  # fmt: skip
+
+    def abandon(self) -> None:
+        """Let the run go without sending (it stays resumable)."""
+        self.lock.release()
+
+
+@dataclass
+class RunState:
+    """What a run is now, and what can be done with it."""
+
+    run: Run
+    status: RunStatus  # INTERRUPTED for a running or paused run whose process is gone
+    counts: Counter[DeliveryStatus]
+    failed: int  # failed recipients no later run took over
+    uncertain: int  # uncertain recipients no later run took over
+
+    @property
+    def pending(self) -> int:
+        return self.counts[DeliveryStatus.PENDING]
+
+    @property
+    def sent(self) -> int:
+        return self.counts[DeliveryStatus.SENT]
+
+    def why_not_continue(self, resend_uncertain: bool = False) -> str:
+        """Why «Продолжить» cannot finish this run ("" when it can)."""
+        if self.status in ACTIVE:
+            return f"Рассылка № {self.run.id} сейчас идёт в другом окне или процессе."
+        if self.status is RunStatus.FINISHED:
+            return (
+                f"Рассылка № {self.run.id} уже завершена: продолжать нечего (отправить оставшимся "
+                "можно повтором неотправленных)."
+            )
+        if not self.pending and not (resend_uncertain and self.uncertain):
+            return "Неотправленных в этой рассылке не осталось."
+        return ""
+
+    def why_not_retry(self, include_uncertain: bool = False) -> str:
+        """Why «Повторить неотправленные» has nobody to send to ("" when it has)."""
+        if self.status in ACTIVE:
+            return f"Рассылка № {self.run.id} сейчас идёт: дождитесь её окончания или отмените её."
+        if self.retryable(include_uncertain):
+            return ""
+        if self.uncertain and not include_uncertain:
+            return (
+                "Повторять некому: всем отправлено, кроме получателей с неизвестным исходом "
+                "(письмо могло уйти) — отметьте их, чтобы отправить им ещё раз."
+            )
+        return "Повторять некому: всем получателям отправлено или передано в другую рассылку."
+
+    def retryable(self, include_uncertain: bool = False) -> int:
+        """How many recipients «Повторить неотправленные» would take."""
+        return self.pending + self.failed + (self.uncertain if include_uncertain else 0)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes ("" when it cannot be read: the run's checks report that)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+class Mailer:
+    """Plans, starts, resumes and retries runs against one database.
+
+    ``ask_secret(question)`` is asked, at most once per secret, for a password the system store
+    cannot keep (the GUI shows a dialog; the CLI passes nothing and reports the missing secret).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        passwords: PasswordStore,
+        *,
+        ask_secret: Callable[[str], str | None] | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.conn = conn
+        self.passwords = passwords
+        self.ask_secret = ask_secret
+        self.environ = environ
+        self.database = database_file(conn)
+        self.folder = self.database.parent
+
+    # --- what can be done -----------------------------------------------------------------------
+    def plan(
+        self, template: Template, *, again: bool = False, skip_incomplete: bool = False
+    ) -> RunPlan:
+        """What «Старт» of ``template`` would do now (see :func:`plan_run`)."""
+        plan = plan_run(self.conn, template, again=again, skip_incomplete=skip_incomplete)
+        if template.id is not None and (busy := self.active_run(template.id)):
+            plan.problems.insert(0, _busy_message(busy))
+        return plan
+
+    def active_run(self, template_id: int) -> Run | None:
+        """A real run of the template that some process is sending (or has paused) now."""
+        for run in run_store.runs_of_template(self.conn, template_id):
+            if not run.test and run.status in ACTIVE and is_being_sent(self.folder, run.id):
+                return run
+        return None
+
+    def state(self, run_id: int) -> RunState:
+        run = run_store.get_run(self.conn, run_id)
+        if run is None:
+            raise RunRefused(f"Нет рассылки с номером {run_id}.")
+        status = effective_status(run, self.folder)
+        if status is RunStatus.INTERRUPTED:  # its process is gone: "sending" means "maybe sent"
+            run_store.sending_to_uncertain(self.conn, run_id)
+        unmoved = [
+            d
+            for d in run_store.deliveries(
+                self.conn, run_id, [DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN]
+            )
+            if d.moved_to is None
+        ]
+        kinds = Counter(d.status for d in unmoved)
+        return RunState(
+            run=run,
+            status=status,
+            counts=run_store.status_counts(self.conn, run_id),
+            failed=kinds[DeliveryStatus.FAILED],
+            uncertain=kinds[DeliveryStatus.UNCERTAIN],
+        )
+
+    def interrupted_runs(self) -> list[RunState]:
+        """Runs whose process died mid-way (offered at start-up), oldest first."""
+        states = []
+        for run in reversed(run_store.list_runs(self.conn)):
+            if effective_status(run, self.folder) is RunStatus.INTERRUPTED:
+                states.append(self.state(run.id))
+        return states
+
+    # --- doing it ---------------------------------------------------------------------------------
+    def setup(self, channel: Channel, transport: str) -> SendingSetup:
+        """The transport for a run; asks a secret the store cannot keep, once; else SetupError."""
+        try:
+            return prepare(self.conn, channel, transport, self.passwords, self.environ)
+        except SetupError:
+            needed = None if is_outbox(transport) else secret_needed(self.conn, channel)
+            if (
+                needed is None
+                or self.ask_secret is None
+                or self.passwords.secure
+                or self.passwords.get(needed[0])
+            ):
+                raise
+        account, question = needed
+        secret = self.ask_secret(f"{question}\n\n{NO_SECURE_STORE}")
+        if not secret:
+            raise SetupError("Рассылка не начата: пароль не введён.")
+        self.passwords.set(account, secret)
+        return prepare(self.conn, channel, transport, self.passwords, self.environ)
+
+    def start(self, plan: RunPlan, *, outbox: Path | None = None) -> PreparedRun:
+        """Write the run of ``plan`` (a test run into ``outbox`` when given), ready to send.
+
+        The settings are checked first; then, in one write transaction, a running start of the
+        same template is refused, clients reached since the plan was made are left out, and
+        pending recipients of earlier unfinished runs are taken over.
+        """
+        transport = outbox_name(outbox) if outbox else direct_transport(plan.channel)
+        setup = self.setup(plan.channel, transport)
+        run_id, lock = create_run(self.conn, plan, transport, test=outbox is not None)
+        return PreparedRun(run_id, setup, lock, self.database)
+
+    def resume(self, run_id: int, *, resend_uncertain: bool = False) -> PreparedRun:
+        """Continue an interrupted, cancelled or stopped run under its own id."""
+        state = self.state(run_id)
+        if why := state.why_not_continue(resend_uncertain):
+            raise RunRefused(why)
+        run = state.run
+        self._refuse_changed_attachments(run)
+        setup = self.setup(run.channel, run.transport)
+        lock = run_lock(self.folder, run_id)
+        if not lock.acquire():
+            raise RunRefused(f"Рассылка № {run_id} сейчас идёт в другом окне или процессе.")
+        run_store.sending_to_uncertain(self.conn, run_id)
+        if resend_uncertain:
+            run_store.uncertain_to_pending(self.conn, run_id)
+        return PreparedRun(run_id, setup, lock, self.database)
+
+    def retry(self, run_id: int, *, include_uncertain: bool = False) -> PreparedRun:
+        """A new run to ``run_id``'s clients who did not get it: pending and failed, and the
+        uncertain ones only when asked. The old run never sends to them afterwards."""
+        state = self.state(run_id)
+        if why := state.why_not_retry(include_uncertain):
+            raise RunRefused(why)
+        old = state.run
+        setup = self.setup(old.channel, old.transport)
+        new_id, lock = create_retry(self.conn, old, include_uncertain=include_uncertain)
+        return PreparedRun(new_id, setup, lock, self.database)
+
+    def _refuse_changed_attachments(self, run: Run) -> None:
+        for path, digest in run.attachment_digests.items():
+            if file_sha256(path) not in (digest, ""):  # a missing file: the run reports it
+                raise RunRefused(
+                    f"Файл приложения «{Path(path).name}» изменился после начала рассылки "
+                    f"№ {run.id}: все её получатели должны получить один и тот же файл. Верните "
+                    "прежний файл или разошлите изменённый новой рассылкой."
+                )
+
+
+def _busy_message(run: Run) -> str:
+    return (
+        f"Этот шаблон уже рассылается: рассылка № {run.id} идёт в другом окне или процессе. "
+        "Дождитесь её окончания или отмените её."
+    )
+
+
+def _digests(template: Template) -> tuple[str, str]:
+    return tuple(file_sha256(p) if p else "" for p in (template.attachment1, template.attachment2))
+
+
+def _take_lock(folder: Path, run_id: int) -> FileLock:
+    lock = run_lock(folder, run_id)
+    if not lock.acquire():  # a fresh id: only a leftover file from a deleted database
+        raise RunRefused(f"Рассылка № {run_id} уже занята другим процессом.")
+    return lock
+
+
+def create_run(
+    conn: sqlite3.Connection, plan: RunPlan, transport: str, *, test: bool = False
+) -> tuple[int, FileLock]:
+    """Journal the run of ``plan``; returns its id and its lock, taken before the commit.
+
+    Taking the lock inside the transaction means no other process ever sees the new run
+    without a live sender: a concurrent start of the same template is refused, not doubled.
+    """
+    folder = database_file(conn).parent
+    template = plan.template
+    run = Run.of(template, transport, test=test)
+    if plan.channel is Channel.EMAIL:
+        run.attachment1_sha256, run.attachment2_sha256 = _digests(template)
+    recipients, skipped = list(plan.recipients), list(plan.skipped)
+    with transaction(conn):
+        if template.id is not None and not test:
+            for other in run_store.runs_of_template(conn, template.id):
+                if not other.test and other.status in ACTIVE and is_being_sent(folder, other.id):
+                    raise RunRefused(_busy_message(other))
+            if not plan.again:
+                recipients, skipped = _leave_out_reached(conn, template.id, recipients, skipped)
+            if not recipients:
+                raise RunRefused(
+                    "Все отмеченные клиенты уже получили этот шаблон: отправлять некому."
+                )
+        everyone = sorted(recipients + skipped, key=lambda d: d.position)
+        run_id = run_store.create_run(conn, run, everyone)
+        if template.id is not None and not test:
+            wanted = _identities(recipients)
+            run_store.take_over(
+                conn,
+                [d for d in run_store.waiting_elsewhere(conn, template.id, run_id)
+                 if _matches(d, wanted)],
+                run_id,
+            )  # fmt: skip
+        lock = _take_lock(folder, run_id)
+    return run_id, lock
+
+
+def create_retry(
+    conn: sqlite3.Connection, old: Run, *, include_uncertain: bool = False
+) -> tuple[int, FileLock]:
+    """Journal a new run to ``old``'s recipients who did not get it; returns its id and lock."""
+    folder = database_file(conn).parent
+    wanted = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    if include_uncertain:
+        wanted.append(DeliveryStatus.UNCERTAIN)
+    refused = opted_out_addresses(conn, old.channel)
+    run = Run.of(old.template(), old.transport, test=old.test)
+    run.attachment1_sha256, run.attachment2_sha256 = _digests(old.template())
+    with transaction(conn):
+        if is_being_sent(folder, old.id):
+            raise RunRefused(f"Рассылка № {old.id} сейчас идёт: дождитесь её окончания.")
+        reached_ids: set[int] = set()
+        reached_addresses: set[str] = set()
+        if old.template_id is not None and not old.test:
+            reached_ids, reached_addresses = run_store.reached(
+                conn, old.template_id, except_run=old.id
+            )
+        chosen = [d for d in run_store.deliveries(conn, old.id, wanted) if d.moved_to is None]
+        fresh = []
+        for number, d in enumerate(chosen, start=1):
+            key = d.recipient.casefold()
+            reason = ""
+            if key in refused:
+                reason = "отказ от рассылки"
+            elif d.client_id in reached_ids or key in reached_addresses:
+                reason = ALREADY_REACHED
+            status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.PENDING
+            fresh.append(replace(d, position=number, status=status, time="", reply=reason,
+                                 attempts=0, run_id=None, moved_to=None))  # fmt: skip
+        if not any(d.status is DeliveryStatus.PENDING for d in fresh):
+            raise RunRefused(
+                "Повторять некому: все эти получатели уже получили сообщение "
+                "или отказались от рассылки."
+            )
+        run_id = run_store.create_run(conn, run, fresh)
+        run_store.take_over(conn, chosen, run_id)
+        lock = _take_lock(folder, run_id)
+    return run_id, lock
+
+
+def _identities(deliveries: Sequence[Delivery]) -> tuple[set[int], set[str]]:
+    ids = {d.client_id for d in deliveries if d.client_id is not None}
+    return ids, {d.recipient.casefold() for d in deliveries}
+
+
+def _matches(delivery: Delivery, identities: tuple[set[int], set[str]]) -> bool:
+    ids, addresses = identities
+    return delivery.client_id in ids or delivery.recipient.casefold() in addresses
+
+
+def _leave_out_reached(
+    conn: sqlite3.Connection, template_id: int, recipients: list[Delivery], skipped: list[Delivery]
+) -> tuple[list[Delivery], list[Delivery]]:
+    """Re-check the repeat rule inside the write transaction (another process may have sent)."""
+    reached = run_store.reached(conn, template_id)
+    keep, late = [], []
+    for d in recipients:
+        if _matches(d, reached):
+            late.append(replace(d, status=DeliveryStatus.SKIPPED, reply=ALREADY_REACHED))
+        else:
+            keep.append(d)
+    return keep, skipped + late
+
+
+def start_run(conn: sqlite3.Connection, plan: RunPlan, transport: str) -> int:
+    """Journal a run without sending it (its lock let go): for tests and tools.
+
+    A run into a folder (``outbox:``) is a test run.
+    """
+    run_id, lock = create_run(conn, plan, transport, test=is_outbox(transport))
+    lock.release()
+    return run_id
