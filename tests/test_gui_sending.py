@@ -230,7 +230,7 @@ def test_send_to_self_from_the_template_form(session):
 
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):
     from avtoprokat_mail.sending.campaign import plan_run
-from avtoprokat_mail.sending.lifecycle import start_run
+    from avtoprokat_mail.sending.lifecycle import start_run
 
     conn = session.conn
     (template,) = template_store.list_templates(conn)

@@ -332,7 +332,10 @@ def test_killed_three_times_and_resumed_nobody_gets_it_twice(
         {DeliveryStatus.UNCERTAIN: uncertain} if uncertain else {}
     )
     assert finished.returncode == (1 if uncertain else 0), finished.stderr
-    assert last_line(finished.stdout) == f"sent {200 - uncertain}, failed 0, skipped 1, uncertain {uncertain}"
+    assert (
+        last_line(finished.stdout)
+        == f"sent {200 - uncertain}, failed 0, skipped 1, uncertain {uncertain}"
+    )
 
     # The server: nobody twice; nobody missing but, perhaps, the uncertain ones.
     got = per_recipient(handler.envelopes)

@@ -126,6 +126,16 @@ class RunState:
             )
         return "Повторять некому: всем получателям отправлено или передано в другую рассылку."
 
+    def progress(self) -> Progress:
+        """The run's figures as the engine would report them now (for a report of a past run)."""
+        c = self.counts
+        return Progress(
+            run_id=self.run.id, status=self.status, total=sum(c.values()),
+            sent=c[DeliveryStatus.SENT], failed=c[DeliveryStatus.FAILED],
+            skipped=c[DeliveryStatus.SKIPPED], uncertain=c[DeliveryStatus.UNCERTAIN],
+            pending=c[DeliveryStatus.PENDING], reason=self.run.reason,
+        )  # fmt: skip
+
     def retryable(self, include_uncertain: bool = False) -> int:
         """How many recipients «Повторить неотправленные» would take."""
         return self.pending + self.failed + (self.uncertain if include_uncertain else 0)
@@ -181,6 +191,10 @@ class Mailer:
             if not run.test and run.status in ACTIVE and is_being_sent(self.folder, run.id):
                 return run
         return None
+
+    def status_of(self, run: Run) -> RunStatus:
+        """The run's status, INTERRUPTED when nobody sends a running or paused run any more."""
+        return effective_status(run, self.folder)
 
     def state(self, run_id: int) -> RunState:
         run = run_store.get_run(self.conn, run_id)

@@ -21,13 +21,11 @@ from avtoprokat_mail.clientfilter import (
     OptOut,
 )
 from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.model import DeliveryStatus, RunStatus
-from avtoprokat_mail.sending.runlock import effective_status
+from avtoprokat_mail.sending.lifecycle import Mailer
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.client_form import ClientForm
-from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
+from avtoprokat_mail.ui.dialogs import ask_password, ask_yes_no, show_error, show_info
 from avtoprokat_mail.ui.formatting import format_time
 from avtoprokat_mail.ui.import_dialog import ImportPreview
 from avtoprokat_mail.ui.mailing_window import MailingWindow
@@ -50,6 +48,9 @@ class ClientsWindow(ttk.Frame):
         super().__init__(master)
         self.conn = conn
         self.passwords = passwords or PasswordStore()
+        self.mailer = Mailer(
+            conn, self.passwords, ask_secret=lambda question: ask_password(self, "Пароль", question)
+        )
         self.data_folder = data_folder
         self.table = ClientTable([])
         self.shown: list[int] = []
@@ -453,7 +454,7 @@ class ClientsWindow(ttk.Frame):
             self.mailing_window.deiconify()
             self.mailing_window.lift()
         else:
-            self.mailing_window = MailingWindow(self, self.conn, self.passwords)
+            self.mailing_window = MailingWindow(self, self.mailer)
         return self.mailing_window
 
     def offer_unfinished_runs(self) -> list[int]:
@@ -462,24 +463,23 @@ class ClientsWindow(ttk.Frame):
         Returns the ids of the runs the user chose to continue.
         """
         continued = []
-        for run in run_store.list_runs(self.conn):
-            if effective_status(run, self.data_folder) is not RunStatus.INTERRUPTED:
+        for state in self.mailer.interrupted_runs():
+            if not state.pending:
                 continue
-            run_store.sending_to_uncertain(self.conn, run.id)
-            counts = run_store.status_counts(self.conn, run.id)
-            title = run.template().title(40)
+            run = state.run
             text = (
-                f"Рассылка № {run.id} «{title}» от {format_time(run.started)} была прервана: "
-                f"отправлено {counts[DeliveryStatus.SENT]}, "
-                f"осталось {counts[DeliveryStatus.PENDING]}."
+                f"Рассылка № {run.id} «{run.template().title(40)}» от {format_time(run.started)} "
+                f"была прервана: отправлено {state.sent}, осталось {state.pending}."
             )
-            if counts[DeliveryStatus.UNCERTAIN]:
+            if state.uncertain:
                 text += (
-                    f"\nУ {counts[DeliveryStatus.UNCERTAIN]} получателей исход неизвестен (письмо "
-                    "могло уйти): им повторно не отправляется; их можно повторить из отчёта."
+                    f"\nУ {state.uncertain} получателей исход неизвестен (письмо могло уйти): "
+                    "им повторно не отправляется; их можно повторить из отчёта."
                 )
-            if ask_yes_no(self, "Незавершённая рассылка", text + "\n\nПродолжить её сейчас?"):
-                self.open_mailing().show_run(run.id)
+            question = text + "\n\nПродолжить её сейчас?"
+            if ask_yes_no(self, "Незавершённая рассылка", question) and (
+                self.open_mailing().continue_run(run.id) is not None
+            ):
                 continued.append(run.id)
         return continued
 

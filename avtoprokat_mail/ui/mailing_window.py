@@ -7,15 +7,13 @@ import tkinter as tk
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.model import Template
-from avtoprokat_mail.sending.campaign import plan_run
-from avtoprokat_mail.sending.setup import SendingSetup, prepare
-from avtoprokat_mail.storage import database_file
+from avtoprokat_mail.model import DeliveryStatus, Template
+from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
+from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
-from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_info
-from avtoprokat_mail.ui.formatting import format_time
+from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
+from avtoprokat_mail.ui.formatting import format_time, run_status_text
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog
@@ -28,21 +26,31 @@ COLUMNS = (
     ("subject", "Тема", 380),
     ("note", "Примечание", 260),
 )
+RUN_COLUMNS = (
+    ("id", "№", 50),
+    ("started", "Начата", 130),
+    ("status", "Состояние", 210),
+    ("sent", "Отправлено", 90),
+    ("failed", "Ошибок", 70),
+    ("pending", "Не отправлено", 110),
+)
 
 
 class MailingWindow(ttk.Toplevel):
     """Templates: add, edit (double-click), copy, delete; "Старт" and "Параметры" on top."""
 
-    def __init__(self, parent: tk.Misc, conn: sqlite3.Connection, passwords: PasswordStore) -> None:
+    def __init__(self, parent: tk.Misc, mailer: Mailer) -> None:
         top = parent.winfo_toplevel()
         super().__init__(
-            title="Сообщения email рассылки", master=top, transient=top, minsize=(820, 360)
+            title="Сообщения email рассылки", master=top, transient=top, minsize=(820, 460)
         )
-        self.conn = conn
-        self.passwords = passwords
+        self.mailer = mailer
+        self.conn: sqlite3.Connection = mailer.conn
+        self.passwords = mailer.passwords
         self.templates: dict[str, Template] = {}
         self._build_toolbar()
         self._build_list()
+        self._build_runs()
         self.reload()
         self.bind("<Escape>", lambda _e: self.destroy())
         center_on_parent(self)
@@ -83,6 +91,84 @@ class MailingWindow(ttk.Toplevel):
         self.tree.bind("<Double-Button-1>", self._on_double_click)
         self.tree.bind("<Return>", lambda _e: self.edit_selected())
         self.tree.bind("<Delete>", lambda _e: self.delete_selected())
+        self.tree.bind("<<TreeviewSelect>>", lambda _e: self.reload_runs())
+
+    def _build_runs(self) -> None:
+        """The runs of the selected template: finish a cancelled one, or see its report."""
+        frame = ttk.Labelframe(self, text="Рассылки этого шаблона", padding=(8, 4, 8, 8))
+        frame.pack(fill="x", padx=10, pady=(0, 10))
+        bar = ttk.Frame(frame)
+        bar.pack(fill="x", pady=(0, 4))
+        self.continue_button = ttk.Button(bar, text="Продолжить рассылку", bootstyle="success",
+                                          command=self.continue_selected_run)  # fmt: skip
+        self.continue_button.pack(side="left")
+        self.report_button = ttk.Button(bar, text="Отчёт…", bootstyle="primary-outline",
+                                        command=self.show_selected_report)  # fmt: skip
+        self.report_button.pack(side="left", padx=(4, 0))
+        self.run_note = ttk.Label(bar, text="", bootstyle="secondary")
+        self.run_note.pack(side="left", padx=(8, 0))
+        self.runs = ttk.Treeview(frame, columns=[c for c, _, _ in RUN_COLUMNS], show="headings",
+                                 selectmode="browse", height=4)  # fmt: skip
+        for column, heading, width in RUN_COLUMNS:
+            self.runs.heading(column, text=heading)
+            self.runs.column(column, width=width, stretch=column == "status")
+        self.runs.pack(fill="x")
+        self.runs.bind("<<TreeviewSelect>>", lambda _e: self._update_run_buttons())
+        self.runs.bind("<Double-Button-1>", lambda _e: self.show_selected_report())
+
+    def reload_runs(self) -> None:
+        """Show the runs of the selected template, newest first."""
+        self.runs.delete(*self.runs.get_children())
+        template = self.selected()
+        runs = run_store.runs_of_template(self.conn, template.id) if template else []
+        counts = run_store.status_counts_of(self.conn, [run.id for run in runs])
+        for run in runs:
+            c = counts[run.id]
+            status = (
+                self.mailer.state(run.id).status
+                if run.status.value in ("running", "paused")
+                else run.status
+            )
+            self.runs.insert("", "end", iid=str(run.id), values=(
+                run.id, format_time(run.started), run_status_text(status, run.test),
+                c[DeliveryStatus.SENT], c[DeliveryStatus.FAILED], c[DeliveryStatus.PENDING],
+            ))  # fmt: skip
+        items = self.runs.get_children()
+        if items:
+            self.runs.selection_set(items[0])
+        self._update_run_buttons()
+
+    def selected_run(self) -> int | None:
+        selection = self.runs.selection()
+        return int(selection[0]) if selection else None
+
+    def _update_run_buttons(self) -> None:
+        run_id = self.selected_run()
+        why = "Выберите рассылку в списке." if run_id is None else ""
+        if run_id is not None:
+            why = self.mailer.state(run_id).why_not_continue()
+        self.continue_button.configure(state="disabled" if why else "normal")
+        self.report_button.configure(state="disabled" if run_id is None else "normal")
+        self.run_note.configure(text=why if run_id is not None else "")
+
+    def continue_selected_run(self) -> ProgressWindow | None:
+        run_id = self.selected_run()
+        return None if run_id is None else self.continue_run(run_id)
+
+    def continue_run(self, run_id: int) -> ProgressWindow | None:
+        """Finish a cancelled, stopped or interrupted run under its own number."""
+        try:
+            prepared = self.mailer.resume(run_id)
+        except (SetupError, RunRefused) as error:
+            show_error(self, "Продолжить рассылку", str(error))
+            return None
+        return self.show_run(prepared)
+
+    def show_selected_report(self) -> ProgressWindow | None:
+        run_id = self.selected_run()
+        if run_id is None:
+            return None
+        return ProgressWindow(self, self.mailer, run_id, on_finished=lambda _p: self.reload())
 
     def reload(self, select_id: int | None = None) -> None:
         """Re-read the templates, newest first, keeping or setting the selection."""
@@ -105,6 +191,8 @@ class MailingWindow(ttk.Toplevel):
             self.tree.selection_set(chosen)
             self.tree.focus(chosen)
             self.tree.see(chosen)
+        if hasattr(self, "runs"):
+            self.reload_runs()
 
     def selected(self) -> Template | None:
         selection = self.tree.selection()
@@ -147,19 +235,14 @@ class MailingWindow(ttk.Toplevel):
             show_info(self, "Старт", "Выберите шаблон в списке.")
             return None
         template = template_store.get_template(self.conn, template.id) or template
-        plan = plan_run(self.conn, template)
-        return StartDialog(self, self.conn, plan, self.passwords, on_started=self.show_run)
+        return StartDialog(self, self.mailer, template, on_started=self.show_run)
 
-    def show_run(self, run_id: int) -> ProgressWindow:
-        """The progress window of a run (new, resumed or retried)."""
-        return ProgressWindow(
-            self, self.conn, database_file(self.conn), run_id, self.setup_for,
-            on_finished=lambda _progress: self.reload(),
-        )  # fmt: skip
-
-    def setup_for(self, run_id: int) -> SendingSetup:
-        run = run_store.get_run(self.conn, run_id)
-        return prepare(self.conn, run.channel, run.transport, self.passwords)
+    def show_run(self, prepared: PreparedRun) -> ProgressWindow:
+        """The progress window of a run ready to send (new, continued or retried)."""
+        window = ProgressWindow(self, self.mailer, prepared.run_id, prepared,
+                                on_finished=lambda _progress: self.reload())  # fmt: skip
+        self.reload_runs()
+        return window
 
     def settings(self) -> SettingsWindow:
         """«Параметры»: the EMail and SMS settings."""

@@ -7,7 +7,6 @@ queue that this window drains every 50 ms with ``after()``, showing only the new
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import tkinter as tk
 from collections.abc import Callable
@@ -15,15 +14,10 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import DELIVERY_STATUS_LABELS, DeliveryStatus, RunStatus
-from avtoprokat_mail.sending.campaign import (
-    RETRY_DELAYS,
-    Campaign,
-    Progress,
-    format_duration,
-    retry_run,
-)
-from avtoprokat_mail.sending.setup import SendingSetup
+from avtoprokat_mail.model import DELIVERY_STATUS_LABELS, DeliveryStatus, Run, RunStatus
+from avtoprokat_mail.sending.campaign import RETRY_DELAYS, Progress, format_duration
+from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused, RunState
+from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
@@ -36,51 +30,61 @@ STATUS_TEXT = {
     RunStatus.FINISHED: "Рассылка завершена",
     RunStatus.CANCELLED: "Рассылка отменена",
     RunStatus.STOPPED: "Рассылка остановлена",
+    RunStatus.INTERRUPTED: "Рассылка прервана (программа закрылась во время отправки)",
 }
 NOT_SENT = (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.PENDING)
+TEST_NOTE = " (тестовая: письма записаны в папку, клиентам ничего не отправлено)"
+
+
+def _title(run: Run) -> str:
+    return f"Тестовая рассылка № {run.id} (в папку)" if run.test else f"Рассылка № {run.id}"
 
 
 class ProgressWindow(ttk.Toplevel):
-    """Shows a run as it goes; pause, resume, cancel; then the report, export and retry.
+    """Shows a run as it goes; pause, resume, cancel; then the report, continue and retry.
 
-    ``make_setup(run_id)`` gives the transport for a run (also for "повторить неотправленные").
+    With ``prepared`` the run is sent now (its transport was set up before this window was
+    built, so nothing can fail half-way through building it); without, the window shows the
+    report of a past run, with what can still be done with it.
     """
 
     def __init__(
         self,
         parent: tk.Misc,
-        conn: sqlite3.Connection,
-        database: Path,
+        mailer: Mailer,
         run_id: int,
-        make_setup: Callable[[int], SendingSetup],
+        prepared: PreparedRun | None = None,
         *,
         on_finished: Callable[[Progress], None] = lambda progress: None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         top = parent.winfo_toplevel()
-        super().__init__(title=f"Рассылка № {run_id}", master=top, transient=top, minsize=(560, 0))
-        self.conn, self.database, self.run_id = conn, database, run_id
-        self.make_setup, self.on_finished = make_setup, on_finished
+        self.mailer, self.conn, self.run_id = mailer, mailer.conn, run_id
+        self.run = run_store.get_run(self.conn, run_id)
+        super().__init__(title=_title(self.run), master=top, transient=top, minsize=(560, 0))
+        self.on_finished, self.retry_delays = on_finished, retry_delays
         self.events: queue.Queue[Progress | BaseException] = queue.Queue()
         self.final: Progress | None = None
+        self.campaign = None
+        self.worker: threading.Thread | None = None
         self._build()
-        setup = make_setup(run_id)
-        self.campaign = Campaign(
-            database, run_id, setup.transport, sender=setup.sender,
-            per_minute=setup.per_minute, on_progress=self.events.put, retry_delays=retry_delays,
-        )  # fmt: skip
-        self.worker = threading.Thread(target=self._work, name=f"run-{run_id}", daemon=True)
-        self.worker.start()
         self.protocol("WM_DELETE_WINDOW", self.close)
-        self.after(DRAIN_MS, self._drain)
+        if prepared is not None:
+            self.campaign = prepared.campaign(self.events.put, retry_delays=retry_delays)
+            self.worker = threading.Thread(target=self._work, name=f"run-{run_id}", daemon=True)
+            self.worker.start()
+            self.after(DRAIN_MS, self._drain)
+        else:
+            past = mailer.state(run_id).progress()
+            self.show(past)
+            self._finish(past, notify=False)
         center_on_parent(self)
 
     # --- construction ----------------------------------------------------------------------------
     def _build(self) -> None:
-        run = run_store.get_run(self.conn, self.run_id)
         body = ttk.Frame(self, padding=14)
         body.pack(fill="both", expand=True)
-        subject = run.template().title(80)
+        subject = self.run.template().title(80)
         ttk.Label(body, text=subject, font="-weight bold", wraplength=520).pack(anchor="w")
         self.status_label = ttk.Label(body, text="Подготовка…", bootstyle="primary")
         self.status_label.pack(anchor="w", pady=(6, 0))
@@ -153,19 +157,22 @@ class ProgressWindow(ttk.Toplevel):
         self.labels["left"].configure(
             text=format_duration(p.seconds_left) if p.seconds_left else "—"
         )
-        self.status_label.configure(text=STATUS_TEXT.get(p.status, p.status.value))
+        status = STATUS_TEXT.get(p.status, p.status.value)
+        self.status_label.configure(text=status + (TEST_NOTE if self.run.test else ""))
         self.pause_button.configure(text="Продолжить" if p.status is RunStatus.PAUSED else "Пауза")
 
-    def _finish(self, final: Progress) -> None:
+    def _finish(self, final: Progress, *, notify: bool = True) -> None:
         self.final = final
         if final.reason:
             self.reason_label.configure(text=final.reason)
         for button in (self.pause_button, self.cancel_button):
             button.configure(state="disabled")
         self.close_button.configure(state="normal")
-        self.labels["current"].configure(text="—")
-        self.report.show(final)
-        self.on_finished(final)
+        for key in ("current", "speed", "left"):
+            self.labels[key].configure(text="—")
+        self.report.show(self.mailer.state(self.run_id))
+        if notify:
+            self.on_finished(final)
 
     def _failed(self, error: BaseException) -> None:
         self.reason_label.configure(text=f"Рассылка прервана ошибкой: {error}")
@@ -185,25 +192,45 @@ class ProgressWindow(ttk.Toplevel):
 
     def cancel(self) -> None:
         question = (
-            "Остановить рассылку? Неотправленные останутся в журнале, "
-            "и рассылку можно будет продолжить позже."
+            "Остановить рассылку? Неотправленные останутся в журнале: рассылку можно будет "
+            "продолжить позже кнопкой «Продолжить рассылку» здесь или в окне рассылки."
         )
         if ask_yes_no(self, "Отмена рассылки", question, danger=True):
             self.campaign.cancel()
             self.status_label.configure(text="Отмена: дожидаюсь окончания текущего сообщения…")
 
     def close(self) -> None:
-        if self.final is None and self.worker.is_alive():
+        if self.final is None and self.worker is not None and self.worker.is_alive():
             self.cancel()
             return
         self.destroy()
 
+    def continue_run(self) -> ProgressWindow | None:
+        """Finish this (cancelled, stopped or interrupted) run: its pending recipients."""
+        return self._replace_by(lambda: self.mailer.resume(self.run_id), self.run_id)
+
     def retry(self) -> ProgressWindow | None:
-        """A new run to the failed and uncertain recipients of this one."""
-        new_run = retry_run(self.conn, self.run_id)
+        """A new run to this run's recipients who did not get it (uncertain ones if ticked)."""
+        include = self.report.uncertain_var.get()
+        return self._replace_by(
+            lambda: self.mailer.retry(self.run_id, include_uncertain=include), None
+        )
+
+    def _replace_by(
+        self, prepare_run: Callable[[], PreparedRun], run_id: int | None
+    ) -> ProgressWindow | None:
+        """Prepare the run first (settings, password, checks); only then swap the windows."""
+        try:
+            prepared = prepare_run()
+        except (SetupError, RunRefused) as error:
+            show_error(self, "Рассылка", str(error))
+            return None
+        master = self.master
         self.destroy()
-        return ProgressWindow(self.master, self.conn, self.database, new_run, self.make_setup,
-                              on_finished=self.on_finished)  # fmt: skip
+        return ProgressWindow(
+            master, self.mailer, run_id or prepared.run_id, prepared,
+            on_finished=self.on_finished, retry_delays=self.retry_delays,
+        )  # fmt: skip
 
 
 class ReportFrame(ttk.Frame):
@@ -215,17 +242,28 @@ class ReportFrame(ttk.Frame):
     def __init__(self, window: ProgressWindow, parent: ttk.Frame) -> None:
         super().__init__(parent)
         self.window = window
+        self.state: RunState | None = None
+        actions = ttk.Frame(self)
+        actions.pack(fill="x", pady=(10, 0))
+        self.continue_button = ttk.Button(actions, text="Продолжить рассылку", bootstyle="success",
+                                          command=window.continue_run)  # fmt: skip
+        self.retry_button = ttk.Button(actions, text="Повторить неотправленные",
+                                       bootstyle="primary", command=window.retry)  # fmt: skip
+        self.retry_button.pack(side="left")
+        self.uncertain_var = tk.BooleanVar(self, value=False)
+        self.uncertain_check = ttk.Checkbutton(actions, variable=self.uncertain_var,
+                                               command=self._update_actions)  # fmt: skip
+        self.action_note = ttk.Label(self, text="", bootstyle="secondary", wraplength=620,
+                                     justify="left")  # fmt: skip
+        self.action_note.pack(anchor="w", pady=(4, 0))
         bar = ttk.Frame(self)
-        bar.pack(fill="x", pady=(10, 4))
+        bar.pack(fill="x", pady=(6, 4))
         self.only_failed_var = tk.BooleanVar(self, value=False)
         ttk.Checkbutton(bar, text="Только неотправленные", variable=self.only_failed_var,
                         command=self.refresh).pack(side="left")  # fmt: skip
         self.export_button = ttk.Button(bar, text="Экспорт…", bootstyle="secondary-outline",
                                         command=self.export)  # fmt: skip
         self.export_button.pack(side="right")
-        self.retry_button = ttk.Button(bar, text="Повторить неотправленные", bootstyle="primary",
-                                       command=window.retry)  # fmt: skip
-        self.retry_button.pack(side="right", padx=(0, 8))
         self.tree = ttk.Treeview(
             self, columns=[c for c, _, _ in self.COLUMNS], show="headings", height=10
         )
@@ -234,11 +272,35 @@ class ReportFrame(ttk.Frame):
             self.tree.column(column, width=width, stretch=column == "reply")
         self.tree.pack(fill="both", expand=True)
 
-    def show(self, final: Progress) -> None:
+    def show(self, state: RunState) -> None:
+        self.state = state
         self.pack(fill="both", expand=True)
-        has_unsent = bool(final.failed or final.uncertain or final.pending)
-        self.retry_button.configure(state="normal" if has_unsent else "disabled")
+        if not state.why_not_continue():
+            self.continue_button.pack(side="left", before=self.retry_button, padx=(0, 8))
+        if state.uncertain:
+            self.uncertain_check.configure(
+                text=f"и тем, чей исход неизвестен ({state.uncertain}; письмо могло уйти)"
+            )
+            self.uncertain_check.pack(side="left", padx=(8, 0))
+        self._update_actions()
         self.refresh()
+
+    def _update_actions(self) -> None:
+        """Enable «Повторить неотправленные» only when someone is left; say why not, else."""
+        state = self.state
+        if state is None:
+            return
+        include = self.uncertain_var.get()
+        why = state.why_not_retry(include)
+        self.retry_button.configure(state="disabled" if why else "normal")
+        if why:
+            self.action_note.configure(text=why)
+        else:
+            count = state.retryable(include)
+            self.action_note.configure(
+                text=f"Повтор отправит {count} получателям новой рассылкой; "
+                "эта рассылка им больше не отправит."
+            )
 
     def statuses(self) -> tuple[DeliveryStatus, ...] | None:
         return NOT_SENT if self.only_failed_var.get() else None

@@ -3,52 +3,61 @@
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import tkinter as tk
 from collections.abc import Callable
+from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore
-from avtoprokat_mail.model import Channel
-from avtoprokat_mail.sending.campaign import RunPlan, start_run
-from avtoprokat_mail.sending.outbox import is_outbox
-from avtoprokat_mail.sending.setup import (
-    SMS_GATEWAY,
-    SetupError,
-    direct_transport,
-    outbox_name,
-    prepare,
-    secret_needed,
-)
+from avtoprokat_mail.model import Channel, Template
+from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
+from avtoprokat_mail.sending.setup import SMS_GATEWAY, SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.settings import SECURITY_NAMES, load_email_settings
 from avtoprokat_mail.ui import filedialogs
-from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
+from avtoprokat_mail.ui.dialogs import center_on_parent
 
 
 class StartDialog(ttk.Toplevel):
-    """The start summary; "Начать рассылку" writes the run and hands its id to ``on_started``."""
+    """The start summary; "Начать рассылку" writes the run and hands it to ``on_started``.
+
+    The two choices of the summary (send to those who already got the template; skip clients
+    lacking data for a placeholder) plan the run again and redraw the summary.
+    """
 
     def __init__(
         self,
         parent: tk.Misc,
-        conn: sqlite3.Connection,
-        plan: RunPlan,
-        passwords: PasswordStore,
-        on_started: Callable[[int], None],
+        mailer: Mailer,
+        template: Template,
+        on_started: Callable[[PreparedRun], None],
     ) -> None:
         top = parent.winfo_toplevel()
         super().__init__(title="Старт рассылки", master=top, transient=top, minsize=(560, 0))
-        self.conn, self.plan, self.passwords, self.on_started = conn, plan, passwords, on_started
-        self._build()
+        self.mailer, self.template, self.on_started = mailer, template, on_started
+        self.conn = mailer.conn
+        self.again_var = tk.BooleanVar(self, value=False)
+        self.skip_incomplete_var = tk.BooleanVar(self, value=False)
+        self.body: ttk.Frame | None = None
+        self.replan()
         self.bind("<Escape>", lambda _e: self.destroy())
         center_on_parent(self)
 
+    def replan(self) -> None:
+        """Plan with the current choices and (re)draw the summary."""
+        self.plan = self.mailer.plan(
+            self.template,
+            again=self.again_var.get(),
+            skip_incomplete=self.skip_incomplete_var.get(),
+        )
+        if self.body is not None:
+            self.body.destroy()
+        self._build()
+
     def _build(self) -> None:
         plan = self.plan
-        body = ttk.Frame(self, padding=14)
+        body = self.body = ttk.Frame(self, padding=14)
         body.pack(fill="both", expand=True)
         title = plan.template.title(80)
         ttk.Label(body, text=title, font="-weight bold", wraplength=620).pack(anchor="w")
@@ -66,12 +75,63 @@ class StartDialog(ttk.Toplevel):
             self.cost_label = ttk.Label(body, text="Стоимость: спрашиваю шлюз…", wraplength=620)
             self.cost_label.pack(anchor="w")
             self._ask_cost()
+        self._repeats(body)
+        self._incomplete(body)
+        if plan.taken_over:
+            runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
+            ttk.Label(
+                body, wraplength=620, justify="left",
+                text=f"Ждали отправки в незавершённой рассылке ({runs}): {len(plan.taken_over)}. "
+                     "Они получат сообщение в этой рассылке, а та им уже не отправит.",
+            ).pack(anchor="w", pady=(4, 0))  # fmt: skip
         if plan.skipped:
             self._skipped(body)
         self.problem_label = ttk.Label(
             body, text="\n".join(plan.problems), bootstyle="danger", wraplength=620, justify="left"
         )
         self.problem_label.pack(anchor="w", pady=(8, 0))
+        self._buttons(body)
+
+    def _repeats(self, body: ttk.Frame) -> None:
+        """How many already got this template, and the choice to send to them again."""
+        reached = self.plan.repeats
+        if not reached and not self.again_var.get():
+            self.repeat_label = None
+            return
+        text = (
+            f"Уже получили этот шаблон: {reached} — им не отправляется."
+            if reached
+            else "Тем, кто уже получил этот шаблон, он будет отправлен ещё раз."
+        )
+        self.repeat_label = ttk.Label(body, text=text, bootstyle="warning", wraplength=620)
+        self.repeat_label.pack(anchor="w", pady=(6, 0))
+        ttk.Checkbutton(
+            body, text="Отправить и тем, кто уже получил", variable=self.again_var,
+            command=self.replan,
+        ).pack(anchor="w")  # fmt: skip
+
+    def _incomplete(self, body: ttk.Frame) -> None:
+        """Clients lacking a field the text uses without a default, and the choice to skip."""
+        plan = self.plan
+        if not plan.incomplete:
+            self.incomplete_label = None
+            return
+        fields = ", ".join(f"%{name}% — {count}" for name, count in plan.missing_counts.items())
+        people = len(plan.incomplete)
+        text = (
+            f"Нет данных для шаблона у {people} клиентов ({fields}): "
+            + ("они пропускаются." if plan.skip_incomplete else "в их письмах это место будет "
+               "пустым. Можно задать текст на этот случай, например %Должность|сотрудник%.")
+        )  # fmt: skip
+        self.incomplete_label = ttk.Label(body, text=text, bootstyle="warning", wraplength=620,
+                                          justify="left")  # fmt: skip
+        self.incomplete_label.pack(anchor="w", pady=(6, 0))
+        ttk.Checkbutton(
+            body, text="Пропустить клиентов без этих данных",
+            variable=self.skip_incomplete_var, command=self.replan,
+        ).pack(anchor="w")  # fmt: skip
+
+    def _buttons(self, body: ttk.Frame) -> None:
         buttons = ttk.Frame(body)
         buttons.pack(fill="x", pady=(12, 0))
         self.start_button = ttk.Button(
@@ -86,7 +146,7 @@ class StartDialog(ttk.Toplevel):
         ttk.Button(buttons, text="Отмена", bootstyle="secondary", command=self.destroy).pack(
             side="right"
         )
-        if not plan.can_start:
+        if not self.plan.can_start:
             self.start_button.configure(state="disabled")
             self.outbox_button.configure(state="disabled")
 
@@ -104,7 +164,7 @@ class StartDialog(ttk.Toplevel):
     def _ask_cost(self) -> None:
         """Ask the gateway for the price and the balance off the Tk thread."""
         try:
-            setup = prepare(self.conn, Channel.SMS, SMS_GATEWAY, self.passwords)
+            setup = prepare(self.conn, Channel.SMS, SMS_GATEWAY, self.mailer.passwords)
         except SetupError as error:
             self.cost_label.configure(text=f"Стоимость не известна: {error}")
             return
@@ -113,15 +173,15 @@ class StartDialog(ttk.Toplevel):
         threading.Thread(
             target=lambda: answers.put(cost_line(gateway, self.plan)), daemon=True
         ).start()
-        self._await_cost(answers)
+        self._await_cost(answers, self.cost_label)
 
-    def _await_cost(self, answers: queue.Queue[str]) -> None:
-        if not self.winfo_exists():
+    def _await_cost(self, answers: queue.Queue[str], label: ttk.Label) -> None:
+        if not self.winfo_exists() or not label.winfo_exists():
             return
         try:
-            self.cost_label.configure(text=answers.get_nowait())
+            label.configure(text=answers.get_nowait())
         except queue.Empty:
-            self.after(100, self._await_cost, answers)
+            self.after(100, self._await_cost, answers, label)
 
     def _skipped(self, body: ttk.Frame) -> None:
         reasons = ", ".join(f"{reason} — {count}" for reason, count in
@@ -136,46 +196,27 @@ class StartDialog(ttk.Toplevel):
             tree.heading(column, text=title)
             tree.column(column, width=width, stretch=column == "reason")
         for d in self.plan.skipped:
-            who = " ".join(filter(None, (d.surname, d.name))) or d.organization
-            tree.insert("", "end", values=(who, d.recipient, d.reply))
+            tree.insert("", "end", values=(d.display_name, d.recipient, d.reply))
         tree.pack(fill="both", expand=True)
         self.skipped_tree = tree
 
-    def start(self) -> int | None:
-        """Check the settings (asking the password once if it is not stored), then start."""
-        return self._start(direct_transport(self.plan.channel))
+    def start(self) -> PreparedRun | None:
+        """Start the run (asking a password the store cannot keep, once)."""
+        return self._start(None)
 
-    def start_to_folder(self) -> int | None:
+    def start_to_folder(self) -> PreparedRun | None:
         folder = filedialogs.ask_directory(self, title="Папка для тестовой рассылки")
-        return self._start(outbox_name(folder)) if folder else None
+        return self._start(Path(folder)) if folder else None
 
-    def _start(self, transport: str) -> int | None:
+    def _start(self, outbox: Path | None) -> PreparedRun | None:
         try:
-            self._ready(transport)
-        except SetupError as error:
+            prepared = self.mailer.start(self.plan, outbox=outbox)
+        except (SetupError, RunRefused) as error:
             self.problem_label.configure(text=str(error))
             return None
-        run_id = start_run(self.conn, self.plan, transport)
         self.destroy()
-        self.on_started(run_id)
-        return run_id
-
-    def _ready(self, transport: str) -> None:
-        """Raise SetupError unless the run can be sent; ask a secret the store cannot keep."""
-        try:
-            prepare(self.conn, self.plan.channel, transport, self.passwords)
-            return
-        except SetupError:
-            needed = secret_needed(self.conn, self.plan.channel)
-            asked_already = needed is not None and self.passwords.get(needed[0])
-            if is_outbox(transport) or self.passwords.secure or needed is None or asked_already:
-                raise
-        account, question = needed
-        password = ask_password(self, "Пароль", f"{question}\n\n{NO_SECURE_STORE}")
-        if not password:
-            raise SetupError("Рассылка не начата: пароль не введён.")
-        self.passwords.set(account, password)
-        prepare(self.conn, self.plan.channel, transport, self.passwords)
+        self.on_started(prepared)
+        return prepared
 
 
 def _size(size: int) -> str:
