@@ -14,7 +14,7 @@ from pathlib import Path
 from avtoprokat_mail.app import create_root
 from avtoprokat_mail.demo import add_demo_data
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.sending.campaign import plan_run, start_run
+from avtoprokat_mail.sending.lifecycle import PreparedRun, create_run
 from avtoprokat_mail.sending.message import Sender
 from avtoprokat_mail.sending.outbox import OutboxTransport
 from avtoprokat_mail.sending.setup import SendingSetup, outbox_name
@@ -49,13 +49,12 @@ def _capture_run(mailing, conn, folder: Path) -> None:
     start = mailing.start()
     capture(start, "start-summary")
     start.destroy()
-    plan = plan_run(conn, template_store.get_template(conn, int(mailing.tree.selection()[0])))
-    run_id = start_run(conn, plan, outbox_name(folder / "outbox"))
+    plan = mailing.mailer.plan(template_store.get_template(conn, int(mailing.tree.selection()[0])))
+    run_id, lock = create_run(conn, plan, outbox_name(folder / "outbox"), test=True)
     sender = Sender("Автопрокат «Север»", "office@avtoprokat-sever.ru")
-    window = ProgressWindow(
-        mailing, conn, database_file(conn), run_id,
-        lambda _run: SendingSetup(OutboxTransport(folder / "outbox"), sender, per_minute=900),
-    )  # fmt: skip
+    setup = SendingSetup(OutboxTransport(folder / "outbox"), sender, per_minute=900)
+    prepared = PreparedRun(run_id, setup, lock, database_file(conn))
+    window = ProgressWindow(mailing, mailing.mailer, run_id, prepared)
     deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline:
         window.update()
@@ -78,7 +77,6 @@ def main() -> None:
     capture(root, "clients-window")
 
     mailing = window.open_mailing()
-    capture(mailing, "mailing-window")
     mailing.tree.selection_set(mailing.tree.get_children()[-1])  # the e-mail discount offer
     form = mailing.edit_selected()
     capture(form, "template-form")
@@ -94,6 +92,8 @@ def main() -> None:
     capture(settings, "settings-sms")
     settings.destroy()
     _capture_run(mailing, conn, folder)
+    mailing.reload()
+    capture(mailing, "mailing-window")
     mailing.destroy()
 
     source = folder / "клиенты.csv"

@@ -127,7 +127,7 @@ def close_windows(root: tk.Misc, kinds: tuple[type, ...]) -> None:
 
     for kind in kinds:
         for window in toplevels_of(root, kind):
-            if isinstance(window, ProgressWindow) and window.worker.is_alive():
+            if isinstance(window, ProgressWindow) and window.worker and window.worker.is_alive():
                 window.campaign.cancel()
                 window.worker.join(10)
             window.destroy()

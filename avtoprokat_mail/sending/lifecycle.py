@@ -105,10 +105,7 @@ class RunState:
         if self.status in ACTIVE:
             return f"Рассылка № {self.run.id} сейчас идёт в другом окне или процессе."
         if self.status is RunStatus.FINISHED:
-            return (
-                f"Рассылка № {self.run.id} уже завершена: продолжать нечего (отправить оставшимся "
-                "можно повтором неотправленных)."
-            )
+            return f"Рассылка № {self.run.id} уже завершена: продолжать нечего."
         if not self.pending and not (resend_uncertain and self.uncertain):
             return "Неотправленных в этой рассылке не осталось."
         return ""
