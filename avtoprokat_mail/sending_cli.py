@@ -12,7 +12,7 @@ from pathlib import Path
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import DeliveryStatus, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
-from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
+from avtoprokat_mail.sending.lifecycle import Mailer, NobodyLeft, PreparedRun, RunRefused
 from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name
 from avtoprokat_mail.sending.sms.estimate import cost_line
@@ -77,7 +77,7 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     plan = mailer.plan(template, again=args.again, skip_incomplete=args.skip_incomplete)
     transport = outbox_name(args.outbox) if args.outbox else direct_transport(plan.channel)
     setup = mailer.setup(plan.channel, transport)  # settings problems before the summary
-    _print_plan(plan)
+    _print_plan(plan, test=args.outbox is not None)
     if isinstance(setup.transport, SmsTransport):  # not for a test run into a folder
         _say(f"  SMS всего: {plan.segments}. {cost_line(setup.transport.gateway, plan)}")
     if not plan.recipients and plan.repeats and len(plan.problems) == 1:
@@ -91,19 +91,24 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     what = "Записать в папку" if args.outbox else "Отправить"
     if not _confirmed(args, f"{what} {len(plan.recipients)} сообщений?"):
         return EXIT_ERROR
-    prepared = mailer.start(plan, outbox=args.outbox)
+    try:
+        prepared = mailer.start(plan, outbox=args.outbox)
+    except NobodyLeft as nobody:  # the repeat check, made again at the start, left nobody
+        _say(str(nobody))
+        print(result_line(0, 0, len(plan.recipients) + len(plan.skipped), 0))
+        return EXIT_OK
     test = " (тестовая: письма в папку, клиентам ничего не отправляется)" if args.outbox else ""
     _say(f"Рассылка № {prepared.run_id}{test}")
     return prepared
 
 
-def _print_plan(plan: RunPlan) -> None:
+def _print_plan(plan: RunPlan, *, test: bool) -> None:
     _say(f"Получателей: {len(plan.recipients)}, пропущено: {len(plan.skipped)}")
     for reason, count in plan.skip_reasons.most_common():
         _say(f"  пропущено ({count}): {reason}")
     if plan.repeats:
         _say(f"  уже получили этот шаблон: {plan.repeats} — отправить и им: --again")
-    if plan.taken_over:
+    if plan.taken_over and not test:  # a test run takes nobody over
         runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
         _say(f"  из незавершённых рассылок ({runs}) переходят в эту: {len(plan.taken_over)}")
     for name, size in plan.attachments:

@@ -55,6 +55,10 @@ class RunRefused(Exception):
     """What was asked cannot be done with this run now; ``str()`` says why (Russian)."""
 
 
+class NobodyLeft(RunRefused):
+    """Between the summary and the start, another run reached every planned recipient."""
+
+
 @dataclass
 class PreparedRun:
     """A run ready to send: its transport is set up and its lock is held by this process."""
@@ -334,8 +338,9 @@ def create_run(
             if not plan.again:
                 recipients, skipped = _leave_out_reached(conn, template.id, recipients, skipped)
             if not recipients:
-                raise RunRefused(
-                    "Все отмеченные клиенты уже получили этот шаблон: отправлять некому."
+                raise NobodyLeft(
+                    "Пока вы смотрели сводку, все эти клиенты получили шаблон в другой "
+                    "рассылке: отправлять некому."
                 )
         everyone = sorted(recipients + skipped, key=lambda d: d.position)
         run_id = run_store.create_run(conn, run, everyone)

@@ -28,6 +28,12 @@ _SMTP = policy.SMTP
 _SMTPUTF8 = policy.SMTP.clone(utf8=True)
 
 
+# The standard table only, the same on every machine: the module-level mimetypes functions read
+# the Windows registry, where an installed Excel makes ".csv" "application/vnd.ms-excel" (and so
+# a Cyrillic price list would lose its charset).
+_MIME_TYPES = mimetypes.MimeTypes()
+
+
 class TemplateError(Exception):
     """The template cannot be used as it is; ``str()`` is a Russian message naming the cause."""
 
@@ -86,7 +92,7 @@ def load_attachments(template: Template) -> list[Attachment]:
             data = path.read_bytes()
         except OSError as error:
             raise TemplateError(f"Не удаётся прочитать приложение {name}: {error}") from error
-        mime, _ = mimetypes.guess_type(path.name)
+        mime, _ = _MIME_TYPES.guess_type(path.name)
         maintype, subtype = (mime or "application/octet-stream").split("/", 1)
         charset = text_charset(data) if maintype == "text" else None
         if maintype == "text" and not charset:  # not text in a charset we can name: save only
