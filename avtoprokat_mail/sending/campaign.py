@@ -313,12 +313,17 @@ def changed_attachments(run: Run, attachments: Sequence[Attachment]) -> str:
     for path, attachment in zip(run.template().attachments, attachments, strict=False):
         digest = recorded.get(path)
         if digest and digest != payload_sha256(attachment):
-            return (
-                f"Файл приложения «{attachment.filename}» изменился после начала рассылки "
-                f"№ {run.id}: все её получатели должны получить один и тот же файл. Верните "
-                "прежний файл или разошлите изменённый новой рассылкой."
-            )
+            return changed_attachment_message(run, attachment.filename)
     return ""
+
+
+def changed_attachment_message(run: Run, filename: str) -> str:
+    """Why a run refuses to go on: its attachment ``filename`` is not the file it began with."""
+    return (
+        f"Файл приложения «{filename}» изменился после начала рассылки № {run.id}: все её "
+        "получатели должны получить один и тот же файл. Верните прежний файл или разошлите "
+        "изменённый новой рассылкой."
+    )
 
 
 def payload_sha256(attachment: Attachment) -> str:

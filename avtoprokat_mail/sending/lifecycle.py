@@ -32,6 +32,7 @@ from avtoprokat_mail.sending.campaign import (
     Campaign,
     Progress,
     RunPlan,
+    changed_attachment_message,
     opted_out_addresses,
     plan_run,
 )
@@ -291,11 +292,7 @@ class Mailer:
     def _refuse_changed_attachments(self, run: Run) -> None:
         for path, digest in run.attachment_digests.items():
             if file_sha256(path) not in (digest, ""):  # a missing file: the run reports it
-                raise RunRefused(
-                    f"Файл приложения «{Path(path).name}» изменился после начала рассылки "
-                    f"№ {run.id}: все её получатели должны получить один и тот же файл. Верните "
-                    "прежний файл или разошлите изменённый новой рассылкой."
-                )
+                raise RunRefused(changed_attachment_message(run, Path(path).name))
 
 
 def _busy_message(run: Run) -> str:
