@@ -213,7 +213,7 @@ def prepare(folder: Path, count: int, attachment: Path) -> Setup:
         client_store.add_clients(conn, clients)
         template = Template(subject=SUBJECT, body=BODY, attachment1=str(attachment))
         template_store.add_template(conn, template)
-        plan = plan_run(conn, template)
+        plan = plan_run(conn, template, again=True)  # each repeat mails everyone anew
         if not plan.can_start or len(plan.recipients) != count:
             raise RuntimeError(f"the run cannot start: {plan.problems} {plan.skip_reasons}")
     finally:
@@ -428,6 +428,9 @@ class GuiRun:
 
 def drive_progress_window(root, setup: Setup, run_id: int, port: int, gui: GuiRun) -> str:
     """Open the program's own progress window on the run; it starts its worker itself."""
+    from avtoprokat_mail.credentials import PasswordStore
+    from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun
+    from avtoprokat_mail.sending.runlock import run_lock
     from avtoprokat_mail.sending.setup import SendingSetup
     from avtoprokat_mail.ui.progress_window import ProgressWindow
 
@@ -442,16 +445,17 @@ def drive_progress_window(root, setup: Setup, run_id: int, port: int, gui: GuiRu
         root.after(5 * int(TICK * 1000), root.quit)  # the ticker notes the report's pause
 
     conn = open_database(setup.database)
-    window = Window(
-        root, conn, setup.database, run_id,
-        lambda _run_id: SendingSetup(SmtpTransport(settings(port), None), SENDER, 0),
-        on_finished=finished,
-    )  # fmt: skip
+    lock = run_lock(setup.database.parent, run_id)
+    lock.acquire()
+    sending = SendingSetup(SmtpTransport(settings(port), None), SENDER, 0)
+    prepared = PreparedRun(run_id, sending, lock, setup.database)
+    mailer = Mailer(conn, PasswordStore())
+    window = Window(root, mailer, run_id, prepared, on_finished=finished)
     show_report = window.report.show
 
-    def timed_report(final: Progress) -> None:
+    def timed_report(state) -> None:
         gui.ended = time.perf_counter()
-        show_report(final)
+        show_report(state)
 
     window.report.show = timed_report
     gui.opened = time.perf_counter()
