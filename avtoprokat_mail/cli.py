@@ -39,18 +39,17 @@ from avtoprokat_mail.sending.message import (
     load_attachments,
 )
 from avtoprokat_mail.sending.sms.segments import sms_length
-from avtoprokat_mail.settings import (
-    SettingsError,
+from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import (
     load_email_settings,
     load_sms_settings,
     set_setting,
     settings_items,
 )
-from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
-from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
-from avtoprokat_mail.validation import email_problem
+from avtoprokat_mail.validation import SettingsError, email_problem
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1

@@ -253,3 +253,52 @@ DELIVERY_STATUS_LABELS: dict[DeliveryStatus, str] = {
     DeliveryStatus.SKIPPED: "пропущено",
     DeliveryStatus.UNCERTAIN: "неизвестно (могло уйти)",
 }
+
+
+# --- settings: the providers' presets and the names the user sees ------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """A mail provider's SMTP server as its help pages give it."""
+
+    name: str
+    host: str
+    port: int
+    security: Security
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset("mail.ru", "smtp.mail.ru", 465, Security.SSL),
+    Preset("Яндекс", "smtp.yandex.ru", 465, Security.SSL),
+    Preset("Gmail", "smtp.gmail.com", 587, Security.STARTTLS),
+)
+OTHER_PRESET = "другой"
+APP_PASSWORD_HINT = (
+    "mail.ru, Яндекс и Gmail принимают не обычный пароль от почты, а «пароль для внешнего "
+    "приложения»: его создают в настройках безопасности почтового ящика."
+)
+SMS_ENDPOINTS: dict[SmsProvider, str] = {
+    SmsProvider.SMSRU: "https://sms.ru",
+    SmsProvider.SMSC: "https://smsc.ru",
+}
+SMS_PROVIDER_NAMES: dict[SmsProvider, str] = {
+    SmsProvider.SMSRU: "SMS.ru",
+    SmsProvider.SMSC: "SMSC.ru",
+}
+SECURITY_NAMES: dict[Security, str] = {
+    Security.NONE: "без шифрования",
+    Security.STARTTLS: "STARTTLS",
+    Security.SSL: "SSL/TLS",
+}
+
+
+def preset_for(host: str, port: int, security: Security) -> str:
+    """The name of the preset these values match, or "другой"."""
+    for preset in PRESETS:
+        if (preset.host, preset.port, preset.security) == (host.strip().lower(), port, security):
+            return preset.name
+    return OTHER_PRESET
+
+
+def sms_endpoint(settings: SmsSettings) -> str:
+    """The base URL to call: the configured one, or the provider's real one."""
+    return settings.endpoint or SMS_ENDPOINTS[settings.provider]

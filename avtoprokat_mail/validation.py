@@ -9,10 +9,16 @@ libraries accept, so the verdict never differs; anything else goes to the librar
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings
 
 # Dot-atom local part and LDH host labels with an alphabetic TLD: a strict subset of RFC 5322.
 _PLAIN_EMAIL = re.compile(
@@ -112,3 +118,179 @@ def mobile_problem(text: str) -> str | None:
     if suggestion:
         return f"номер «{text}» нужно записать как {suggestion}"
     return f"неверный сотовый телефон «{text}» (нужно +7 и 10 цифр, например +79031112233)"
+
+
+# --- settings («Параметры»): each field's text → value, and whole-tab checks ---------------------
+class SettingsError(Exception):
+    """A value or a combination of values is refused; ``str()`` says why, in Russian."""
+
+
+# --- single values ---------------------------------------------------------------------------
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_SMS_SENDER = re.compile(r"[A-Za-z0-9 .\-_]{1,11}")
+
+
+def parse_text(value: str) -> str:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise SettingsError("значение не может содержать перевод строки")
+    return value.strip()
+
+
+def parse_integer(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise SettingsError(f"{what}: нужно целое число от {low} до {high}") from None
+        if not low <= number <= high:
+            raise SettingsError(f"{what}: нужно число от {low} до {high}, а не {number}")
+        return number
+
+    return parse
+
+
+def parse_flag(value: str) -> bool:
+    if value.strip() in ("1", "0"):
+        return value.strip() == "1"
+    raise SettingsError("нужно 1 (да) или 0 (нет)")
+
+
+def parse_choice(kind: type) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        try:
+            return kind(value.strip().lower())
+        except ValueError:
+            allowed = " | ".join(member.value for member in kind)
+            raise SettingsError(f"допустимо: {allowed}") from None
+
+    return parse
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` is not a server name or IP address, or None."""
+    host = host.strip()
+    if not host:
+        return "укажите SMTP-сервер, например smtp.mail.ru"
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return f"«{host}» не похоже на имя сервера (пример: smtp.mail.ru)"
+    return None
+
+
+def parse_host(value: str) -> str:
+    if problem := host_problem(value):
+        raise SettingsError(problem)
+    return value.strip().lower()
+
+
+def parse_address(value: str) -> str:
+    value = value.strip()
+    if value and (problem := email_problem(value)):
+        raise SettingsError(problem)
+    return value
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a gateway base URL: https, or http to this computer only."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return f"адрес шлюза должен начинаться с https:// (получено «{url}»)"
+
+
+def parse_endpoint(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if problem := endpoint_problem(value):
+        raise SettingsError(problem)
+    return value
+
+
+def parse_sms_sender(value: str) -> str:
+    value = value.strip()
+    if value and not _SMS_SENDER.fullmatch(value):
+        raise SettingsError(
+            "имя отправителя SMS: до 11 латинских букв, цифр, пробелов, точек или дефисов, "
+            "и оно должно быть согласовано со шлюзом"
+        )
+    return value
+
+
+
+def _optional_host(value: str) -> str:
+    return parse_host(value) if value.strip() else ""
+
+
+# Each settings field with the parser of its text. The key of a field is "email.<field>" or
+# "sms.<field>" (the names scripts use with ``settings set``).
+EMAIL_FIELDS: dict[str, Callable[[str], Any]] = {
+    "sender_name": parse_text,
+    "sender_address": parse_address,
+    "host": _optional_host,
+    "port": parse_integer(1, 65535, "порт"),
+    "security": parse_choice(Security),
+    "auth": parse_flag,
+    "user": parse_text,
+    "per_minute": parse_integer(0, 10_000, "писем в минуту"),
+    "timeout": parse_integer(1, 600, "тайм-аут, секунд"),
+}
+SMS_FIELDS: dict[str, Callable[[str], Any]] = {
+    "provider": parse_choice(SmsProvider),
+    "login": parse_text,
+    "sender": parse_sms_sender,
+    "endpoint": parse_endpoint,
+    "per_minute": parse_integer(0, 10_000, "SMS в минуту"),
+}
+
+
+def value_text(value: Any) -> str:
+    """A settings value as it is stored and shown: 1/0 for flags, an enum's value."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value.value if hasattr(value, "value") else value)
+
+
+def email_settings_problems(settings: EmailSettings) -> list[str]:
+    """What keeps these EMail settings from being saved (all of it, in Russian).
+
+    Settings left entirely empty are fine: the office may mail only by SMS.
+    """
+    if not (settings.host or settings.sender_address or settings.user):
+        return []
+    problems = []
+    if problem := host_problem(settings.host):
+        problems.append(f"SMTP-сервер: {problem}")
+    if not settings.sender_address:
+        problems.append("Email отправителя: укажите адрес, с которого уходят письма")
+    elif problem := email_problem(settings.sender_address):
+        problems.append(f"Email отправителя: {problem}")
+    if settings.auth and not settings.user:
+        problems.append("Пользователь: для аутентификации SMTP нужен логин (обычно ваш email)")
+    for name, parse in EMAIL_FIELDS.items():
+        if name not in ("host", "sender_address"):  # explained above, with context
+            problems += _value_problem(f"email.{name}", parse, getattr(settings, name))
+    return problems
+
+
+def sms_settings_problems(settings: SmsSettings) -> list[str]:
+    """What keeps these SMS settings from being saved (in Russian)."""
+    problems = []
+    for name, parse in SMS_FIELDS.items():
+        problems += _value_problem(f"sms.{name}", parse, getattr(settings, name))
+    return problems
+
+
+def _value_problem(key: str, parse: Callable[[str], Any], value: Any) -> list[str]:
+    try:
+        parse(value_text(value))
+    except SettingsError as error:
+        return [f"{key}: {error}"]
+    return []

@@ -12,11 +12,11 @@ import pytest
 from avtoprokat_mail.credentials import PasswordStore, smtp_account
 from avtoprokat_mail.model import Client, DeliveryStatus, RunStatus, Security, Template
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.settings import save_email_settings
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import save_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow

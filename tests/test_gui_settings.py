@@ -10,7 +10,7 @@ from keyring.backends import fail
 
 from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore, smtp_account
 from avtoprokat_mail.model import EmailSettings, Security, SmsProvider
-from avtoprokat_mail.settings import load_email_settings, load_sms_settings
+from avtoprokat_mail.storage.settings import load_email_settings, load_sms_settings
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from tests.gui_helpers import Session, pump, toplevels_of

@@ -9,10 +9,10 @@ import pytest
 from avtoprokat_mail.credentials import PasswordStore, sms_account
 from avtoprokat_mail.model import Client, RunStatus, SmsProvider, Template
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.settings import save_sms_settings
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import save_sms_settings
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog

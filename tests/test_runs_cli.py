@@ -25,9 +25,9 @@ from avtoprokat_mail.sending.campaign import ALREADY_REACHED, plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.runlock import effective_status, run_lock
 from avtoprokat_mail.sending.setup import SMTP
-from avtoprokat_mail.settings import save_email_settings
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import save_email_settings
 from tests.mailing_data import BODY, SUBJECT, add_clients, address, per_recipient, russian_clients
 from tests.mailing_data import received as parse_received
 from tests.smtp_servers import FaultyHandler, SmtpServer, TestCA

@@ -26,10 +26,10 @@ from avtoprokat_mail.sending.campaign import plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.runlock import run_lock
 from avtoprokat_mail.sending.setup import SMTP
-from avtoprokat_mail.settings import save_email_settings
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import save_email_settings
 from tests.mailing_data import (
     CONTRACT_NAME,
     PHOTO_NAME,

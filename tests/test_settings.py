@@ -19,18 +19,17 @@ from avtoprokat_mail.credentials import (
     sms_account,
     smtp_account,
 )
-from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings
+from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings, preset_for
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.settings import (
-    SettingsError,
+from avtoprokat_mail.storage.settings import (
     load_email_settings,
     load_sms_settings,
-    preset_for,
     save_email_settings,
     save_sms_settings,
     set_setting,
     settings_items,
 )
+from avtoprokat_mail.validation import SettingsError
 from tests.keyring_backends import FILE_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

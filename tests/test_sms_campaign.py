@@ -20,10 +20,10 @@ from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import Campaign, plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.setup import SMTP, prepare
-from avtoprokat_mail.settings import save_sms_settings
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import save_sms_settings
 from tests.sms_gateways import SMSRU_API_ID, Behaviour
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from avtoprokat_mail.model import Security
+from avtoprokat_mail.model import SECURITY_NAMES, Security
 from avtoprokat_mail.sending.smtp import (
     FailureKind,
     SmtpFailure,
@@ -25,7 +25,6 @@ from avtoprokat_mail.sending.smtp import (
     connect,
     disconnect,
 )
-from avtoprokat_mail.settings import SECURITY_NAMES
 from tests.smtp_servers import HOST, PASSWORD, USER, ScriptedServer, SmtpServer
 
 WRONG_PASSWORD = "неверный-Пароль-7"

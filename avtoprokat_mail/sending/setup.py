@@ -16,17 +16,12 @@ from avtoprokat_mail.credentials import (
     sms_account,
     smtp_account,
 )
-from avtoprokat_mail.model import Channel
+from avtoprokat_mail.model import SMS_PROVIDER_NAMES, Channel
 from avtoprokat_mail.sending.message import Sender, configured_sender
 from avtoprokat_mail.sending.outbox import OUTBOX_PREFIX, OutboxTransport, is_outbox
 from avtoprokat_mail.sending.transport import Transport
-from avtoprokat_mail.settings import (
-    SMS_PROVIDER_NAMES,
-    email_settings_problems,
-    load_email_settings,
-    load_sms_settings,
-    sms_settings_problems,
-)
+from avtoprokat_mail.storage.settings import load_email_settings, load_sms_settings
+from avtoprokat_mail.validation import email_settings_problems, sms_settings_problems
 
 SMTP = "smtp"  # the journal's name of a run sent through the SMTP server of the settings
 SMS_GATEWAY = "gateway"  # ... and of one sent through the SMS gateway of the settings

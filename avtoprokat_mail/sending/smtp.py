@@ -19,11 +19,16 @@ import ssl
 from base64 import b64encode
 from enum import Enum
 
-from avtoprokat_mail.model import Delivery, EmailSettings, Security
+from avtoprokat_mail.model import (
+    APP_PASSWORD_HINT,
+    SECURITY_NAMES,
+    Delivery,
+    EmailSettings,
+    Security,
+)
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.message import wire_address
 from avtoprokat_mail.sending.transport import DeliveryError
-from avtoprokat_mail.settings import APP_PASSWORD_HINT, SECURITY_NAMES
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,31 @@
-"""The settings table: text values under dotted keys. All SQL about settings lives here."""
+"""The settings («Параметры»): text values under dotted keys. All SQL about settings lives here.
+
+Values are stored as text under the keys scripts use (``email.host``, ``sms.login``, …); the
+passwords never are (see credentials.py). Checks of the values live in validation.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from avtoprokat_mail.model import EmailSettings, SmsSettings
 from avtoprokat_mail.storage.db import transaction
+from avtoprokat_mail.validation import (
+    EMAIL_FIELDS,
+    SMS_FIELDS,
+    SettingsError,
+    email_settings_problems,
+    sms_settings_problems,
+    value_text,
+)
+
+KEYS: dict[str, Callable[[str], Any]] = {
+    **{f"email.{name}": parse for name, parse in EMAIL_FIELDS.items()},
+    **{f"sms.{name}": parse for name, parse in SMS_FIELDS.items()},
+}
 
 
 def read_all(conn: sqlite3.Connection) -> dict[str, str]:
@@ -21,3 +41,55 @@ def write(conn: sqlite3.Connection, values: Mapping[str, str]) -> None:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             values.items(),
         )
+
+
+def _load(conn: sqlite3.Connection, section: str, fields: dict, record: Any) -> Any:
+    stored = read_all(conn)
+    for name, parse in fields.items():
+        key = f"{section}.{name}"
+        if key in stored:
+            # A value that no longer parses (edited by hand) leaves the default in place.
+            with contextlib.suppress(SettingsError):
+                setattr(record, name, parse(stored[key]))
+    return record
+
+
+def load_email_settings(conn: sqlite3.Connection) -> EmailSettings:
+    return _load(conn, "email", EMAIL_FIELDS, EmailSettings())
+
+
+def load_sms_settings(conn: sqlite3.Connection) -> SmsSettings:
+    return _load(conn, "sms", SMS_FIELDS, SmsSettings())
+
+
+def save_email_settings(conn: sqlite3.Connection, settings: EmailSettings) -> None:
+    """Check and store the EMail tab; SettingsError lists every problem."""
+    if problems := email_settings_problems(settings):
+        raise SettingsError("\n".join(problems))
+    write(conn, {f"email.{n}": value_text(getattr(settings, n)) for n in EMAIL_FIELDS})
+
+
+def save_sms_settings(conn: sqlite3.Connection, settings: SmsSettings) -> None:
+    """Check and store the SMS tab; SettingsError lists every problem."""
+    if problems := sms_settings_problems(settings):
+        raise SettingsError("\n".join(problems))
+    write(conn, {f"sms.{n}": value_text(getattr(settings, n)) for n in SMS_FIELDS})
+
+
+def set_setting(conn: sqlite3.Connection, name: str, text: str) -> None:
+    """Store one value by its key (``settings set``); SettingsError names a bad key or value."""
+    parse = KEYS.get(name)
+    if parse is None:
+        raise SettingsError(f"нет такого параметра «{name}»; есть: {', '.join(KEYS)}")
+    try:
+        value = parse(text)
+    except SettingsError as error:
+        raise SettingsError(f"{name}: {error}") from None
+    write(conn, {name: value_text(value)})
+
+
+def settings_items(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every key with its current value as text (defaults where nothing is stored)."""
+    email, sms = load_email_settings(conn), load_sms_settings(conn)
+    items = [(f"email.{n}", value_text(getattr(email, n))) for n in EMAIL_FIELDS]
+    return items + [(f"sms.{n}", value_text(getattr(sms, n))) for n in SMS_FIELDS]

@@ -21,25 +21,28 @@ from avtoprokat_mail.credentials import (
     sms_account,
     smtp_account,
 )
-from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings
-from avtoprokat_mail.sending.checks import CheckResult
-from avtoprokat_mail.settings import (
+from avtoprokat_mail.model import (
     APP_PASSWORD_HINT,
     OTHER_PRESET,
     PRESETS,
     SECURITY_NAMES,
     SMS_ENDPOINTS,
     SMS_PROVIDER_NAMES,
-    SettingsError,
-    email_settings_problems,
+    EmailSettings,
+    Security,
+    SmsProvider,
+    SmsSettings,
+    preset_for,
+)
+from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.storage.settings import (
     load_email_settings,
     load_sms_settings,
-    preset_for,
     save_email_settings,
     save_sms_settings,
-    sms_settings_problems,
 )
 from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
+from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
 
 POLL_MS = 100
 

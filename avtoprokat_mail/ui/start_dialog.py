@@ -10,11 +10,11 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import Channel, Template
+from avtoprokat_mail.model import SECURITY_NAMES, Channel, Template
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.setup import SMS_GATEWAY, SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
-from avtoprokat_mail.settings import SECURITY_NAMES, load_email_settings
+from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.dialogs import center_on_parent
 

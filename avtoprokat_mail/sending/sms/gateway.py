@@ -39,9 +39,9 @@ from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 from avtoprokat_mail import __version__
-from avtoprokat_mail.model import SmsProvider, SmsSettings
+from avtoprokat_mail.model import SMS_PROVIDER_NAMES, SmsProvider, SmsSettings, sms_endpoint
 from avtoprokat_mail.sending.checks import CheckResult
-from avtoprokat_mail.settings import SMS_PROVIDER_NAMES, endpoint_problem, sms_endpoint
+from avtoprokat_mail.validation import endpoint_problem
 
 logger = logging.getLogger(__name__)
 
