@@ -13,10 +13,10 @@ from pathlib import Path
 import ttkbootstrap as ttk
 
 from avtoprokat_mail import APP_NAME
-from avtoprokat_mail.instance import SingleInstance
-from avtoprokat_mail.logsetup import configure_logging, log_path
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
+from avtoprokat_mail.system.instance import SingleInstance
+from avtoprokat_mail.system.logsetup import configure_logging, log_path
 from avtoprokat_mail.ui.clients_window import ClientsWindow
 from avtoprokat_mail.ui.dialogs import show_error
 
@@ -125,7 +125,7 @@ def _run(folder: Path, *, demo: bool, smoke: bool, instance: SingleInstance) -> 
         return 2
     try:
         if demo:
-            from avtoprokat_mail.demo import add_demo_data
+            from avtoprokat_mail.interchange.demo import add_demo_data
 
             add_demo_data(conn)
         window = ClientsWindow(root, conn, folder)

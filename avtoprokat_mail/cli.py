@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from avtoprokat_mail import __version__
-from avtoprokat_mail.clientfilter import ClientFilter, ClientTable
 from avtoprokat_mail.credentials import (
     NO_SECURE_STORE,
     SMS_PASSWORD_ENV,
@@ -28,7 +27,6 @@ from avtoprokat_mail.interchange import (
     export_clients,
     plan_import,
 )
-from avtoprokat_mail.logsetup import configure_logging
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.paths import data_dir, database_path
 from avtoprokat_mail.sending.message import (
@@ -39,16 +37,18 @@ from avtoprokat_mail.sending.message import (
     load_attachments,
 )
 from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.sending.template_check import check_template, unknown_placeholder_messages
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.directory import ClientFilter, ClientTable
 from avtoprokat_mail.storage.settings import (
     load_email_settings,
     load_sms_settings,
     set_setting,
     settings_items,
 )
-from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
+from avtoprokat_mail.system.logsetup import configure_logging
 from avtoprokat_mail.validation import SettingsError, email_problem
 
 EXIT_OK = 0
@@ -221,7 +221,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from avtoprokat_mail.demo import add_demo_data
+    from avtoprokat_mail.interchange.demo import add_demo_data
 
     conn = _open(args)
     try:

@@ -127,7 +127,7 @@ def main() -> int:
 def measure_window(conn: sqlite3.Connection, folder: Path) -> list[bool]:
     """Time the real window's operations, each followed by a full redraw."""
     from avtoprokat_mail.app import create_root
-    from avtoprokat_mail.clientfilter import fold
+    from avtoprokat_mail.storage.directory import fold
     from avtoprokat_mail.ui.clients_window import ClientsWindow
 
     root = create_root()

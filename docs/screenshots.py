@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from avtoprokat_mail.app import create_root
-from avtoprokat_mail.demo import add_demo_data
+from avtoprokat_mail.interchange.demo import add_demo_data
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.lifecycle import PreparedRun, create_run
 from avtoprokat_mail.sending.message import Sender

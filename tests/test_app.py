@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from avtoprokat_mail.app import error_reporter
-from avtoprokat_mail.instance import RAISE_REQUEST
-from avtoprokat_mail.logsetup import configure_logging, log_path
 from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.system.instance import RAISE_REQUEST
+from avtoprokat_mail.system.logsetup import configure_logging, log_path
 from tests.gui_helpers import answer_next_dialog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from avtoprokat_mail.cli import main
-from avtoprokat_mail.demo import demo_clients
+from avtoprokat_mail.interchange.demo import demo_clients
 from avtoprokat_mail.model import Client
 from avtoprokat_mail.paths import HOME_ENV, database_path
 from avtoprokat_mail.storage import clients as store
@@ -54,7 +54,7 @@ def test_demo_is_idempotent(cli, db: sqlite3.Connection) -> None:
 
 
 def test_demo_data_is_realistic_and_deterministic() -> None:
-    from avtoprokat_mail import demo
+    from avtoprokat_mail.interchange import demo
     from avtoprokat_mail.validation import email_problem, is_valid_mobile
 
     clients = demo.demo_clients()
@@ -87,7 +87,7 @@ def test_demo_data_is_realistic_and_deterministic() -> None:
 
 
 def test_demo_stays_idempotent_after_edits(db: sqlite3.Connection) -> None:
-    from avtoprokat_mail.demo import fill_demo
+    from avtoprokat_mail.interchange.demo import fill_demo
 
     assert fill_demo(db, 50) == 50
     rows = store.fetch_rows(db)

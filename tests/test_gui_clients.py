@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from avtoprokat_mail.clientfilter import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN, OptOut
 from avtoprokat_mail.model import Client
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.storage.directory import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN, OptOut
 from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.clients_window import BAD_CELL_BG
 from tests.gui_helpers import (

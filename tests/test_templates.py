@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from avtoprokat_mail.demo import DEMO_TEMPLATES, add_demo_data, fill_demo_templates
+from avtoprokat_mail.interchange.demo import DEMO_TEMPLATES, add_demo_data, fill_demo_templates
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.sending.template_check import check_template
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database, transaction
 from avtoprokat_mail.storage import templates as store
 from avtoprokat_mail.storage.db import MIGRATIONS, SCHEMA_VERSION
-from avtoprokat_mail.template_rules import check_template
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 

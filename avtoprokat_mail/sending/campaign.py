@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avtoprokat_mail.filelock import FileLock
 from avtoprokat_mail.model import (
     Channel,
     Client,
@@ -45,12 +44,13 @@ from avtoprokat_mail.sending.message import (
 )
 from avtoprokat_mail.sending.runlock import run_lock
 from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.sending.template_check import unknown_placeholder_messages
 from avtoprokat_mail.sending.transport import DeliveryError, Transport
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
-from avtoprokat_mail.template_rules import unknown_placeholder_messages
+from avtoprokat_mail.system.filelock import FileLock
 from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize_mobile
 
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # seconds before the 2nd, 3rd and 4th try of a message

@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore
-from avtoprokat_mail.filelock import FileLock
 from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Run, RunStatus, Template
 from avtoprokat_mail.sending.campaign import (
     ALREADY_REACHED,
@@ -48,6 +47,7 @@ from avtoprokat_mail.sending.setup import (
 )
 from avtoprokat_mail.storage import database_file, transaction
 from avtoprokat_mail.storage import runs as run_store
+from avtoprokat_mail.system.filelock import FileLock
 
 ACTIVE = (RunStatus.RUNNING, RunStatus.PAUSED)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avtoprokat_mail.filelock import FileLock
 from avtoprokat_mail.model import Run, RunStatus
+from avtoprokat_mail.system.filelock import FileLock
 
 
 def run_lock(data_folder: Path, run_id: int) -> FileLock:

@@ -11,7 +11,10 @@ from tksheet import Sheet
 
 from avtoprokat_mail import APP_NAME, __version__
 from avtoprokat_mail.bulk import freeze_long_lived, gc_paused
-from avtoprokat_mail.clientfilter import (
+from avtoprokat_mail.credentials import PasswordStore
+from avtoprokat_mail.sending.lifecycle import Mailer
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage.directory import (
     EMAIL_COLUMN,
     GRID_HEADERS,
     MARK_COLUMN,
@@ -20,9 +23,6 @@ from avtoprokat_mail.clientfilter import (
     ClientTable,
     OptOut,
 )
-from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.sending.lifecycle import Mailer
-from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.dialogs import ask_password, ask_yes_no, show_error, show_info

@@ -13,17 +13,17 @@ from itertools import islice
 import ttkbootstrap as ttk
 
 from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.model import Channel, Client, Template
 from avtoprokat_mail.placeholders import PLACEHOLDERS, missing_fields, placeholder, render
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.segments import sms_length
+from avtoprokat_mail.sending.template_check import check_template, unknown_placeholder_messages
 from avtoprokat_mail.sending.testsend import prepare_test, send_test_sms, send_to_self
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
-from avtoprokat_mail.template_rules import check_template, unknown_placeholder_messages
 from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
 from avtoprokat_mail.ui.formatting import format_time
 

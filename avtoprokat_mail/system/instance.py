@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avtoprokat_mail.filelock import FileLock
+from avtoprokat_mail.system.filelock import FileLock
 
 RAISE_REQUEST = "app.raise"
 

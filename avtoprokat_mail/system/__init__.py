@@ -1,0 +1,4 @@
+"""What the program needs from the operating system: file locks, one copy per data folder, the log.
+
+No tkinter here.
+"""
