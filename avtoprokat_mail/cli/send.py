@@ -1,39 +1,63 @@
-"""``send`` and ``runs`` of the command line (CLI.md): the engine with a terminal progress bar."""
+"""``send``: a run from the command line, with a progress bar on a terminal; Ctrl+C cancels."""
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
 
-from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.model import DeliveryStatus, RunStatus
+from avtoprokat_mail.cli.context import Context
+from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED
+from avtoprokat_mail.cli.output import say as _say
+from avtoprokat_mail.model import RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
 from avtoprokat_mail.sending.lifecycle import Mailer, NobodyLeft, PreparedRun, RunRefused
-from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.sending.sms.transport import SmsTransport
-from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+def register(commands) -> None:
+    send = commands.add_parser("send", help="разослать шаблон отмеченным клиентам")
+    send.add_argument("template_id", type=int, nargs="?", metavar="TEMPLATE_ID")
+    send.add_argument(
+        "--resume", type=int, metavar="RUN_ID",
+        help="продолжить прерванную, отменённую или остановленную рассылку",
+    )  # fmt: skip
+    send.add_argument(
+        "--retry", type=int, metavar="RUN_ID",
+        help="новой рассылкой отправить тем, кому рассылка RUN_ID не отправила",
+    )  # fmt: skip
+    send.add_argument(
+        "--include-uncertain", action="store_true",
+        help="с --retry: отправить и тем, чей исход неизвестен (письмо могло уйти)",
+    )  # fmt: skip
+    send.add_argument(
+        "--again", action="store_true", help="отправить и тем, кто уже получил этот шаблон"
+    )
+    send.add_argument(
+        "--skip-incomplete", action="store_true",
+        help="пропустить клиентов, у которых нет данных для обозначений шаблона",
+    )  # fmt: skip
+    send.add_argument("--outbox", type=Path, metavar="DIR", help="записать письма в папку .eml")
+    send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
+    send.add_argument(
+        "--resend-uncertain", action="store_true",
+        help="при продолжении отправить и тем, чей исход неизвестен (письмо могло уйти)",
+    )  # fmt: skip
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-def send(conn: sqlite3.Connection, database: Path, args: argparse.Namespace) -> int:
+def run(context: Context) -> int:
     """``send TEMPLATE_ID``, ``send --resume RUN_ID`` or ``send --retry RUN_ID``."""
+    args = context.args
     chosen = [x is not None for x in (args.template_id, args.resume, args.retry)]
     if sum(chosen) != 1:
         _say("Ошибка: укажите номер шаблона, или --resume RUN_ID, или --retry RUN_ID")
         return EXIT_ERROR
-    mailer = Mailer(conn, PasswordStore())
+    mailer = Mailer(context.conn, context.passwords)
     try:
         if args.template_id is not None:
             prepared = _new_run(mailer, args)
@@ -237,41 +261,3 @@ class ProgressBar:
     def close(self) -> None:
         if self.enabled:
             sys.stderr.write("\n")
-
-
-RUN_COLUMNS = (
-    "id", "template_id", "started", "finished", "status", "sent", "failed", "skipped", "test",
-)  # fmt: skip
-DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply")
-
-
-def runs_table(conn: sqlite3.Connection, folder: Path) -> tuple[tuple[str, ...], list[list]]:
-    """``runs list``: every run with its effective status and counts."""
-    rows = []
-    for run in run_store.list_runs(conn):
-        counts = run_store.status_counts(conn, run.id)
-        rows.append([
-            run.id, run.template_id if run.template_id is not None else "", run.started,
-            run.finished, effective_status(run, folder).value, counts[DeliveryStatus.SENT],
-            counts[DeliveryStatus.FAILED], counts[DeliveryStatus.SKIPPED], int(run.test),
-        ])  # fmt: skip
-    return RUN_COLUMNS, rows
-
-
-def run_details(conn: sqlite3.Connection, run_id: int) -> tuple[tuple[str, ...], list[list]]:
-    """``runs show``: each recipient's outcome."""
-    from avtoprokat_mail.cli import UsageError
-
-    if run_store.get_run(conn, run_id) is None:
-        raise UsageError(f"нет рассылки с номером {run_id}")
-    rows = [
-        [
-            d.client_id if d.client_id is not None else "",
-            d.recipient,
-            d.status.value,
-            d.time,
-            d.reply,
-        ]
-        for d in run_store.deliveries(conn, run_id)
-    ]
-    return DELIVERY_COLUMNS, rows

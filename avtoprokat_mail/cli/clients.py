@@ -1,0 +1,98 @@
+"""``clients import | export | list | mark``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from avtoprokat_mail.cli.context import Context
+from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
+from avtoprokat_mail.cli.output import add_format_option, write_rows
+from avtoprokat_mail.interchange import apply_import, export_clients, plan_import
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage.directory import ClientFilter, ClientTable
+
+LIST_COLUMNS = (
+    "id", "surname", "name", "position", "organization", "email", "mobile", "phone",
+    "marked", "opt_out",
+)  # fmt: skip
+
+
+def register(commands) -> None:
+    clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
+        dest="clients_command", metavar="ДЕЙСТВИЕ", required=True
+    )
+    imp = clients.add_parser("import", help="импорт из CSV или XLSX")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="только показать, что будет сделано")
+    exp = clients.add_parser("export", help="экспорт в CSV или XLSX (по расширению файла)")
+    exp.add_argument("file", type=Path)
+    lst = clients.add_parser("list", help="список клиентов")
+    lst.add_argument("--marked", action="store_true", help="только отмеченные")
+    add_format_option(lst)
+    mark = clients.add_parser("mark", help="отметка клиентов")
+    how = mark.add_mutually_exclusive_group(required=True)
+    how.add_argument("--all", action="store_true", help="отметить всех")
+    how.add_argument("--none", action="store_true", help="снять все отметки")
+    how.add_argument("--invert", action="store_true", help="инвертировать отметки")
+    how.add_argument("--search", metavar="ТЕКСТ", help="отметить найденных быстрым поиском")
+    how.add_argument("--ids", metavar="1,2,3", help="отметить клиентов с этими номерами")
+
+
+def run(context: Context) -> int:
+    handler = {
+        "import": _import,
+        "export": _export,
+        "list": _list,
+        "mark": _mark,
+    }[context.args.clients_command]
+    return handler(context.conn, context.args)
+
+
+def _import(conn, args: argparse.Namespace) -> int:
+    plan = plan_import(conn, args.file)
+    for rejected in plan.rejected:
+        print(f"строка {rejected.line}: {rejected.reason}", file=sys.stderr)
+    if not args.dry_run:
+        apply_import(conn, plan)
+    print(f"imported {len(plan.added)}, updated {len(plan.updated)}, rejected {len(plan.rejected)}")
+    return EXIT_OK
+
+
+def _export(conn, args: argparse.Namespace) -> int:
+    count = export_clients(conn, args.file)
+    print(f"exported {count}")
+    return EXIT_OK
+
+
+def _list(conn, args: argparse.Namespace) -> int:
+    clients = client_store.list_clients(conn, marked_only=args.marked)
+    rows = [
+        [int(v) if isinstance(v, bool) else v for v in (getattr(c, n) for n in LIST_COLUMNS)]
+        for c in clients
+    ]
+    write_rows(LIST_COLUMNS, rows, args.format)
+    return EXIT_OK
+
+
+def _mark(conn, args: argparse.Namespace) -> int:
+    if args.all or args.none:
+        client_store.set_all_marked(conn, args.all)
+    elif args.invert:
+        client_store.invert_marks(conn)
+    else:
+        client_store.set_marked(conn, _ids_to_mark(conn, args), True)
+    total, marked = client_store.counts(conn)
+    print(f"отмечено {marked} из {total}")
+    return EXIT_OK
+
+
+def _ids_to_mark(conn, args: argparse.Namespace) -> list[int]:
+    if args.search is not None:
+        table = ClientTable(client_store.fetch_rows(conn))
+        return [table.ids[i] for i in table.matching(ClientFilter(text=args.search))]
+    try:
+        return [int(part) for part in args.ids.split(",") if part.strip()]
+    except ValueError as error:
+        raise UsageError(f"--ids ждёт номера через запятую, например 1,2,3: {args.ids}") from error

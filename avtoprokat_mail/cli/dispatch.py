@@ -1,0 +1,74 @@
+"""Run one command: parse, open what it needs, turn every expected failure into a message."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+
+from avtoprokat_mail.cli import clients, runs, send, settings, templates
+from avtoprokat_mail.cli.context import Context
+from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
+from avtoprokat_mail.cli.parser import build_parser
+from avtoprokat_mail.credentials import CredentialsError
+from avtoprokat_mail.interchange import InterchangeError
+from avtoprokat_mail.storage import DatabaseError, describe_error
+from avtoprokat_mail.validation import SettingsError
+
+
+def _give_missing_streams_a_null_device() -> None:
+    """A windowed .exe starts with no stdin, stdout or stderr (None): make them the null device,
+    so commands run from the Task Scheduler work by their exit status instead of crashing."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    _give_missing_streams_a_null_device()
+    args = build_parser().parse_args(argv)
+    handlers: dict[str | None, Callable[[Context], int]] = {
+        None: _gui,
+        "gui": _gui,
+        "demo": _demo,
+        "clients": clients.run,
+        "templates": templates.run,
+        "settings": settings.run,
+        "send": send.run,
+        "runs": runs.run,
+    }
+    command = None if args.smoke else args.command
+    context = Context(args)
+    try:
+        return handlers[command](context)
+    except (DatabaseError, InterchangeError, UsageError, SettingsError, CredentialsError) as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `avtoprokat-mail runs show 1 | head`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
+        print(f"Ошибка: {describe_error(error, context.database)}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        context.close()
+
+
+def _gui(context: Context) -> int:
+    from avtoprokat_mail.app import run  # the GUI is imported only when asked for
+
+    args = context.args
+    demo = args.demo or getattr(args, "gui_demo", False)
+    return run(context.folder, demo=demo, smoke=args.smoke)
+
+
+def _demo(context: Context) -> int:
+    from avtoprokat_mail.interchange.demo import add_demo_data
+
+    clients_added, templates_added = add_demo_data(context.conn)
+    print(f"демо-шаблонов добавлено: {templates_added}")
+    print(f"демо-клиентов добавлено: {clients_added}")
+    return EXIT_OK

@@ -1,0 +1,36 @@
+"""How the command line prints: tables for people, UTF-8 CSV for scripts, messages on stderr."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Sequence
+
+
+def say(text: str) -> None:
+    """A message for the person at the terminal (stderr: stdout is for results)."""
+    print(text, file=sys.stderr)
+
+
+def write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> None:
+    """A header and rows as CSV for scripts (UTF-8) or as a table for people."""
+    if output_format == "csv":
+        # Scripts get UTF-8; a redirected stdout on Windows would otherwise be cp1251.
+        sys.stdout.reconfigure(encoding="utf-8")
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+    else:
+        print_table(headers, rows)
+
+
+def print_table(headers: Sequence[str], rows: list[list]) -> None:
+    """Plain aligned columns for a terminal."""
+    texts = [[str(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(headers)]
+    for line in [list(headers), *texts]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def add_format_option(parser) -> None:
+    parser.add_argument("--format", choices=("table", "csv"), default="table")
