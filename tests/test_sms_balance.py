@@ -12,14 +12,8 @@ import pytest
 import trustme
 
 from avtoprokat_mail.model import SmsProvider, SmsSettings
-from avtoprokat_mail.sending.sms.gateway import (
-    Balance,
-    FailureKind,
-    GatewayFailure,
-    check_sms,
-    format_money,
-    gateway_for,
-)
+from avtoprokat_mail.sending.sms.gateway import Balance, FailureKind, GatewayFailure, format_money
+from avtoprokat_mail.sending.sms.providers import check_sms, gateway_for
 from tests.sms_gateways import (
     ALL_SECRETS,
     SMSC_APIKEY,

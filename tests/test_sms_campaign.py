@@ -215,7 +215,7 @@ def test_sms_run_killed_and_resumed_never_sends_twice(db, data_folder, fake, tmp
 
 
 def test_too_many_requests_slow_the_run_down(ready, data_folder, fake) -> None:
-    from avtoprokat_mail.sending.sms.gateway import gateway_for
+    from avtoprokat_mail.sending.sms.providers import gateway_for
     from avtoprokat_mail.sending.sms.transport import SmsTransport
 
     settings = fake.settings(SmsProvider.SMSRU, sender="AvtoProkat")

@@ -22,9 +22,9 @@ from avtoprokat_mail.sending.sms.gateway import (
     Price,
     Sent,
     SmsGateway,
-    gateway_for,
     gateway_number,
 )
+from avtoprokat_mail.sending.sms.providers import gateway_for
 from avtoprokat_mail.sending.sms.segments import sms_length
 from tests.sms_gateways import (
     ALL_SECRETS,

@@ -86,7 +86,7 @@ def _set_password(context: Context) -> int:
 def _test(context: Context) -> int:
     conn, store = context.conn, context.passwords
     if context.args.sms:
-        from avtoprokat_mail.sending.sms.gateway import check_sms
+        from avtoprokat_mail.sending.sms.providers import check_sms
 
         sms = load_sms_settings(conn)
         result = check_sms(sms, resolve_password(store, sms_account(sms), SMS_PASSWORD_ENV))

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
-from avtoprokat_mail.bulk import gc_paused
 from avtoprokat_mail.interchange.columns import Layout, expected_headers
 from avtoprokat_mail.interchange.columns import recognise as recognise_columns
 from avtoprokat_mail.interchange.errors import InterchangeError
@@ -80,13 +79,12 @@ def plan_import(conn: sqlite3.Connection, path: Path) -> ImportPlan:
             f"организацией, email или сотовым телефоном (строка заголовка {table.header_line}). "
             f"Первая строка файла должна содержать заголовки столбцов: {expected_headers()}."
         )
-    with gc_paused():
-        by_email, by_mobile = client_store.identity_index(conn)
-        _add_normal_mobiles(by_mobile)
-        planner = _Planner(layout, by_email, by_mobile, table.strict_width)
-        for line, cells in table.rows:
-            planner.take(line, cells)
-        updated = _merged(conn, planner.matches)
+    by_email, by_mobile = client_store.identity_index(conn)
+    _add_normal_mobiles(by_mobile)
+    planner = _Planner(layout, by_email, by_mobile, table.strict_width)
+    for line, cells in table.rows:
+        planner.take(line, cells)
+    updated = _merged(conn, planner.matches)
     return ImportPlan(
         path=path,
         added=planner.added,

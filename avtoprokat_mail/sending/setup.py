@@ -110,7 +110,7 @@ def _prepare_sms(
             f"Не задан ключ (или пароль) SMS-шлюза {SMS_PROVIDER_NAMES[settings.provider]}: "
             f"введите его в «Параметрах» на вкладке SMS (или {SMS_PASSWORD_ENV})."
         )
-    from avtoprokat_mail.sending.sms.gateway import gateway_for
+    from avtoprokat_mail.sending.sms.providers import gateway_for
     from avtoprokat_mail.sending.sms.transport import SmsTransport
 
     return SendingSetup(SmsTransport(gateway_for(settings, secret)), None, settings.per_minute)

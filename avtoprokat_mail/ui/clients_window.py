@@ -10,7 +10,6 @@ import ttkbootstrap as ttk
 from tksheet import Sheet
 
 from avtoprokat_mail import APP_NAME, __version__
-from avtoprokat_mail.bulk import freeze_long_lived, gc_paused
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.sending.lifecycle import Mailer
 from avtoprokat_mail.storage import clients as client_store
@@ -208,9 +207,7 @@ class ClientsWindow(ttk.Frame):
     # --- data ------------------------------------------------------------------------------
     def reload(self) -> None:
         """Read every client from the database and show them under the current filter."""
-        with gc_paused():
-            self.table.reset(client_store.iter_rows(self.conn))
-        freeze_long_lived()
+        self.table.reset(client_store.iter_rows(self.conn))
         if self.sort_state:
             self.table.sort(self.sort_state[0], descending=self.sort_state[1])
         self._refresh_organizations()

@@ -405,7 +405,7 @@ class SmsTab(_Tab):
     @staticmethod
     def run_check(settings: SmsSettings, secret: str | None) -> CheckResult:
         """ "Проверить баланс": asks the gateway for the balance; sends nothing."""
-        from avtoprokat_mail.sending.sms.gateway import check_sms
+        from avtoprokat_mail.sending.sms.providers import check_sms
 
         return check_sms(settings, secret)
 

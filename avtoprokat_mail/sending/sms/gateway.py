@@ -39,8 +39,7 @@ from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 from avtoprokat_mail import __version__
-from avtoprokat_mail.model import SMS_PROVIDER_NAMES, SmsProvider, SmsSettings, sms_endpoint
-from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.model import SmsSettings, sms_endpoint
 from avtoprokat_mail.validation import endpoint_problem
 
 logger = logging.getLogger(__name__)
@@ -409,40 +408,3 @@ def parse_count(value: object) -> int | None:
     if amount is None or amount < 0 or amount != amount.to_integral_value():
         return None
     return int(amount)
-
-
-def gateway_for(
-    settings: SmsSettings, secret: str, *, timeout: float = DEFAULT_TIMEOUT
-) -> SmsGateway:
-    """The gateway of ``settings.provider``, talking to ``sms_endpoint(settings)``."""
-    from avtoprokat_mail.sending.sms.smsc import SmscGateway
-    from avtoprokat_mail.sending.sms.smsru import SmsRuGateway
-
-    classes: dict[SmsProvider, type[SmsGateway]] = {
-        SmsProvider.SMSRU: SmsRuGateway,
-        SmsProvider.SMSC: SmscGateway,
-    }
-    return classes[settings.provider](settings, secret, timeout=timeout)
-
-
-def check_sms(
-    settings: SmsSettings, secret: str | None, *, timeout: float = DEFAULT_TIMEOUT
-) -> CheckResult:
-    """ "Проверить соединение" of the SMS tab: ask the gateway for the balance."""
-    name = SMS_PROVIDER_NAMES[settings.provider]
-    if not secret:
-        what = "пароль" if settings.provider is SmsProvider.SMSC and settings.login else "API-ключ"
-        return CheckResult(
-            False, f"{name}: {what} не задан. Укажите его в параметрах SMS и повторите проверку."
-        )
-    try:
-        balance = gateway_for(settings, secret, timeout=timeout).balance()
-    except GatewayFailure as failure:
-        return CheckResult(False, failure.message)
-    if balance.amount <= 0:
-        return CheckResult(
-            True,
-            f"{name}: соединение установлено, но на счёте {balance} — SMS отправить не "
-            f"получится: пополните счёт в личном кабинете {name}.",
-        )
-    return CheckResult(True, f"{name}: соединение установлено, на счёте {balance}")

@@ -1,0 +1,116 @@
+"""The shape of the package, checked: parts import only downwards, and nothing imports in a circle.
+
+Layers, lowest first (a module may import its own layer and the ones below):
+  core         model, validation, placeholders, paths, credentials, system/
+  storage      storage/
+  services     interchange/, sending/
+  front ends   cli/, ui/ (neither imports the other)
+  root         app (the GUI's composition root), __main__
+``storage``, ``interchange`` and ``sending`` never touch Tk, so the CLI, tests and benchmarks
+run them without a display. The one upward edge allowed: the command line starts the GUI.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "avtoprokat_mail"
+ROOT = "avtoprokat_mail"
+LAYERS = {
+    "model": 0, "validation": 0, "placeholders": 0, "paths": 0, "credentials": 0, "system": 0,
+    "storage": 1, "interchange": 2, "sending": 2, "cli": 3, "ui": 3, "app": 4, "__main__": 4,
+}  # fmt: skip
+ALLOWED_UPWARD = {("cli.dispatch", "app")}  # `avtoprokat-mail gui` opens the window
+TK = ("tkinter", "ttkbootstrap", "tksheet", "PIL")
+NO_TK_PARTS = ("storage", "interchange", "sending", "model", "validation", "placeholders")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str) -> tuple[set[str], set[str]]:
+    """(package modules, outside top-level packages) that ``name`` imports, anywhere in it."""
+    inside, outside = set(), set()
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # "from x import y": the module x.y when y is one, else a name in x.
+            targets = [
+                f"{node.module}.{a.name}" if _local(f"{node.module}.{a.name}") in MODULES
+                else node.module
+                for a in node.names
+            ]  # fmt: skip
+        else:
+            continue
+        for target in targets:
+            if target == ROOT or target.startswith(ROOT + "."):
+                inside.add(_local(target))
+            else:
+                outside.add(target.split(".")[0])
+    return inside - {name, ""}, outside
+
+
+def _local(target: str) -> str:
+    return target.removeprefix(ROOT).removeprefix(".")
+
+
+def part_of(name: str) -> str:
+    return name.split(".")[0]
+
+
+GRAPH = {name: imports_of(name)[0] for name in MODULES if name}
+
+
+def test_the_walk_sees_the_package():
+    assert {"model", "storage.runs", "sending.campaign", "cli.send", "ui.clients_window"} <= set(
+        GRAPH
+    )
+    assert "storage.db" in GRAPH["storage.runs"]
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH))
+def test_imports_go_down_only(name):
+    layer = LAYERS[part_of(name)]
+    for target in GRAPH[name]:
+        if (name, target) in ALLOWED_UPWARD:
+            continue
+        assert LAYERS[part_of(target)] <= layer, f"{name} imports {target}, a higher part"
+        if {part_of(name), part_of(target)} == {"cli", "ui"}:
+            pytest.fail(f"{name} imports {target}: the command line and the GUI stay apart")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in GRAPH if part_of(n) in NO_TK_PARTS))
+def test_no_tk_below_the_ui(name):
+    _, outside = imports_of(name)
+    assert not outside & set(TK), f"{name} imports {outside & set(TK)}"
+
+
+def test_no_import_cycle():
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(GRAPH.get(node, ())):
+            if state.get(target) == "open":
+                cycle = [*path[path.index(target) :], target]
+                pytest.fail("import cycle: " + " → ".join(cycle))
+            if target not in state:
+                visit(target)
+        path.pop()
+        state[node] = "done"
+
+    for node in sorted(GRAPH):
+        if node not in state:
+            visit(node)
