@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from pathlib import Path
 
 # The text fields of a client, in the order the grid, the form and the exports show them,
 # with their Russian labels (SPEC §1).
@@ -156,12 +157,59 @@ class DeliveryStatus(StrEnum):
     UNCERTAIN = "uncertain"  # was SENDING when the program died: maybe delivered, maybe not
 
 
+class RouteKind(StrEnum):
+    SMTP = "smtp"  # the mail server of «Параметры»
+    GATEWAY = "gateway"  # the SMS gateway of «Параметры»
+    OUTBOX = "outbox"  # files in a folder: a test run, nothing reaches a client
+
+
+_OUTBOX_PREFIX = "outbox:"
+_LEGACY_GATEWAYS = ("smsru", "smsc")  # how early journals named the SMS gateway
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a run's messages travel. Stored in the journal as text: "smtp", "gateway" or
+    "outbox:<folder>" (the folder is remembered, so a resumed test run writes to it again)."""
+
+    kind: RouteKind
+    folder: Path | None = None
+
+    @classmethod
+    def direct(cls, channel: Channel) -> Route:
+        """A real run on ``channel``: the mail server, or the SMS gateway."""
+        return cls(RouteKind.SMTP if channel is Channel.EMAIL else RouteKind.GATEWAY)
+
+    @classmethod
+    def outbox(cls, folder: str | Path) -> Route:
+        """A test run into ``folder``."""
+        return cls(RouteKind.OUTBOX, Path(folder).resolve())
+
+    @classmethod
+    def parse(cls, text: str) -> Route:
+        """The route of a journal's text (see the class)."""
+        if text.startswith(_OUTBOX_PREFIX):
+            return cls(RouteKind.OUTBOX, Path(text.removeprefix(_OUTBOX_PREFIX)))
+        if text in _LEGACY_GATEWAYS:
+            return cls(RouteKind.GATEWAY)
+        return cls(RouteKind(text))
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind is RouteKind.OUTBOX
+
+    def __str__(self) -> str:
+        if self.kind is RouteKind.OUTBOX:
+            return f"{_OUTBOX_PREFIX}{self.folder}"
+        return self.kind.value
+
+
 @dataclass(slots=True)
 class Run:
     """One "Старт" of a template: the template's text as it was, and how it is sent."""
 
     channel: Channel
-    transport: str  # "smtp", "outbox:<folder>", "smsru", "smsc"
+    route: Route
     subject: str = ""
     body: str = ""
     attachment1: str = ""
@@ -177,17 +225,17 @@ class Run:
     attachment2_sha256: str = ""
 
     @classmethod
-    def of(cls, template: Template, transport: str, *, test: bool = False) -> Run:
+    def of(cls, template: Template, route: Route) -> Run:
         """A new run of ``template``'s text (copied: later edits do not change the run)."""
         return cls(
             channel=Channel.SMS if template.sms else Channel.EMAIL,
-            transport=transport,
+            route=route,
             subject=template.subject,
             body=template.body,
             attachment1=template.attachment1,
             attachment2=template.attachment2,
             template_id=template.id,
-            test=test,
+            test=route.is_test,
         )
 
     @property

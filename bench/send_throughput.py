@@ -48,7 +48,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from avtoprokat_mail.model import Client, Delivery, EmailSettings, Security, Template
+from avtoprokat_mail.model import (
+    Channel,
+    Client,
+    Delivery,
+    EmailSettings,
+    Route,
+    Security,
+    Template,
+)
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunPlan, plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
@@ -199,7 +207,7 @@ class Setup:
     def new_run(self) -> int:
         conn = open_database(self.database)
         try:
-            return start_run(conn, self.plan, "smtp")
+            return start_run(conn, self.plan, Route.direct(Channel.EMAIL))
         finally:
             conn.close()
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from avtoprokat_mail.app import create_root
 from avtoprokat_mail.interchange.demo import add_demo_data
+from avtoprokat_mail.model import Route
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.lifecycle import PreparedRun, create_run
 from avtoprokat_mail.sending.message import Sender
 from avtoprokat_mail.sending.outbox import OutboxTransport
-from avtoprokat_mail.sending.setup import SendingSetup, outbox_name
+from avtoprokat_mail.sending.setup import SendingSetup
 from avtoprokat_mail.storage import database_file, open_database
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui.clients_window import ClientsWindow
@@ -50,7 +51,7 @@ def _capture_run(mailing, conn, folder: Path) -> None:
     capture(start, "start-summary")
     start.destroy()
     plan = mailing.mailer.plan(template_store.get_template(conn, int(mailing.tree.selection()[0])))
-    run_id, lock = create_run(conn, plan, outbox_name(folder / "outbox"), test=True)
+    run_id, lock = create_run(conn, plan, Route.outbox(folder / "outbox"))
     sender = Sender("Автопрокат «Север»", "office@avtoprokat-sever.ru")
     setup = SendingSetup(OutboxTransport(folder / "outbox"), sender, per_minute=900)
     prepared = PreparedRun(run_id, setup, lock, database_file(conn))

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from avtoprokat_mail.model import Client, Delivery, DeliveryStatus, RunStatus, Security
+from avtoprokat_mail.model import (
+    Channel,
+    Client,
+    Delivery,
+    DeliveryStatus,
+    Route,
+    RunStatus,
+    Security,
+)
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import (
     Campaign,
@@ -29,7 +37,6 @@ from avtoprokat_mail.sending.campaign import (
 from avtoprokat_mail.sending.lifecycle import RunRefused, create_retry, start_run
 from avtoprokat_mail.sending.message import Sender
 from avtoprokat_mail.sending.runlock import effective_status, is_being_sent, run_lock
-from avtoprokat_mail.sending.setup import SMTP
 from avtoprokat_mail.sending.smtp import FailureKind, SmtpTransport, failure
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
@@ -69,7 +76,7 @@ def new_run(db: sqlite3.Connection, count: int, **template_options) -> tuple[int
     """``count`` marked clients (client1@… in order), a template, a started run."""
     clients = add_clients(db, russian_clients(count))
     template = add_template(db, **template_options)
-    return start_run(db, plan_run(db, template), SMTP), clients
+    return start_run(db, plan_run(db, template), Route.direct(Channel.EMAIL)), clients
 
 
 def retry_run(db: sqlite3.Connection, run_id: int, *, include_uncertain: bool = False) -> int:
@@ -170,7 +177,7 @@ def test_two_hundred_clients_end_to_end(
     assert [d.recipient for d in plan.recipients] == [c.email for c in clients]
     assert {d.recipient: d.reply for d in plan.skipped} == skipped
     assert plan.attachments == [(CONTRACT_NAME, 30_000), (PHOTO_NAME, 20_000)]
-    run_id = start_run(db, plan, SMTP)
+    run_id = start_run(db, plan, Route.direct(Channel.EMAIL))
     assert counts(db, run_id) == {DeliveryStatus.PENDING: 200, DeliveryStatus.SKIPPED: 4}
 
     events: list[Progress] = []
@@ -760,8 +767,8 @@ def test_retry_run_holds_only_the_failed_ones(
 
     assert again_id != run_id
     old, new = run_store.get_run(db, run_id), run_store.get_run(db, again_id)
-    assert (new.subject, new.body, new.template_id, new.transport) == (
-        old.subject, old.body, old.template_id, old.transport
+    assert (new.subject, new.body, new.template_id, new.route) == (
+        old.subject, old.body, old.template_id, old.route
     )  # fmt: skip
     by_address = {c.email: c for c in clients}
     assert [
@@ -816,7 +823,7 @@ def test_international_addresses(
             Client("Сидоров", "Сидор", email="Sidor@Avtoprokat-Test.RU", marked=True),
         ],
     )
-    run_id = start_run(db, plan_run(db, add_template(db)), SMTP)
+    run_id = start_run(db, plan_run(db, add_template(db)), Route.direct(Channel.EMAIL))
 
     final = campaign(database, run_id, server).run()
 

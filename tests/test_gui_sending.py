@@ -229,12 +229,13 @@ def test_send_to_self_from_the_template_form(session):
 
 
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):
+    from avtoprokat_mail.model import Channel, Route
     from avtoprokat_mail.sending.campaign import plan_run
     from avtoprokat_mail.sending.lifecycle import start_run
 
     conn = session.conn
     (template,) = template_store.list_templates(conn)
-    run_id = start_run(conn, plan_run(conn, template), "smtp")
+    run_id = start_run(conn, plan_run(conn, template), Route.direct(Channel.EMAIL))
     deliveries = run_store.deliveries(conn, run_id, [DeliveryStatus.PENDING])
     # As a killed process leaves it: two sent, one caught in "sending", the rest pending.
     run_store.mark(conn, run_id, deliveries[0].position, DeliveryStatus.SENT)

@@ -20,11 +20,10 @@ from typing import Any
 
 import pytest
 
-from avtoprokat_mail.model import Client, RunStatus, Security, Template
+from avtoprokat_mail.model import Channel, Client, Route, RunStatus, Security, Template
 from avtoprokat_mail.sending.campaign import ALREADY_REACHED, plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.runlock import effective_status, run_lock
-from avtoprokat_mail.sending.setup import SMTP
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.storage.settings import save_email_settings
@@ -364,7 +363,7 @@ def test_a_start_while_a_run_of_the_template_is_paused_is_refused(
 ) -> None:
     handler = FaultyHandler()
     template = template_store.get_template(db, set_up_office(db, 3, faulty_server(handler)))
-    run_id = start_run(db, plan_run(db, template), SMTP)
+    run_id = start_run(db, plan_run(db, template), Route.direct(Channel.EMAIL))
     run_store.set_status(db, run_id, RunStatus.PAUSED)
     lock = run_lock(data_folder, run_id)  # held by the window that paused it
     assert lock.acquire()
@@ -413,9 +412,11 @@ def test_a_cancelled_run_resumes_and_an_interrupted_one_is_retried_once(
     handler = FaultyHandler()
     cancelled = template_store.get_template(db, set_up_office(db, 3, faulty_server(handler)))
     interrupted = template_store.get_template(db, new_template(db))
-    start_run(db, plan_run(db, cancelled), SMTP)
+    start_run(db, plan_run(db, cancelled), Route.direct(Channel.EMAIL))
     run_store.set_status(db, 1, RunStatus.CANCELLED, "Рассылка отменена пользователем.")
-    start_run(db, plan_run(db, interrupted), SMTP)  # nobody sends it: its process is "gone"
+    start_run(
+        db, plan_run(db, interrupted), Route.direct(Channel.EMAIL)
+    )  # nobody sends it: its process is "gone"
     assert [r["status"] for r in runs_list(cli)] == ["interrupted", "cancelled"]
 
     status, out, err = cli("send", "--resume", "1", "--yes")

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from avtoprokat_mail.model import Client, DeliveryStatus, Security
+from avtoprokat_mail.model import Channel, Client, DeliveryStatus, Route, Security
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
 from avtoprokat_mail.sending.runlock import run_lock
-from avtoprokat_mail.sending.setup import SMTP
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
@@ -190,7 +189,7 @@ def test_resuming_a_run_being_sent_elsewhere_exits_2(
 ) -> None:
     handler = FaultyHandler()
     template = template_store.get_template(db, set_up_office(db, 3, faulty_server(handler)))
-    run_id = start_run(db, plan_run(db, template), SMTP)
+    run_id = start_run(db, plan_run(db, template), Route.direct(Channel.EMAIL))
     lock = run_lock(data_folder, run_id)  # as another window or process sending it would
     assert lock.acquire()
     try:

@@ -15,11 +15,19 @@ from pathlib import Path
 import pytest
 
 from avtoprokat_mail.credentials import SMS_PASSWORD_ENV, PasswordStore, sms_account
-from avtoprokat_mail.model import Channel, Client, DeliveryStatus, RunStatus, SmsProvider, Template
+from avtoprokat_mail.model import (
+    Channel,
+    Client,
+    DeliveryStatus,
+    Route,
+    RunStatus,
+    SmsProvider,
+    Template,
+)
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.campaign import Campaign, plan_run
 from avtoprokat_mail.sending.lifecycle import start_run
-from avtoprokat_mail.sending.setup import SMTP, prepare
+from avtoprokat_mail.sending.setup import prepare
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
@@ -66,11 +74,11 @@ def ready(db, fake, memory_keyring):
 
 def start(db) -> int:
     template = template_store.list_templates(db)[0]
-    return start_run(db, plan_run(db, template), SMTP)
+    return start_run(db, plan_run(db, template), Route.direct(Channel.SMS))
 
 
 def run(db, data_folder: Path, run_id: int, **options) -> object:
-    setup = prepare(db, Channel.SMS, SMTP, PasswordStore())
+    setup = prepare(db, Channel.SMS, Route.direct(Channel.SMS), PasswordStore())
     campaign = Campaign(database_path(data_folder), run_id, setup.transport,
                         per_minute=setup.per_minute, retry_delays=FAST, **options)  # fmt: skip
     return campaign.run()
@@ -140,7 +148,7 @@ def test_a_bad_key_stops_the_run_before_anything_is_sent(ready, data_folder, fak
 
 def test_a_lost_answer_is_uncertain_and_never_resent(ready, data_folder, fake) -> None:
     run_id = start(ready)
-    setup = prepare(ready, Channel.SMS, SMTP, PasswordStore())
+    setup = prepare(ready, Channel.SMS, Route.direct(Channel.SMS), PasswordStore())
     setup.transport.gateway.timeout = 1
     fake.behaviour = Behaviour.STALL_AFTER_SEND
     fake.stall_seconds = 3

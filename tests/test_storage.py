@@ -198,3 +198,18 @@ def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch
         assert "half_done" not in tables
     finally:
         check.close()
+
+
+def test_a_run_route_is_stored_as_text_and_read_back_as_a_value(db, tmp_path):
+    from avtoprokat_mail.model import Channel, Route, RouteKind, Run, Template
+    from avtoprokat_mail.storage import runs as run_store
+
+    folder = tmp_path / "папка писем"
+    for route in (Route.direct(Channel.EMAIL), Route.direct(Channel.SMS), Route.outbox(folder)):
+        run_id = run_store.create_run(db, Run.of(Template(subject="Тема", body="Текст"), route), [])
+        stored = db.execute("SELECT transport, test FROM runs WHERE id = ?", (run_id,)).fetchone()
+        assert stored == (str(route), int(route.is_test))
+        assert run_store.get_run(db, run_id).route == route
+    assert str(Route.outbox(folder)) == f"outbox:{folder.resolve()}"
+    # Journals written before the gateway had one name keep reading as the gateway.
+    assert Route.parse("smsru") == Route.parse("smsc") == Route(RouteKind.GATEWAY)

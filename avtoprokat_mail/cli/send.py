@@ -11,12 +11,11 @@ from pathlib import Path
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED
 from avtoprokat_mail.cli.output import say as _say
-from avtoprokat_mail.model import RunStatus
+from avtoprokat_mail.model import Route, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
 from avtoprokat_mail.sending.lifecycle import Mailer, NobodyLeft, PreparedRun, RunRefused
-from avtoprokat_mail.sending.setup import SetupError, direct_transport, outbox_name
+from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.estimate import cost_line
-from avtoprokat_mail.sending.sms.transport import SmsTransport
 from avtoprokat_mail.storage import templates as template_store
 
 
@@ -99,11 +98,11 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
         _say(f"Ошибка: нет шаблона с номером {args.template_id}")
         return EXIT_ERROR
     plan = mailer.plan(template, again=args.again, skip_incomplete=args.skip_incomplete)
-    transport = outbox_name(args.outbox) if args.outbox else direct_transport(plan.channel)
-    setup = mailer.setup(plan.channel, transport)  # settings problems before the summary
-    _print_plan(plan, test=args.outbox is not None)
-    if isinstance(setup.transport, SmsTransport):  # not for a test run into a folder
-        _say(f"  SMS всего: {plan.segments}. {cost_line(setup.transport.gateway, plan)}")
+    route = Route.outbox(args.outbox) if args.outbox else Route.direct(plan.channel)
+    setup = mailer.setup(plan.channel, route)  # settings problems before the summary
+    _print_plan(plan, test=route.is_test)
+    if setup.gateway is not None:  # an SMS run through the gateway, not into a folder
+        _say(f"  SMS всего: {plan.segments}. {cost_line(setup.gateway, plan)}")
     if not plan.recipients and plan.repeats and len(plan.problems) == 1:
         _say(plan.problems[0])  # the repeat check left nobody: nothing to do, and no error
         print(result_line(0, 0, len(plan.skipped), 0))

@@ -24,7 +24,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avtoprokat_mail.credentials import NO_SECURE_STORE, PasswordStore
-from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Run, RunStatus, Template
+from avtoprokat_mail.model import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Route,
+    Run,
+    RunStatus,
+    Template,
+)
 from avtoprokat_mail.sending.campaign import (
     ALREADY_REACHED,
     RETRY_DELAYS,
@@ -35,13 +43,10 @@ from avtoprokat_mail.sending.campaign import (
     opted_out_addresses,
     plan_run,
 )
-from avtoprokat_mail.sending.outbox import is_outbox
 from avtoprokat_mail.sending.runlock import effective_status, is_being_sent, run_lock
 from avtoprokat_mail.sending.setup import (
     SendingSetup,
     SetupError,
-    direct_transport,
-    outbox_name,
     prepare,
     secret_needed,
 )
@@ -230,12 +235,12 @@ class Mailer:
         return states
 
     # --- doing it ---------------------------------------------------------------------------------
-    def setup(self, channel: Channel, transport: str) -> SendingSetup:
+    def setup(self, channel: Channel, route: Route) -> SendingSetup:
         """The transport for a run; asks a secret the store cannot keep, once; else SetupError."""
         try:
-            return prepare(self.conn, channel, transport, self.passwords, self.environ)
+            return prepare(self.conn, channel, route, self.passwords, self.environ)
         except SetupError:
-            needed = None if is_outbox(transport) else secret_needed(self.conn, channel)
+            needed = None if route.is_test else secret_needed(self.conn, channel)
             if (
                 needed is None
                 or self.ask_secret is None
@@ -248,7 +253,7 @@ class Mailer:
         if not secret:
             raise SetupError("Рассылка не начата: пароль не введён.")
         self.passwords.set(account, secret)
-        return prepare(self.conn, channel, transport, self.passwords, self.environ)
+        return prepare(self.conn, channel, route, self.passwords, self.environ)
 
     def start(self, plan: RunPlan, *, outbox: Path | None = None) -> PreparedRun:
         """Write the run of ``plan`` (a test run into ``outbox`` when given), ready to send.
@@ -257,9 +262,9 @@ class Mailer:
         same template is refused, clients reached since the plan was made are left out, and
         pending recipients of earlier unfinished runs are taken over.
         """
-        transport = outbox_name(outbox) if outbox else direct_transport(plan.channel)
-        setup = self.setup(plan.channel, transport)
-        run_id, lock = create_run(self.conn, plan, transport, test=outbox is not None)
+        route = Route.outbox(outbox) if outbox else Route.direct(plan.channel)
+        setup = self.setup(plan.channel, route)
+        run_id, lock = create_run(self.conn, plan, route)
         return PreparedRun(run_id, setup, lock, self.database)
 
     def resume(self, run_id: int, *, resend_uncertain: bool = False) -> PreparedRun:
@@ -269,7 +274,7 @@ class Mailer:
             raise RunRefused(why)
         run = state.run
         self._refuse_changed_attachments(run)
-        setup = self.setup(run.channel, run.transport)
+        setup = self.setup(run.channel, run.route)
         lock = run_lock(self.folder, run_id)
         if not lock.acquire():
             raise RunRefused(f"Рассылка № {run_id} сейчас идёт в другом окне или процессе.")
@@ -285,7 +290,7 @@ class Mailer:
         if why := state.why_not_retry(include_uncertain):
             raise RunRefused(why)
         old = state.run
-        setup = self.setup(old.channel, old.transport)
+        setup = self.setup(old.channel, old.route)
         new_id, lock = create_retry(self.conn, old, include_uncertain=include_uncertain)
         return PreparedRun(new_id, setup, lock, self.database)
 
@@ -313,9 +318,7 @@ def _take_lock(folder: Path, run_id: int) -> FileLock:
     return lock
 
 
-def create_run(
-    conn: sqlite3.Connection, plan: RunPlan, transport: str, *, test: bool = False
-) -> tuple[int, FileLock]:
+def create_run(conn: sqlite3.Connection, plan: RunPlan, route: Route) -> tuple[int, FileLock]:
     """Journal the run of ``plan``; returns its id and its lock, taken before the commit.
 
     Taking the lock inside the transaction means no other process ever sees the new run
@@ -323,7 +326,8 @@ def create_run(
     """
     folder = database_file(conn).parent
     template = plan.template
-    run = Run.of(template, transport, test=test)
+    run = Run.of(template, route)
+    test = route.is_test
     if plan.channel is Channel.EMAIL:
         run.attachment1_sha256, run.attachment2_sha256 = _digests(template)
     recipients, skipped = list(plan.recipients), list(plan.skipped)
@@ -362,7 +366,7 @@ def create_retry(
     if include_uncertain:
         wanted.append(DeliveryStatus.UNCERTAIN)
     refused = opted_out_addresses(conn, old.channel)
-    run = Run.of(old.template(), old.transport, test=old.test)
+    run = Run.of(old.template(), old.route)
     run.attachment1_sha256, run.attachment2_sha256 = _digests(old.template())
     with transaction(conn):
         if is_being_sent(folder, old.id):
@@ -420,11 +424,8 @@ def _leave_out_reached(
     return keep, skipped + late
 
 
-def start_run(conn: sqlite3.Connection, plan: RunPlan, transport: str) -> int:
-    """Journal a run without sending it (its lock let go): for tests and tools.
-
-    A run into a folder (``outbox:``) is a test run.
-    """
-    run_id, lock = create_run(conn, plan, transport, test=is_outbox(transport))
+def start_run(conn: sqlite3.Connection, plan: RunPlan, route: Route) -> int:
+    """Journal a run without sending it (its lock let go): for tests and tools."""
+    run_id, lock = create_run(conn, plan, route)
     lock.release()
     return run_id

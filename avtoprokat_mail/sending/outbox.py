@@ -17,12 +17,6 @@ from avtoprokat_mail.model import Delivery
 from avtoprokat_mail.sending.transport import DeliveryError
 
 _UNSAFE = re.compile(r"[^\w@.+-]+")
-OUTBOX_PREFIX = "outbox:"  # the journal's transport name: "outbox:<folder>"
-
-
-def is_outbox(transport: str) -> bool:
-    """True for a test run into a folder: it does not count as the template being sent."""
-    return transport.startswith(OUTBOX_PREFIX)
 
 
 class OutboxTransport:

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avtoprokat_mail.credentials import (
     SMS_PASSWORD_ENV,
@@ -16,20 +16,15 @@ from avtoprokat_mail.credentials import (
     sms_account,
     smtp_account,
 )
-from avtoprokat_mail.model import SMS_PROVIDER_NAMES, Channel
+from avtoprokat_mail.model import SMS_PROVIDER_NAMES, Channel, Route
 from avtoprokat_mail.sending.message import Sender, configured_sender
-from avtoprokat_mail.sending.outbox import OUTBOX_PREFIX, OutboxTransport, is_outbox
+from avtoprokat_mail.sending.outbox import OutboxTransport
 from avtoprokat_mail.sending.transport import Transport
 from avtoprokat_mail.storage.settings import load_email_settings, load_sms_settings
 from avtoprokat_mail.validation import email_settings_problems, sms_settings_problems
 
-SMTP = "smtp"  # the journal's name of a run sent through the SMTP server of the settings
-SMS_GATEWAY = "gateway"  # ... and of one sent through the SMS gateway of the settings
-
-
-def direct_transport(channel: Channel) -> str:
-    """The transport of a real (not a test folder) run on ``channel``."""
-    return SMTP if channel is Channel.EMAIL else SMS_GATEWAY
+if TYPE_CHECKING:
+    from avtoprokat_mail.sending.sms.gateway import SmsGateway
 
 
 def secret_needed(conn: sqlite3.Connection, channel: Channel) -> tuple[str, str] | None:
@@ -49,32 +44,28 @@ class SetupError(Exception):
 
 @dataclass
 class SendingSetup:
-    """What a run is sent with."""
+    """What a run is sent with: the transport, the From, the pace, and, for a run through an
+    SMS gateway, the gateway itself (the start summary asks it for the price and balance)."""
 
     transport: Transport
     sender: Sender | None
     per_minute: int
-
-
-def outbox_name(folder: Path) -> str:
-    """The journal's name of an outbox transport (the folder is remembered for a resume)."""
-    return OUTBOX_PREFIX + str(Path(folder).resolve())
+    gateway: SmsGateway | None = None
 
 
 def prepare(
     conn: sqlite3.Connection,
     channel: Channel,
-    transport_name: str,
+    route: Route,
     passwords: PasswordStore,
     environ: Mapping[str, str] = os.environ,
 ) -> SendingSetup:
     """The transport, sender and limit for a run; SetupError when the settings do not allow it."""
     settings = load_email_settings(conn)
     sender = configured_sender(settings)
-    if is_outbox(transport_name):
-        folder = Path(transport_name.removeprefix(OUTBOX_PREFIX))
+    if route.is_test:
         return SendingSetup(
-            OutboxTransport(folder), sender if channel is Channel.EMAIL else None, 0
+            OutboxTransport(route.folder), sender if channel is Channel.EMAIL else None, 0
         )
     if channel is Channel.SMS:
         return _prepare_sms(conn, passwords, environ)
@@ -113,4 +104,5 @@ def _prepare_sms(
     from avtoprokat_mail.sending.sms.providers import gateway_for
     from avtoprokat_mail.sending.sms.transport import SmsTransport
 
-    return SendingSetup(SmsTransport(gateway_for(settings, secret)), None, settings.per_minute)
+    gateway = gateway_for(settings, secret)
+    return SendingSetup(SmsTransport(gateway), None, settings.per_minute, gateway)

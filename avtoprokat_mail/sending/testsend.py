@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 
 from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.model import Channel, Client, Delivery, Template
+from avtoprokat_mail.model import Channel, Client, Delivery, Route, Template
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.message import (
     TemplateError,
@@ -14,7 +14,7 @@ from avtoprokat_mail.sending.message import (
     build_sms,
     load_attachments,
 )
-from avtoprokat_mail.sending.setup import SendingSetup, direct_transport, prepare
+from avtoprokat_mail.sending.setup import SendingSetup, prepare
 from avtoprokat_mail.sending.sms.segments import sms_length
 from avtoprokat_mail.sending.transport import DeliveryError
 from avtoprokat_mail.validation import normalize_mobile
@@ -26,7 +26,7 @@ def prepare_test(
     conn: sqlite3.Connection, passwords: PasswordStore, channel: Channel = Channel.EMAIL
 ) -> SendingSetup:
     """The setup for a test send (on the Tk thread: it reads the database)."""
-    return prepare(conn, channel, direct_transport(channel), passwords)
+    return prepare(conn, channel, Route.direct(channel), passwords)
 
 
 def send_test_sms(

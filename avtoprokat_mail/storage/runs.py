@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 
-from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Run, RunStatus
+from avtoprokat_mail.model import Channel, Delivery, DeliveryStatus, Route, Run, RunStatus
 from avtoprokat_mail.storage.db import transaction
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')"
@@ -29,6 +29,7 @@ _DELIVERY_FIELDS = (
 def _run(row: tuple) -> Run:
     run = Run(*row)
     run.channel, run.status, run.test = Channel(run.channel), RunStatus(run.status), bool(run.test)
+    run.route = Route.parse(run.route)
     return run
 
 
@@ -45,7 +46,7 @@ def create_run(conn: sqlite3.Connection, run: Run, deliveries: Iterable[Delivery
             "INSERT INTO runs (channel, transport, subject, body, attachment1, attachment2, "
             "template_id, status, test, attachment1_sha256, attachment2_sha256) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, started",
-            (run.channel.value, run.transport, run.subject, run.body, run.attachment1,
+            (run.channel.value, str(run.route), run.subject, run.body, run.attachment1,
              run.attachment2, run.template_id, run.status.value, int(run.test),
              run.attachment1_sha256, run.attachment2_sha256),
         ).fetchone()  # fmt: skip

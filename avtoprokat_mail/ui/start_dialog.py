@@ -10,9 +10,9 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import SECURITY_NAMES, Channel, Template
+from avtoprokat_mail.model import SECURITY_NAMES, Channel, Route, Template
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
-from avtoprokat_mail.sending.setup import SMS_GATEWAY, SetupError, prepare
+from avtoprokat_mail.sending.setup import SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
@@ -164,12 +164,13 @@ class StartDialog(ttk.Toplevel):
     def _ask_cost(self) -> None:
         """Ask the gateway for the price and the balance off the Tk thread."""
         try:
-            setup = prepare(self.conn, Channel.SMS, SMS_GATEWAY, self.mailer.passwords)
+            route = Route.direct(Channel.SMS)
+            setup = prepare(self.conn, Channel.SMS, route, self.mailer.passwords)
         except SetupError as error:
             self.cost_label.configure(text=f"Стоимость не известна: {error}")
             return
         answers: queue.Queue[str] = queue.Queue()
-        gateway = setup.transport.gateway
+        gateway = setup.gateway
         threading.Thread(
             target=lambda: answers.put(cost_line(gateway, self.plan)), daemon=True
         ).start()
