@@ -246,3 +246,23 @@ def test_too_many_requests_slow_the_run_down(ready, data_folder, fake) -> None:
     assert gaps[1] >= 0.09  # then the pause halves after each success...
     assert transport.pause == 0.0  # ...until the run is back at full speed
     assert len(fake.sent) == COUNT
+
+
+def test_cancel_does_not_wait_out_the_gateway_pause(ready, data_folder, fake) -> None:
+    """«Отмена» while the transport keeps a long pause after «too many requests» ends the run
+    at once, with the waiting recipient still pending (nothing sent during the wait)."""
+    import threading
+
+    from avtoprokat_mail.sending.sms.providers import gateway_for
+    from avtoprokat_mail.sending.sms.transport import SmsTransport
+
+    gateway = gateway_for(fake.settings(SmsProvider.SMSRU), SMSRU_API_ID)
+    transport = SmsTransport(gateway, first_pause=8.0, max_pause=8.0)
+    fake.rate_limited_times = 1  # then every retry must wait 8 s
+    campaign = Campaign(database_path(data_folder), start(ready), transport, retry_delays=(0.01,))
+    threading.Timer(0.5, campaign.cancel).start()
+    began = time.monotonic()
+    final = campaign.run()
+    assert time.monotonic() - began < 3.0
+    assert final.status is RunStatus.CANCELLED and final.sent == 0
+    assert fake.sent == []

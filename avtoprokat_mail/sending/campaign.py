@@ -478,6 +478,7 @@ class Campaign:
     def _deliver(self, conn, delivery: Delivery, payload: object) -> tuple[DeliveryStatus, str]:
         """Hand one message over, retrying temporary failures; journal every step."""
         for attempt in range(1, len(self.retry_delays) + 2):
+            self._wait(self.transport.ready_in())  # before the claim: a cancel here sends nothing
             if not run_store.claim(conn, self.run_id, delivery.position, attempt):
                 return DeliveryStatus.PENDING, ""  # no longer this run's to send
             try:
@@ -497,7 +498,7 @@ class Campaign:
                     run_store.mark(
                         conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
                     )
-                    self._sleep(conn, self.retry_delays[attempt - 1])
+                    self._wait(self.retry_delays[attempt - 1])
                     continue
                 run_store.mark(
                     conn, self.run_id, delivery.position, DeliveryStatus.FAILED, error.reply
@@ -523,16 +524,14 @@ class Campaign:
                 raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
             run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
 
-    def _sleep(self, conn, seconds: float) -> None:
-        """Wait before a retry, waking at once for a cancel (a pause waits after it)."""
-        if self._cancelled.wait(seconds):
-            raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
-
     def _wait_for_rate(self) -> None:
         if self.interval and self._last_send:
-            delay = self._last_send + self.interval - time.monotonic()
-            if delay > 0 and self._cancelled.wait(delay):
-                raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
+            self._wait(self._last_send + self.interval - time.monotonic())
+
+    def _wait(self, seconds: float) -> None:
+        """Wait, waking at once for a cancel."""
+        if seconds > 0 and self._cancelled.wait(seconds):
+            raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
 
     # --- progress ---
     def _progress(self, conn, status: RunStatus, current: str = "", reason: str = "") -> Progress:

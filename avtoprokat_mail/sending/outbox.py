@@ -52,5 +52,9 @@ class OutboxTransport:
             ) from None
         return f"записано в файл {name}"
 
+    def ready_in(self) -> float:
+        """Files can be written at once."""
+        return 0.0
+
     def close(self) -> None:
         """Nothing to let go of: each file is complete when ``send`` returns."""

@@ -439,6 +439,10 @@ class SmtpTransport:
             self._smtp = None
         return DeliveryError(problem.message, temporary=True, connection=True)
 
+    def ready_in(self) -> float:
+        """The server sets no pace of its own here: the per-minute limit is the engine's."""
+        return 0.0
+
     def close(self) -> None:
         if self._smtp is not None:
             disconnect(self._smtp)

@@ -39,6 +39,10 @@ class Transport(Protocol):
     def open(self) -> None:
         """Get ready (connect, log in); DeliveryError(fatal=True) when the run cannot start."""
 
+    def ready_in(self) -> float:
+        """Seconds to wait before the next :meth:`send` (a gateway that asked to slow down);
+        the engine waits them itself, so that «Отмена» ends the wait at once."""
+
     def send(self, delivery: Delivery, payload: object) -> str:
         """Hand over one message (an EmailMessage, or an SMS text); returns the server's reply."""
 

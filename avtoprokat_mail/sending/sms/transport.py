@@ -23,7 +23,8 @@ class SmsTransport:
 
     "Too many requests" slows the transport down: from then on it keeps a pause between
     requests, doubled at each new refusal (up to ``max_pause``) and halved after each success,
-    so the run settles at a pace the gateway accepts instead of hitting the limit again.
+    so the run settles at a pace the gateway accepts instead of hitting the limit again. The
+    engine waits the pause (:meth:`ready_in`), so a cancel does not wait for it.
     """
 
     def __init__(
@@ -37,9 +38,13 @@ class SmsTransport:
     def open(self) -> None:
         """Nothing to open: every message is one HTTPS request."""
 
+    def ready_in(self) -> float:
+        """The rest of the pause kept between two requests (0 at full speed)."""
+        if not self.pause:
+            return 0.0
+        return max(0.0, self._last_request + self.pause - time.monotonic())
+
     def send(self, delivery: Delivery, payload: object) -> str:
-        if self.pause:
-            time.sleep(max(0.0, self._last_request + self.pause - time.monotonic()))
         self._last_request = time.monotonic()
         try:
             sent = self.gateway.send(delivery.recipient, str(payload))
