@@ -2,7 +2,7 @@
 
 On Windows ``keyring`` uses the Credential Manager. Where no secure store exists (a headless
 Linux box), a password lives in memory for this session only and the program says so. For
-automation, ``AVTOPROKAT_MAIL_PASSWORD`` / ``AVTOPROKAT_MAIL_SMS_PASSWORD`` override (CLI.md).
+automation, ``AVTOPROKAT_MAIL_PASSWORD`` / ``AVTOPROKAT_MAIL_SMS_PASSWORD`` override (docs/cli.md).
 """
 
 from __future__ import annotations

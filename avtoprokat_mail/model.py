@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 # The text fields of a client, in the order the grid, the form and the exports show them,
-# with their Russian labels (SPEC §1).
+# with their Russian labels as the window shows them.
 CLIENT_TEXT_FIELDS: tuple[str, ...] = (
     "surname",
     "name",
@@ -65,7 +65,7 @@ CLIENT_FIELD_NAMES = tuple(f.name for f in fields(Client))
 
 @dataclass(slots=True)
 class Template:
-    """A message template of the mailing window (SPEC §3). Times are ISO 8601 local strings."""
+    """A message template of the mailing window. Times are ISO 8601 local strings."""
 
     subject: str = ""
     body: str = ""

@@ -1,7 +1,7 @@
 """The client directory at 100,000 clients: import, open, filter, mark, sort, memory.
 
 Run under a display (Xvfb on a server): ``xvfb-run -a python3 bench/clients_scale.py``.
-Each figure is printed with its target (issue 2) and with a baseline measured in the same run
+Each figure is printed with its target and with a baseline measured in the same run
 on the same data, so the ratio means something on any machine:
 
 - import: csv.reader + one executemany into a bare table (no validation, no matching);

@@ -71,7 +71,7 @@ TARGET_ENGINE_VS_PLAIN = 0.80  # the engine at least 80 % of the speed of the pl
 TARGET_ENGINE_VS_MAILMERGE = 2.0  # and at least twice as fast as mailmerge
 TARGET_TK_PAUSE = 0.050  # the Tk loop never stalls longer than 50 ms during a run
 TICK = 0.010  # the ticker's period
-DRAIN = 50  # ms: how often the progress window drains the queue (DESIGN.md)
+DRAIN = 50  # ms: how often the progress window drains the queue (docs/architecture.md)
 IDLE_SECONDS = 2.0  # the Tk loop's own gaps, measured with nothing sent
 
 SENDER = Sender("Автопрокат «Колесо»", "office@avtoprokat-koleso.ru")
@@ -475,7 +475,7 @@ def drive_progress_window(root, setup: Setup, run_id: int, port: int, gui: GuiRu
 
 
 def drive_imitation(root, setup: Setup, run_id: int, port: int, gui: GuiRun) -> str:
-    """What the progress window does (DESIGN.md, "Threads and Tk"): the worker puts Progress
+    """What the progress window does (docs/architecture.md, «Threads»): the worker puts Progress
     events on a queue; every 50 ms the Tk thread takes them all and shows the newest in a
     ttk.Label and a ttk.Progressbar."""
     import ttkbootstrap as ttk

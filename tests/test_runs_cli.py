@@ -1,4 +1,4 @@
-"""The life of runs on the command line (CLI.md): the repeat check and ``--again``, missing
+"""The life of runs on the command line (docs/cli.md): the repeat check and ``--again``, missing
 client data and ``--skip-incomplete``, a second start of a template being sent (in another
 process), test runs into a folder, ``send --resume`` of a stopped or cancelled run, ``send
 --retry``, changed attachments, and text attachments with their charset.

@@ -1,4 +1,4 @@
-"""``send``, ``send --resume``, ``runs list`` and ``runs show`` (CLI.md), against real servers.
+"""``send``, ``send --resume``, ``runs list`` and ``runs show`` (docs/cli.md), against real servers.
 
 The exit statuses and the last line are checked in-process; the crash test runs the real
 program in a subprocess, kills it with SIGKILL in the middle of a run (three times), and

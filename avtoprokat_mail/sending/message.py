@@ -1,6 +1,6 @@
 """Template + client + sender → the email a client receives (or the SMS text).
 
-The engine (the "Старт" issue) and ``templates preview`` build messages here, so a preview is
+The engine and ``templates preview`` build messages here, so a preview is
 byte for byte the message that would be sent, but for its Date and Message-ID.
 """
 

@@ -1,4 +1,4 @@
-"""The window "Сообщения email рассылки": the list of message templates (SPEC §2)."""
+"""The window "Сообщения email рассылки": the templates, and the runs of the selected one."""
 
 from __future__ import annotations
 
