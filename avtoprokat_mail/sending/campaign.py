@@ -1,15 +1,16 @@
 """The mailing run: recipients → journal → transport → progress events. No tkinter here.
 
 A run is a template × the clients marked at the moment of "Старт". :func:`plan_run` says what
-will happen (recipients, who is skipped and why, what blocks the start); :func:`start_run`
-writes the run and its journal; :class:`Campaign` sends it, on any thread, with its own
+will happen (recipients, who is skipped and why, what blocks the start); the run and its journal
+are written by sending/lifecycle.py; :class:`Campaign` sends it, on any thread, with its own
 database connection, journaling every outcome as it happens:
 
     pending → sending → sent | failed (with the server's reply) | pending again (retry later)
 
-"sending" is written before a message is handed over and "sent" after the server accepts it,
-so after a crash a recipient left in "sending" is *uncertain* — maybe delivered — and is not
-sent again unless the user asks. Nobody gets the same message twice.
+"sending" is written before a message is handed over — by a conditional UPDATE that only a still
+pending recipient matches, so a recipient another run took over is never sent by this one — and
+"sent" after the server accepts it. After a crash a recipient left in "sending" is *uncertain*
+(maybe delivered) and is not sent again unless the user asks.
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ def _delivery_for(client: Client, recipient: str, position: int) -> Delivery:
 # --- sending ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Progress:
-    """Where a run stands; the engine reports one after every message and every state change."""
+    """Where a run stands; the engine reports one before every message, at every change of state,
+    and at the end."""
 
     run_id: int
     status: RunStatus
