@@ -213,3 +213,42 @@ def test_a_run_route_is_stored_as_text_and_read_back_as_a_value(db, tmp_path):
     assert str(Route.outbox(folder)) == f"outbox:{folder.resolve()}"
     # Journals written before the gateway had one name keep reading as the gateway.
     assert Route.parse("smsru") == Route.parse("smsc") == Route(RouteKind.GATEWAY)
+
+
+def test_the_runs_rebuild_keeps_every_run_and_delivery(tmp_path):
+    """Version 6 rebuilds the runs table (a new status): the journal of earlier runs survives,
+    and dropping the old table cascades to none of its deliveries."""
+    from avtoprokat_mail.model import RunStatus
+    from avtoprokat_mail.storage import runs as run_store
+
+    path = tmp_path / "старая.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("PRAGMA foreign_keys = ON")
+    for number in range(5):
+        with db_module.transaction(old):
+            db_module.MIGRATIONS[number](old)
+            old.execute(f"PRAGMA user_version = {number + 1}")
+    old.execute(
+        "INSERT INTO runs (channel, transport, subject, status, test) "
+        "VALUES ('email', 'smtp', 'Скидка', 'stopped', 0)"
+    )
+    old.executemany(
+        "INSERT INTO deliveries (run_id, position, recipient, status, reply) "
+        "VALUES (1, ?, ?, ?, ?)",
+        [(1, "a@x.ru", "sent", "250 ok"), (2, "b@x.ru", "pending", "")],
+    )
+    old.close()
+
+    conn = db_module.open_database(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == db_module.SCHEMA_VERSION
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        run = run_store.get_run(conn, 1)
+        assert (run.subject, run.status) == ("Скидка", RunStatus.STOPPED)
+        assert [(d.recipient, d.reply) for d in run_store.deliveries(conn, 1)] == [
+            ("a@x.ru", "250 ok"), ("b@x.ru", "")
+        ]  # fmt: skip
+        conn.execute("DELETE FROM runs WHERE id = 1")  # the cascade still works afterwards
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+    finally:
+        conn.close()

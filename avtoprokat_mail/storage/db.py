@@ -157,6 +157,60 @@ def _v5_run_history(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6_mailbox_limits(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- A run may wait for its mailbox's daily limit: status 'waiting' until resume_at. The
+        -- CHECK of the status cannot be altered in place, so the table is rebuilt (foreign
+        -- keys are off for this migration: dropping the old table must not cascade).
+        CREATE TABLE runs_new (
+            id          INTEGER PRIMARY KEY,
+            template_id INTEGER REFERENCES templates (id) ON DELETE SET NULL,
+            channel     TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+            transport   TEXT NOT NULL,
+            started     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')),
+            finished    TEXT NOT NULL DEFAULT '',
+            status      TEXT NOT NULL DEFAULT 'running' CHECK (status IN
+                            ('running', 'paused', 'waiting', 'cancelled', 'stopped', 'finished')),
+            reason      TEXT NOT NULL DEFAULT '',
+            subject     TEXT NOT NULL DEFAULT '',
+            body        TEXT NOT NULL DEFAULT '',
+            attachment1 TEXT NOT NULL DEFAULT '',
+            attachment2 TEXT NOT NULL DEFAULT '',
+            test        INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1)),
+            attachment1_sha256 TEXT NOT NULL DEFAULT '',
+            attachment2_sha256 TEXT NOT NULL DEFAULT '',
+            resume_at   REAL NOT NULL DEFAULT 0
+        );
+        INSERT INTO runs_new (id, template_id, channel, transport, started, finished, status,
+                              reason, subject, body, attachment1, attachment2, test,
+                              attachment1_sha256, attachment2_sha256)
+            SELECT id, template_id, channel, transport, started, finished, status, reason,
+                   subject, body, attachment1, attachment2, test, attachment1_sha256,
+                   attachment2_sha256
+            FROM runs;
+        DROP TABLE runs;
+        ALTER TABLE runs_new RENAME TO runs;
+        CREATE INDEX runs_template ON runs (template_id);
+        -- Which mailbox handed each message over, and when (Unix time): the daily limit of a
+        -- mailbox is counted over the last 24 hours of every run from this index.
+        ALTER TABLE deliveries ADD COLUMN mailbox TEXT NOT NULL DEFAULT '';
+        ALTER TABLE deliveries ADD COLUMN sent_at REAL;
+        CREATE INDEX deliveries_mailbox_time ON deliveries (mailbox, sent_at) WHERE mailbox <> '';
+        -- A mailbox the provider blocked (over its sending quota): no attempt before "until".
+        CREATE TABLE mailbox_blocks (
+            mailbox TEXT PRIMARY KEY,
+            until   REAL NOT NULL,
+            reason  TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    )
+
+
+_v6_mailbox_limits.foreign_keys_off = True
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -165,6 +219,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v3_settings,
     _v4_runs,
     _v5_run_history,
+    _v6_mailbox_limits,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -243,9 +298,19 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:  # written by a newer program between the probe and now
         raise DatabaseError(f"База данных {path} создана более новой версией программы.")
     for number in range(version, SCHEMA_VERSION):
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+        migration = MIGRATIONS[number]
+        rebuilds = getattr(migration, "foreign_keys_off", False)
+        if rebuilds:  # a table rebuild: dropping the old table must not cascade to its children
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with transaction(conn):
+                migration(conn)
+                if rebuilds and conn.execute("PRAGMA foreign_key_check").fetchone():
+                    raise DatabaseError(f"База данных {path}: связи таблиц нарушены обновлением.")
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+        finally:
+            if rebuilds:
+                conn.execute("PRAGMA foreign_keys = ON")
 
 
 def database_file(conn: sqlite3.Connection) -> Path:
