@@ -109,6 +109,7 @@ class EmailSettings:
     user: str = ""  # «Пользователь»
     per_minute: int = 0  # messages per minute, 0 = no limit
     timeout: int = 30  # seconds for connecting and for each server reply
+    daily_limit: int = 0  # messages from this mailbox in any 24 hours, 0 = no limit
 
 
 class SmsProvider(StrEnum):
@@ -142,6 +143,7 @@ class RunStatus(StrEnum):
 
     RUNNING = "running"
     PAUSED = "paused"
+    WAITING = "waiting"  # the mailbox reached its daily limit: goes on at the run's resume_at
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     STOPPED = "stopped"  # the engine stopped it: authentication, no connection, too many errors
@@ -223,6 +225,7 @@ class Run:
     test: bool = False  # a test run into a folder: not a mailing, the repeat check ignores it
     attachment1_sha256: str = ""  # the attachments' bytes when the run started
     attachment2_sha256: str = ""
+    resume_at: float = 0.0  # a waiting run goes on at this Unix time
 
     @classmethod
     def of(cls, template: Template, route: Route) -> Run:
@@ -274,6 +277,7 @@ class Delivery:
     attempts: int = 0
     run_id: int | None = None
     moved_to: int | None = None  # the later run that took this recipient over
+    mailbox: str = ""  # the sender mailbox that handed the message over
 
     @property
     def display_name(self) -> str:
@@ -312,12 +316,13 @@ class Preset:
     host: str
     port: int
     security: Security
+    daily_limit: int = 0  # what the provider allows one mailbox in 24 hours (0: not published)
 
 
 PRESETS: tuple[Preset, ...] = (
-    Preset("mail.ru", "smtp.mail.ru", 465, Security.SSL),
-    Preset("Яндекс", "smtp.yandex.ru", 465, Security.SSL),
-    Preset("Gmail", "smtp.gmail.com", 587, Security.STARTTLS),
+    Preset("mail.ru", "smtp.mail.ru", 465, Security.SSL),  # mail.ru publishes no figure
+    Preset("Яндекс", "smtp.yandex.ru", 465, Security.SSL, daily_limit=500),
+    Preset("Gmail", "smtp.gmail.com", 587, Security.STARTTLS, daily_limit=500),
 )
 OTHER_PRESET = "другой"
 APP_PASSWORD_HINT = (

@@ -6,10 +6,11 @@ import argparse
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from avtoprokat_mail.cli.context import Context
-from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED
+from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, EXIT_WAITING
 from avtoprokat_mail.cli.output import say as _say
 from avtoprokat_mail.model import Route, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
@@ -44,6 +45,10 @@ def register(commands) -> None:
     send.add_argument("--outbox", type=Path, metavar="DIR", help="записать письма в папку .eml")
     send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
     send.add_argument(
+        "--wait", action="store_true",
+        help="у дневного лимита ящика не выходить, а дождаться и продолжить",
+    )  # fmt: skip
+    send.add_argument(
         "--resend-uncertain", action="store_true",
         help="при продолжении отправить и тем, чей исход неизвестен (письмо могло уйти)",
     )  # fmt: skip
@@ -70,13 +75,20 @@ def run(context: Context) -> int:
     if isinstance(prepared, int):
         return prepared
     bar = ProgressBar(enabled=sys.stderr.isatty())
-    final = _run_interruptibly(prepared.campaign(bar.show))
+    final = _run_interruptibly(prepared.campaign(bar.show, wait_for_limit=args.wait))
     bar.close()
     if final is None:
         return EXIT_ERROR
     if final.reason:
         _say(final.reason)
     print(result_line(final.sent, final.failed, final.skipped, final.uncertain))
+    if final.status is RunStatus.WAITING:
+        _say(
+            f"Рассылка № {prepared.run_id} ждёт: продолжит {format_moment(final.resume_at)} "
+            f"(send --resume {prepared.run_id}, или сразу с ожиданием: send --resume "
+            f"{prepared.run_id} --wait)"
+        )
+        return EXIT_WAITING
     if final.status is not RunStatus.FINISHED:
         _say(
             f"Рассылка № {prepared.run_id} не завершена; продолжить: send --resume "
@@ -85,6 +97,11 @@ def run(context: Context) -> int:
         )
         return EXIT_ERROR
     return EXIT_SOME_FAILED if final.failed or final.uncertain else EXIT_OK
+
+
+def format_moment(unix_time: float) -> str:
+    """A moment as the user reads it: local date and time, «03.12.2026 08:06»."""
+    return datetime.fromtimestamp(unix_time).strftime("%d.%m.%Y %H:%M")
 
 
 def result_line(sent: int, failed: int, skipped: int, uncertain: int) -> str:
@@ -250,10 +267,12 @@ class ProgressBar:
         total = max(progress.total, 1)
         filled = int(self.width * progress.done / total)
         left = format_duration(progress.seconds_left) if progress.seconds_left is not None else "—"
+        state = f"осталось {left}"
+        if progress.status is RunStatus.WAITING:  # send --wait at the mailbox's daily limit
+            state = f"дневной лимит: ждёт до {format_moment(progress.resume_at)}"
         sys.stderr.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.sent}/{progress.total} "
-            f"отправлено, ошибок {progress.failed}, {progress.per_minute:.0f}/мин, "
-            f"осталось {left}   "
+            f"отправлено, ошибок {progress.failed}, {progress.per_minute:.0f}/мин, {state}   "
         )
         sys.stderr.flush()
 

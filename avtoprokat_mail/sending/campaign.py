@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from avtoprokat_mail.model import (
@@ -34,6 +34,7 @@ from avtoprokat_mail.model import (
     Template,
 )
 from avtoprokat_mail.placeholders import missing_fields
+from avtoprokat_mail.sending.clock import SYSTEM_CLOCK, Clock
 from avtoprokat_mail.sending.message import (
     Attachment,
     EmailFactory,
@@ -250,7 +251,8 @@ class Progress:
     current: str = ""  # the recipient being sent to
     per_minute: float = 0.0
     seconds_left: float | None = None
-    reason: str = ""  # why the run stopped
+    reason: str = ""  # why the run stopped (or waits)
+    resume_at: float = 0.0  # a waiting run goes on at this Unix time
 
     @property
     def done(self) -> int:
@@ -345,9 +347,9 @@ class RunBusy(Exception):
 
 
 class _Stop(Exception):
-    def __init__(self, status: RunStatus, reason: str = "") -> None:
+    def __init__(self, status: RunStatus, reason: str = "", resume_at: float = 0.0) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.resume_at = status, reason, resume_at
 
 
 class Campaign:
@@ -369,7 +371,10 @@ class Campaign:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         max_failures_in_a_row: int = MAX_FAILURES_IN_A_ROW,
         lock: FileLock | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        mailbox: str = "",
+        daily_limit: int = 0,
+        wait_for_limit: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.database = Path(database)
         self.run_id = run_id
@@ -383,7 +388,11 @@ class Campaign:
         self._running = threading.Event()  # cleared while paused
         self._running.set()
         self._lock = lock  # the run's lock, already taken by whoever created or resumed it
-        self._speed = SendingClock(clock)
+        self.mailbox = mailbox  # the sender mailbox whose daily limit holds ("" for none)
+        self.daily_limit = daily_limit  # messages in any 24 hours; 0 = no limit
+        self.wait_for_limit = wait_for_limit  # else a run at its limit ends as WAITING
+        self.clock = clock
+        self._speed = SendingClock(clock.monotonic)
         self._last_send = 0.0
 
     # --- control, from any thread ---
@@ -428,8 +437,10 @@ class Campaign:
                 conn, run_store.deliveries(conn, self.run_id, [DeliveryStatus.PENDING]), build
             )
         except _Stop as stop:
-            run_store.set_status(conn, self.run_id, stop.status, stop.reason)
-            return self._report(conn, stop.status, reason=stop.reason)
+            run_store.set_status(
+                conn, self.run_id, stop.status, stop.reason, resume_at=stop.resume_at
+            )
+            return self._report(conn, stop.status, reason=stop.reason, resume_at=stop.resume_at)
         finally:
             self.transport.close()
         run_store.set_status(conn, self.run_id, RunStatus.FINISHED)
@@ -461,10 +472,13 @@ class Campaign:
     def _send_all(self, conn, pending: list[Delivery], build: Callable[[Delivery], object]) -> None:
         failures_in_a_row = 0
         for number, delivery in enumerate(pending, start=1):
-            self._checkpoint(conn)
-            self._wait_for_rate()
-            self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-            status, reply = self._deliver(conn, delivery, build(delivery))
+            status = None
+            while status is None:  # None: the mailbox refused for quota; try again after it
+                self._checkpoint(conn)
+                self._wait_for_mailbox(conn)
+                self._wait_for_rate()
+                self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
+                status, reply = self._deliver(conn, delivery, build(delivery))
             if status is DeliveryStatus.PENDING:
                 # Another run took this recipient over meanwhile: it is skipped here now.
                 status = DeliveryStatus.SKIPPED
@@ -477,15 +491,32 @@ class Campaign:
                     f"{reply}. Рассылка остановлена: проверьте параметры и продолжите её."
                 ))  # fmt: skip
 
-    def _deliver(self, conn, delivery: Delivery, payload: object) -> tuple[DeliveryStatus, str]:
-        """Hand one message over, retrying temporary failures; journal every step."""
+    def _deliver(
+        self, conn, delivery: Delivery, payload: object
+    ) -> tuple[DeliveryStatus | None, str]:
+        """Hand one message over, retrying temporary failures; journal every step.
+
+        None for the status: the mailbox is over its provider's quota; the recipient is
+        pending again and the message is to be tried after the block.
+        """
         for attempt in range(1, len(self.retry_delays) + 2):
             self._wait(self.transport.ready_in())  # before the claim: a cancel here sends nothing
-            if not run_store.claim(conn, self.run_id, delivery.position, attempt):
+            claimed = run_store.claim(
+                conn, self.run_id, delivery.position, attempt, self.mailbox, self.clock.now()
+            )
+            if not claimed:
                 return DeliveryStatus.PENDING, ""  # no longer this run's to send
             try:
                 reply = self.transport.send(delivery, payload)
             except DeliveryError as error:
+                if error.quota:  # the provider blocks this mailbox for a day: no more knocking
+                    run_store.mark(
+                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
+                    )
+                    run_store.block_mailbox(
+                        conn, self.mailbox, self.clock.now() + run_store.DAY, error.reply
+                    )
+                    return None, error.reply
                 if error.uncertain:  # maybe delivered: never sent again automatically
                     run_store.mark(
                         conn, self.run_id, delivery.position, DeliveryStatus.UNCERTAIN, error.reply
@@ -526,6 +557,45 @@ class Campaign:
                 raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
             run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
 
+    def _wait_for_mailbox(self, conn) -> None:
+        """Before a message: hold the mailbox's daily limit and any block of its provider.
+
+        The limit is counted from the journal (every run through this mailbox in the last 24
+        hours), so it holds across runs, processes and days. At the limit the run becomes
+        WAITING until a slot frees: it waits here (the window, ``send --wait``) or ends so that
+        ``send --resume`` goes on later.
+        """
+        if not self.mailbox:
+            return
+        now = self.clock.now()
+        until, why = run_store.blocked_until(conn, self.mailbox)
+        if until <= now:
+            until, why = now, ""
+        if self.daily_limit:
+            frees = run_store.slot_frees_at(conn, self.mailbox, now, self.daily_limit)
+            if frees > until:
+                until, why = (
+                    frees,
+                    (
+                        f"Дневной лимит ящика {self.mailbox} исчерпан: не больше "
+                        f"{self.daily_limit} писем за сутки."
+                    ),
+                )
+        if until > now:
+            self._wait_until(conn, until, why)
+
+    def _wait_until(self, conn, when: float, why: str) -> None:
+        if not self.wait_for_limit:
+            raise _Stop(RunStatus.WAITING, why, resume_at=when)
+        self.transport.close()  # an idle connection would be dropped by the server anyway
+        run_store.set_status(conn, self.run_id, RunStatus.WAITING, why, resume_at=when)
+        self._report(conn, RunStatus.WAITING, reason=why, resume_at=when)
+        with self._speed.paused():
+            while (left := when - self.clock.now()) > 0:
+                if self.clock.wait(self._cancelled, min(left, 60.0)):
+                    raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
+        run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
+
     def _wait_for_rate(self) -> None:
         if self.interval and self._last_send:
             self._wait(self._last_send + self.interval - time.monotonic())
@@ -549,7 +619,9 @@ class Campaign:
             reason=reason,
         )  # fmt: skip
 
-    def _report(self, conn, status: RunStatus, current: str = "", reason: str = "") -> Progress:
-        progress = self._progress(conn, status, current, reason)
+    def _report(
+        self, conn, status: RunStatus, current: str = "", reason: str = "", resume_at: float = 0.0
+    ) -> Progress:
+        progress = replace(self._progress(conn, status, current, reason), resume_at=resume_at)
         self.on_progress(progress)
         return progress

@@ -43,6 +43,7 @@ from avtoprokat_mail.sending.campaign import (
     opted_out_addresses,
     plan_run,
 )
+from avtoprokat_mail.sending.clock import SYSTEM_CLOCK, Clock
 from avtoprokat_mail.sending.runlock import effective_status, is_being_sent, run_lock
 from avtoprokat_mail.sending.setup import (
     SendingSetup,
@@ -55,6 +56,9 @@ from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.system.filelock import FileLock
 
 ACTIVE = (RunStatus.RUNNING, RunStatus.PAUSED)
+# Stored states in which a process may be holding the run (sending, paused, or waiting for the
+# mailbox's daily limit in an open window): the run's lock tells whether one really is.
+HELD = (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.WAITING)
 
 
 class RunRefused(Exception):
@@ -79,12 +83,19 @@ class PreparedRun:
         on_progress: Callable[[Progress], None] = lambda progress: None,
         *,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        wait_for_limit: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> Campaign:
-        """The engine for this run; it releases the lock when :meth:`Campaign.run` ends."""
+        """The engine for this run; it releases the lock when :meth:`Campaign.run` ends.
+
+        At the mailbox's daily limit the engine waits (``wait_for_limit``: the window, and
+        ``send --wait``) or ends the run as WAITING (``send`` from a scheduled job)."""
+        setup = self.setup
         return Campaign(
-            self.database, self.run_id, self.setup.transport, sender=self.setup.sender,
-            per_minute=self.setup.per_minute, on_progress=on_progress,
-            retry_delays=retry_delays, lock=self.lock,
+            self.database, self.run_id, setup.transport, sender=setup.sender,
+            per_minute=setup.per_minute, on_progress=on_progress, retry_delays=retry_delays,
+            lock=self.lock, mailbox=setup.mailbox, daily_limit=setup.daily_limit,
+            wait_for_limit=wait_for_limit, clock=clock,
         )  # fmt: skip
 
     def abandon(self) -> None:
@@ -101,6 +112,7 @@ class RunState:
     counts: Counter[DeliveryStatus]
     failed: int  # failed recipients no later run took over
     uncertain: int  # uncertain recipients no later run took over
+    busy: bool = False  # some process holds the run now (sending, paused or waiting)
 
     @property
     def pending(self) -> int:
@@ -112,7 +124,7 @@ class RunState:
 
     def why_not_continue(self, resend_uncertain: bool = False) -> str:
         """Why «Продолжить» cannot finish this run ("" when it can)."""
-        if self.status in ACTIVE:
+        if self.status in ACTIVE or self.busy:
             return f"Рассылка № {self.run.id} сейчас идёт в другом окне или процессе."
         if self.status is RunStatus.FINISHED:
             return f"Рассылка № {self.run.id} уже завершена: продолжать нечего."
@@ -122,7 +134,7 @@ class RunState:
 
     def why_not_retry(self, include_uncertain: bool = False) -> str:
         """Why «Повторить неотправленные» has nobody to send to ("" when it has)."""
-        if self.status in ACTIVE:
+        if self.status in ACTIVE or self.busy:
             return f"Рассылка № {self.run.id} сейчас идёт: дождитесь её окончания или отмените её."
         if self.retryable(include_uncertain):
             return ""
@@ -195,7 +207,7 @@ class Mailer:
     def active_run(self, template_id: int) -> Run | None:
         """A real run of the template that some process is sending (or has paused) now."""
         for run in run_store.runs_of_template(self.conn, template_id):
-            if not run.test and run.status in ACTIVE and is_being_sent(self.folder, run.id):
+            if not run.test and run.status in HELD and is_being_sent(self.folder, run.id):
                 return run
         return None
 
@@ -224,13 +236,18 @@ class Mailer:
             counts=run_store.status_counts(self.conn, run_id),
             failed=kinds[DeliveryStatus.FAILED],
             uncertain=kinds[DeliveryStatus.UNCERTAIN],
+            busy=run.status in HELD and is_being_sent(self.folder, run_id),
         )
 
     def interrupted_runs(self) -> list[RunState]:
-        """Runs whose process died mid-way (offered at start-up), oldest first."""
+        """Runs left unfinished by a process that is gone, oldest first (offered at start-up):
+        interrupted ones, and waiting ones that no open window waits with."""
         states = []
         for run in reversed(run_store.list_runs(self.conn)):
-            if effective_status(run, self.folder) is RunStatus.INTERRUPTED:
+            status = effective_status(run, self.folder)
+            if status is RunStatus.INTERRUPTED or (
+                status is RunStatus.WAITING and not is_being_sent(self.folder, run.id)
+            ):
                 states.append(self.state(run.id))
         return states
 
@@ -334,7 +351,7 @@ def create_run(conn: sqlite3.Connection, plan: RunPlan, route: Route) -> tuple[i
     with transaction(conn):
         if template.id is not None and not test:
             for other in run_store.runs_of_template(conn, template.id):
-                if not other.test and other.status in ACTIVE and is_being_sent(folder, other.id):
+                if not other.test and other.status in HELD and is_being_sent(folder, other.id):
                     raise RunRefused(_busy_message(other))
             if not plan.again:
                 recipients, skipped = _leave_out_reached(conn, template.id, recipients, skipped)

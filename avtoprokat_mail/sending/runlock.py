@@ -25,7 +25,10 @@ def is_being_sent(data_folder: Path, run_id: int) -> bool:
 
 
 def effective_status(run: Run, data_folder: Path) -> RunStatus:
-    """The stored status, except that a RUNNING or PAUSED run nobody is sending is INTERRUPTED."""
+    """The stored status, except that a RUNNING or PAUSED run nobody is sending is INTERRUPTED.
+
+    A WAITING run stays WAITING whether or not a process waits with it: it goes on when the
+    program opens it again, or by ``send --resume``, at its time."""
     if run.status in (RunStatus.RUNNING, RunStatus.PAUSED) and not is_being_sent(
         data_folder, run.id
     ):

@@ -51,6 +51,8 @@ class SendingSetup:
     sender: Sender | None
     per_minute: int
     gateway: SmsGateway | None = None
+    mailbox: str = ""  # the sender mailbox whose daily limit the run keeps ("" for none)
+    daily_limit: int = 0
 
 
 def prepare(
@@ -86,7 +88,10 @@ def prepare(
             )
     from avtoprokat_mail.sending.smtp import SmtpTransport
 
-    return SendingSetup(SmtpTransport(settings, password), sender, settings.per_minute)
+    return SendingSetup(
+        SmtpTransport(settings, password), sender, settings.per_minute,
+        mailbox=settings.sender_address.casefold(), daily_limit=settings.daily_limit,
+    )  # fmt: skip
 
 
 def _prepare_sms(

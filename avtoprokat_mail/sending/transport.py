@@ -24,6 +24,7 @@ class DeliveryError(Exception):
         fatal: bool = False,
         connection: bool = False,
         uncertain: bool = False,
+        quota: bool = False,
     ) -> None:
         super().__init__(reply)
         self.reply = reply
@@ -31,6 +32,7 @@ class DeliveryError(Exception):
         self.fatal = fatal
         self.connection = connection  # the connection failed, not this message
         self.uncertain = uncertain  # the whole message reached the server, its answer did not
+        self.quota = quota  # the sender's mailbox is over its provider's sending quota
 
 
 class Transport(Protocol):

@@ -18,11 +18,11 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime')"
 _RUN_FIELDS = (
     "channel", "transport", "subject", "body", "attachment1", "attachment2", "template_id",
     "status", "reason", "started", "finished", "id", "test", "attachment1_sha256",
-    "attachment2_sha256",
+    "attachment2_sha256", "resume_at",
 )  # fmt: skip
 _DELIVERY_FIELDS = (
     "position", "recipient", "client_id", "surname", "name", "position_title", "organization",
-    "status", "time", "reply", "attempts", "run_id", "moved_to",
+    "status", "time", "reply", "attempts", "run_id", "moved_to", "mailbox",
 )  # fmt: skip
 
 
@@ -55,7 +55,7 @@ def create_run(conn: sqlite3.Connection, run: Run, deliveries: Iterable[Delivery
             f"VALUES ({', '.join('?' * len(_DELIVERY_FIELDS))})",
             (
                 (d.position, d.recipient, d.client_id, d.surname, d.name, d.position_title,
-                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id, None)
+                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id, None, "")
                 for d in deliveries
             ),
         )  # fmt: skip
@@ -122,15 +122,29 @@ def mark(
     *,
     attempts: int | None = None,
 ) -> None:
-    """Journal one delivery's new state now (its own transaction: durable at once)."""
+    """Journal one delivery's new state now (its own transaction: durable at once).
+
+    A message that did not reach the server (pending again, failed) stops counting against its
+    mailbox's daily limit.
+    """
+    handed_over = status in (DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN, DeliveryStatus.SENDING)
     conn.execute(
         f"UPDATE deliveries SET status = ?, reply = ?, time = {_NOW}, "
-        "attempts = coalesce(?, attempts) WHERE run_id = ? AND position = ?",
-        (status.value, reply, attempts, run_id, position),
+        "attempts = coalesce(?, attempts), "
+        "sent_at = CASE WHEN ? THEN sent_at END, mailbox = CASE WHEN ? THEN mailbox ELSE '' END "
+        "WHERE run_id = ? AND position = ?",
+        (status.value, reply, attempts, handed_over, handed_over, run_id, position),
     )
 
 
-def claim(conn: sqlite3.Connection, run_id: int, position: int, attempts: int) -> bool:
+def claim(
+    conn: sqlite3.Connection,
+    run_id: int,
+    position: int,
+    attempts: int,
+    mailbox: str = "",
+    now: float | None = None,
+) -> bool:
     """Take a pending delivery for sending ("sending" journaled); False when it is not pending.
 
     The one place where a message is committed to: the UPDATE only matches a row that is still
@@ -138,21 +152,74 @@ def claim(conn: sqlite3.Connection, run_id: int, position: int, attempts: int) -
     possibly in another process) is never sent by this one. SQLite serialises the writers.
     """
     cursor = conn.execute(
-        f"UPDATE deliveries SET status = 'sending', time = {_NOW}, attempts = ? "
-        "WHERE run_id = ? AND position = ? AND status = 'pending'",
-        (attempts, run_id, position),
+        f"UPDATE deliveries SET status = 'sending', time = {_NOW}, attempts = ?, mailbox = ?, "
+        "sent_at = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
+        (attempts, mailbox, now if mailbox else None, run_id, position),
     )
     return cursor.rowcount == 1
 
 
-def set_status(conn: sqlite3.Connection, run_id: int, status: RunStatus, reason: str = "") -> None:
-    """Record a run's state; FINISHED, CANCELLED and STOPPED also record the finish time."""
+def set_status(
+    conn: sqlite3.Connection,
+    run_id: int,
+    status: RunStatus,
+    reason: str = "",
+    *,
+    resume_at: float = 0.0,
+) -> None:
+    """Record a run's state; FINISHED, CANCELLED and STOPPED also record the finish time, and
+    WAITING the Unix time it goes on at."""
     ended = status in (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.STOPPED)
     finished = _NOW if ended else "''"
     conn.execute(
-        f"UPDATE runs SET status = ?, reason = ?, finished = {finished} WHERE id = ?",
-        (status.value, reason, run_id),
+        f"UPDATE runs SET status = ?, reason = ?, finished = {finished}, resume_at = ? "
+        "WHERE id = ?",
+        (status.value, reason, resume_at if status is RunStatus.WAITING else 0.0, run_id),
     )
+
+
+# --- mailboxes: the daily limit ----------------------------------------------------------------
+DAY = 24 * 60 * 60
+
+
+def handed_over_since(conn: sqlite3.Connection, mailbox: str, since: float) -> int:
+    """Messages ``mailbox`` handed over (sent, uncertain or in flight) after ``since``, in every
+    run (test runs have no mailbox). One range of the mailbox index: cheap per message."""
+    return conn.execute(
+        "SELECT count(*) FROM deliveries WHERE mailbox = ? AND sent_at > ?", (mailbox, since)
+    ).fetchone()[0]
+
+
+def slot_frees_at(conn: sqlite3.Connection, mailbox: str, now: float, limit: int) -> float:
+    """When ``mailbox`` may hand over its next message without more than ``limit`` in any 24
+    hours: the moment the oldest message that keeps it at the limit leaves the window."""
+    since = now - DAY
+    used = handed_over_since(conn, mailbox, since)
+    if used < limit:
+        return now
+    oldest = conn.execute(
+        "SELECT sent_at FROM deliveries WHERE mailbox = ? AND sent_at > ? "
+        "ORDER BY sent_at LIMIT 1 OFFSET ?",
+        (mailbox, since, used - limit),
+    ).fetchone()[0]
+    return oldest + DAY
+
+
+def block_mailbox(conn: sqlite3.Connection, mailbox: str, until: float, reason: str) -> None:
+    """The provider refused for quota: no attempt through ``mailbox`` before ``until``."""
+    conn.execute(
+        "INSERT INTO mailbox_blocks (mailbox, until, reason) VALUES (?, ?, ?) "
+        "ON CONFLICT (mailbox) DO UPDATE SET until = excluded.until, reason = excluded.reason",
+        (mailbox, until, reason),
+    )
+
+
+def blocked_until(conn: sqlite3.Connection, mailbox: str) -> tuple[float, str]:
+    """(until, reason) of a provider's block on ``mailbox``; (0, "") when there is none."""
+    row = conn.execute(
+        "SELECT until, reason FROM mailbox_blocks WHERE mailbox = ?", (mailbox,)
+    ).fetchone()
+    return (row[0], row[1]) if row else (0.0, "")
 
 
 def finished_time(conn: sqlite3.Connection, run_id: int) -> str:

@@ -9,6 +9,7 @@ from avtoprokat_mail.model import RunStatus
 RUN_STATUS_LABELS: dict[RunStatus, str] = {
     RunStatus.RUNNING: "идёт",
     RunStatus.PAUSED: "пауза",
+    RunStatus.WAITING: "ждёт дневного лимита",
     RunStatus.INTERRUPTED: "прервана",
     RunStatus.CANCELLED: "отменена",
     RunStatus.STOPPED: "остановлена",

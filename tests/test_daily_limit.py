@@ -1,0 +1,224 @@
+"""A mailbox's daily limit against a real SMTP server, with a clock the test moves.
+
+A provider allows one mailbox so many messages in any 24 hours (Yandex and Gmail: 500). The
+engine counts what the mailbox handed over in the journal — every run, every process — and
+never goes past the limit: at the limit the run waits (in the window) or ends as «waiting»
+(a scheduled ``send``), and goes on when a slot frees. Nothing is sent twice or lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from avtoprokat_mail.model import Channel, DeliveryStatus, Route, RunStatus, Security
+from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.sending.campaign import Campaign, plan_run
+from avtoprokat_mail.sending.lifecycle import Mailer, start_run
+from avtoprokat_mail.sending.smtp import SmtpTransport
+from avtoprokat_mail.storage import runs as run_store
+from avtoprokat_mail.storage.runs import DAY
+from avtoprokat_mail.storage.settings import save_email_settings
+from tests.mailing_data import add_clients, add_template, per_recipient, russian_clients
+from tests.smtp_servers import PASSWORD, USER, FaultyHandler, SmtpServer
+from tests.test_send_cli import smtp_password  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.usefixtures("trust_test_ca")
+
+MAILBOX = USER.casefold()
+HOUR = 60 * 60
+
+
+class MovingClock:
+    """Wall time that the test moves; a wait jumps the clock instead of sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.time = start
+        self.waits: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def monotonic(self) -> float:
+        return self.time
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set():
+            return True
+        self.waits.append(seconds)
+        self.time += seconds
+        return False
+
+
+@pytest.fixture
+def database(db: sqlite3.Connection, data_folder: Path) -> Path:
+    return database_path(data_folder)
+
+
+@pytest.fixture
+def server(faulty_server) -> SmtpServer:
+    return faulty_server(FaultyHandler())
+
+
+def new_run(db: sqlite3.Connection, count: int) -> tuple[int, list[str]]:
+    clients = add_clients(db, russian_clients(count))
+    template = add_template(db)
+    run_id = start_run(db, plan_run(db, template), Route.direct(Channel.EMAIL))
+    return run_id, [c.email for c in clients]
+
+
+def engine(database: Path, run_id: int, server: SmtpServer, clock: MovingClock, **options):
+    settings = server.settings(Security.STARTTLS, auth=True)
+    return Campaign(
+        database, run_id, SmtpTransport(settings, PASSWORD), mailbox=MAILBOX, clock=clock,
+        retry_delays=(0.01,), **options,
+    )  # fmt: skip
+
+
+def handed_over_times(db: sqlite3.Connection) -> list[float]:
+    rows = db.execute(
+        "SELECT sent_at FROM deliveries WHERE mailbox = ? ORDER BY sent_at", (MAILBOX,)
+    )
+    return [row[0] for row in rows]
+
+
+def assert_never_over(times: list[float], limit: int) -> None:
+    """In any 24 hours (a window starting at each message), at most ``limit`` messages."""
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + DAY) <= limit
+
+
+def test_the_limit_ends_a_scheduled_run_as_waiting_and_a_resume_goes_on_in_time(
+    db, database, server
+):
+    clock = MovingClock()
+    run_id, everyone = new_run(db, 5)
+
+    first = engine(database, run_id, server, clock, daily_limit=3, wait_for_limit=False).run()
+
+    assert (first.status, first.sent, first.pending) == (RunStatus.WAITING, 3, 2)
+    assert first.resume_at == pytest.approx(clock.time + DAY)  # the first one leaves the window
+    assert "Дневной лимит ящика" in first.reason
+    run = run_store.get_run(db, run_id)
+    assert (run.status, run.resume_at) == (RunStatus.WAITING, first.resume_at)
+    assert len(server.handler.envelopes) == 3
+
+    clock.time += 5 * HOUR  # too early: says when, sends nothing
+    early = engine(database, run_id, server, clock, daily_limit=3, wait_for_limit=False).run()
+    assert (early.status, early.sent, early.resume_at) == (RunStatus.WAITING, 3, first.resume_at)
+    assert len(server.handler.envelopes) == 3
+
+    clock.time = first.resume_at + 1
+    final = engine(database, run_id, server, clock, daily_limit=3, wait_for_limit=False).run()
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 5)
+    assert per_recipient(server.handler.envelopes) == Counter(everyone)
+    assert_never_over(handed_over_times(db), 3)
+
+
+def test_in_the_window_the_run_waits_and_goes_on_by_itself(db, database, server):
+    clock = MovingClock()
+    run_id, everyone = new_run(db, 7)
+    seen: list = []
+
+    final = engine(database, run_id, server, clock, daily_limit=3, on_progress=seen.append).run()
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 7)
+    assert per_recipient(server.handler.envelopes) == Counter(everyone)
+    times = handed_over_times(db)
+    assert_never_over(times, 3)
+    assert times[-1] - times[0] >= 2 * DAY  # three days: 3 + 3 + 1
+    waiting = [p for p in seen if p.status is RunStatus.WAITING]
+    assert waiting and all(p.resume_at > 0 for p in waiting)
+    assert waiting[0].sent == 3
+
+
+def test_the_limit_counts_every_run_of_the_mailbox(db, database, server):
+    """Two runs (two templates) through one mailbox share its 24 hours."""
+    clock = MovingClock()
+    first_id, _ = new_run(db, 2)
+    engine(database, first_id, server, clock, daily_limit=3).run()
+    clock.time += HOUR
+    second_id, _ = new_run(db, 0)  # the same marked clients, another template
+    second = engine(database, second_id, server, clock, daily_limit=3, wait_for_limit=False).run()
+    assert (second.status, second.sent) == (RunStatus.WAITING, 1)
+    assert second.resume_at == pytest.approx(clock.time - HOUR + DAY)
+
+
+def test_a_test_run_into_a_folder_does_not_count(db, database, server, tmp_path):
+    clock = MovingClock()
+    add_clients(db, russian_clients(3))
+    template = add_template(db)
+    test_run = start_run(db, plan_run(db, template), Route.outbox(tmp_path))
+    from avtoprokat_mail.sending.outbox import OutboxTransport
+
+    Campaign(database, test_run, OutboxTransport(tmp_path), clock=clock).run()
+    run_id = start_run(db, plan_run(db, template), Route.direct(Channel.EMAIL))
+    final = engine(database, run_id, server, clock, daily_limit=3, wait_for_limit=False).run()
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 3)
+
+
+def test_cancel_during_the_wait_ends_the_run_cancelled(db, database, server):
+    clock = MovingClock()
+    run_id, _ = new_run(db, 4)
+    campaign = engine(database, run_id, server, clock, daily_limit=2)
+
+    def cancel_when_waiting(progress) -> None:
+        if progress.status is RunStatus.WAITING:
+            campaign.cancel()
+
+    campaign.on_progress = cancel_when_waiting
+    final = campaign.run()
+    assert (final.status, final.sent, final.pending) == (RunStatus.CANCELLED, 2, 2)
+
+
+def test_the_limit_is_read_from_the_settings(db, database, server, memory_keyring):
+    from avtoprokat_mail.credentials import PasswordStore, smtp_account
+
+    settings = server.settings(Security.STARTTLS, auth=True)
+    settings.daily_limit = 2
+    save_email_settings(db, settings)
+    passwords = PasswordStore()
+    passwords.set(smtp_account(settings), PASSWORD)
+    add_clients(db, russian_clients(3))
+    mailer = Mailer(db, passwords)
+    prepared = mailer.start(mailer.plan(add_template(db)))
+    assert (prepared.setup.mailbox, prepared.setup.daily_limit) == (MAILBOX, 2)
+    final = prepared.campaign(wait_for_limit=False, clock=MovingClock()).run()
+    assert (final.status, final.sent) == (RunStatus.WAITING, 2)
+    assert mailer.state(prepared.run_id).status is RunStatus.WAITING
+    assert [s.run.id for s in mailer.interrupted_runs()] == [prepared.run_id]  # offered later
+    assert run_store.deliveries(db, prepared.run_id, [DeliveryStatus.PENDING])
+
+
+# --- the command line, across processes and real time ------------------------------------------
+@pytest.mark.usefixtures("smtp_password")
+def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli, db, server):
+    import re
+
+    from tests.test_send_cli import last_line, runs_list, set_up_office
+
+    template_id = set_up_office(db, 3, server)
+    assert cli("settings", "set", "email.daily_limit", "2")[0] == 0
+
+    status, out, err = cli("send", str(template_id), "--yes")
+    assert status == 3, err
+    assert last_line(out) == "sent 2, failed 0, skipped 1, uncertain 0"
+    assert re.search(r"ждёт: продолжит \d\d\.\d\d\.\d{4} \d\d:\d\d", err)
+    assert runs_list(cli)[0]["status"] == "waiting"
+
+    status, out, err = cli("send", "--resume", "1", "--yes")  # before its time: nothing
+    assert status == 3, err
+    assert len(server.handler.envelopes) == 2
+
+    # A day has nearly passed: the first message leaves the window in about two seconds.
+    db.execute("UPDATE deliveries SET sent_at = sent_at - ? + 2 WHERE sent_at IS NOT NULL", (DAY,))
+    status, out, err = cli("send", "--resume", "1", "--yes", "--wait")
+    assert status == 0, err
+    assert last_line(out) == "sent 3, failed 0, skipped 1, uncertain 0"
+    assert max(per_recipient(server.handler.envelopes).values()) == 1
+    assert len(server.handler.envelopes) == 3
+    assert runs_list(cli)[0]["status"] == "finished"
