@@ -222,3 +222,8 @@ def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli
     assert max(per_recipient(server.handler.envelopes).values()) == 1
     assert len(server.handler.envelopes) == 3
     assert runs_list(cli)[0]["status"] == "finished"
+
+
+def test_the_count_reads_an_index_range_not_the_journal(db):
+    plan = db.execute(f"EXPLAIN QUERY PLAN {run_store.HANDED_OVER_SINCE}", (MAILBOX, 0)).fetchall()
+    assert "USING COVERING INDEX deliveries_mailbox_time" in plan[0][3], plan
