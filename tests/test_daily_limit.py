@@ -199,7 +199,7 @@ def test_the_limit_is_read_from_the_settings(db, database, server, memory_keyrin
 def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli, db, server):
     import re
 
-    from tests.test_send_cli import last_line, runs_list, set_up_office
+    from tests.test_send_cli import csv_rows, last_line, runs_list, set_up_office
 
     template_id = set_up_office(db, 3, server)
     assert cli("settings", "set", "email.daily_limit", "2")[0] == 0
@@ -222,6 +222,11 @@ def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli
     assert max(per_recipient(server.handler.envelopes).values()) == 1
     assert len(server.handler.envelopes) == 3
     assert runs_list(cli)[0]["status"] == "finished"
+    status, out, _ = cli("runs", "show", "1", "--format", "csv")
+    header, *rows = csv_rows(out)
+    assert header[-1] == "mailbox"
+    assert {row[-1] for row in rows if row[2] == "sent"} == {MAILBOX}  # who sent each one
+    assert {row[-1] for row in rows if row[2] == "skipped"} == {""}
 
 
 def test_the_count_reads_an_index_range_not_the_journal(db):

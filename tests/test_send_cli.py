@@ -46,7 +46,7 @@ from tests.smtp_servers import PASSWORD, FaultyHandler, SmtpServer, TestCA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNS_HEADER = "id,template_id,started,finished,status,sent,failed,skipped,test"
-SHOW_HEADER = "client_id,recipient,status,time,reply"
+SHOW_HEADER = "client_id,recipient,status,time,reply,mailbox"
 UNCERTAIN_REPLY = "программа прервалась во время отправки: письмо могло уйти"
 StartServer = Callable[[FaultyHandler], SmtpServer]
 

@@ -36,7 +36,7 @@ def run(context: Context) -> int:
 RUN_COLUMNS = (
     "id", "template_id", "started", "finished", "status", "sent", "failed", "skipped", "test",
 )  # fmt: skip
-DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply")
+DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply", "mailbox")
 
 
 def runs_table(conn: sqlite3.Connection, folder: Path) -> tuple[tuple[str, ...], list[list]]:
@@ -63,6 +63,7 @@ def run_details(conn: sqlite3.Connection, run_id: int) -> tuple[tuple[str, ...],
             d.status.value,
             d.time,
             d.reply,
+            d.mailbox,
         ]
         for d in run_store.deliveries(conn, run_id)
     ]
