@@ -232,3 +232,61 @@ def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli
 def test_the_count_reads_an_index_range_not_the_journal(db):
     plan = db.execute(f"EXPLAIN QUERY PLAN {run_store.HANDED_OVER_SINCE}", (MAILBOX, 0)).fetchall()
     assert "USING COVERING INDEX deliveries_mailbox_time" in plan[0][3], plan
+
+
+# --- several mailboxes -----------------------------------------------------------------------
+def _mailbox(server: SmtpServer, address: str, limit: int, password: str = PASSWORD):
+    from avtoprokat_mail.sending.campaign import Mailbox
+    from avtoprokat_mail.sending.message import Sender
+
+    settings = server.settings(Security.STARTTLS, auth=True)
+    sender = Sender("Автопрокат «Лада»", address)
+    return Mailbox(SmtpTransport(settings, password), sender, address, daily_limit=limit)
+
+
+def _from_addresses(server: SmtpServer) -> Counter[str]:
+    import email
+    from email import policy
+
+    return Counter(
+        email.message_from_bytes(e.content, policy=policy.default)["From"].addresses[0].addr_spec
+        for e in server.handler.envelopes
+    )
+
+
+def test_two_mailboxes_share_a_run_each_up_to_its_limit(db, database, faulty_server):
+    first, second = faulty_server(FaultyHandler()), faulty_server(FaultyHandler())
+    clock = MovingClock()
+    run_id, everyone = new_run(db, 5)
+    a, b = _mailbox(first, "office@avtoprokat.ru", 2), _mailbox(second, "sales@avtoprokat.ru", 3)
+
+    final = Campaign(
+        database, run_id, a.transport, sender=a.sender, mailbox=a.address, daily_limit=2,
+        more_mailboxes=[b], clock=clock, wait_for_limit=False, retry_delays=(0.01,),
+    ).run()  # fmt: skip
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 5)
+    assert per_recipient(first.handler.envelopes + second.handler.envelopes) == Counter(everyone)
+    assert _from_addresses(first) == {"office@avtoprokat.ru": 2}  # From: the mailbox that sent
+    assert _from_addresses(second) == {"sales@avtoprokat.ru": 3}
+    by_mailbox = Counter(d.mailbox for d in run_store.deliveries(db, run_id))
+    assert by_mailbox == {"office@avtoprokat.ru": 2, "sales@avtoprokat.ru": 3}
+
+
+def test_a_mailbox_that_fails_its_login_is_left_out_and_the_other_goes_on(
+    db, database, faulty_server
+):
+    good, bad = faulty_server(FaultyHandler()), faulty_server(FaultyHandler())
+    clock = MovingClock()
+    run_id, _ = new_run(db, 3)
+    wrong = _mailbox(bad, "sales@avtoprokat.ru", 0, password="неверный")
+    right = _mailbox(good, "office@avtoprokat.ru", 2)
+
+    final = Campaign(
+        database, run_id, wrong.transport, sender=wrong.sender, mailbox=wrong.address,
+        more_mailboxes=[right], clock=clock, wait_for_limit=False, retry_delays=(0.01,),
+    ).run()  # fmt: skip
+
+    assert (final.status, final.sent, final.pending) == (RunStatus.WAITING, 2, 1)
+    assert bad.handler.envelopes == []
+    assert _from_addresses(good) == {"office@avtoprokat.ru": 2}

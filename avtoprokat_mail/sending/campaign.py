@@ -352,6 +352,28 @@ class _Stop(Exception):
         self.status, self.reason, self.resume_at = status, reason, resume_at
 
 
+@dataclass(eq=False)
+class Mailbox:
+    """One way out for a run's messages: a transport with its From and its limits.
+
+    A run sends through one mailbox, or through several (each up to its daily limit, the From
+    of each message being the mailbox that sent it). ``address`` keys the daily limit in the
+    journal; "" (SMS, a folder) keeps no such count.
+    """
+
+    transport: Transport
+    sender: Sender | None = None
+    address: str = ""
+    daily_limit: int = 0  # messages in any 24 hours; 0 = no limit
+    per_minute: int = 0
+    out: str = ""  # why this mailbox was left out of the run ("" while it is usable)
+    last_send: float = 0.0
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.per_minute if self.per_minute > 0 else 0.0
+
+
 class Campaign:
     """Sends one run. :meth:`run` blocks: call it on a worker thread (or from the CLI).
 
@@ -375,12 +397,14 @@ class Campaign:
         daily_limit: int = 0,
         wait_for_limit: bool = True,
         clock: Clock = SYSTEM_CLOCK,
+        more_mailboxes: Sequence[Mailbox] = (),
     ) -> None:
         self.database = Path(database)
         self.run_id = run_id
-        self.transport = transport
-        self.sender = sender
-        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.mailboxes = [
+            Mailbox(transport, sender, mailbox, daily_limit, per_minute),
+            *more_mailboxes,
+        ]
         self.on_progress = on_progress
         self.retry_delays = tuple(retry_delays)
         self.max_failures_in_a_row = max_failures_in_a_row
@@ -388,12 +412,9 @@ class Campaign:
         self._running = threading.Event()  # cleared while paused
         self._running.set()
         self._lock = lock  # the run's lock, already taken by whoever created or resumed it
-        self.mailbox = mailbox  # the sender mailbox whose daily limit holds ("" for none)
-        self.daily_limit = daily_limit  # messages in any 24 hours; 0 = no limit
         self.wait_for_limit = wait_for_limit  # else a run at its limit ends as WAITING
         self.clock = clock
         self._speed = SendingClock(clock.monotonic)
-        self._last_send = 0.0
 
     # --- control, from any thread ---
     def pause(self) -> None:
@@ -442,7 +463,7 @@ class Campaign:
             )
             return self._report(conn, stop.status, reason=stop.reason, resume_at=stop.resume_at)
         finally:
-            self.transport.close()
+            self._close_all()
         run_store.set_status(conn, self.run_id, RunStatus.FINISHED)
         if run.template_id is not None and not run.test:
             template_store.mark_sent(
@@ -450,35 +471,53 @@ class Campaign:
             )
         return self._report(conn, RunStatus.FINISHED)
 
-    def _builder(self, run: Run) -> Callable[[Delivery], object]:
+    def _builder(self, run: Run) -> Callable[[Delivery, Mailbox], object]:
         template = run.template()
         if run.channel is Channel.SMS:
-            return lambda d: build_sms(template, d.client())
+            return lambda d, _mailbox: build_sms(template, d.client())
         try:
             attachments = load_attachments(template)  # read and encoded once for the whole run
         except TemplateError as error:
             raise _Stop(RunStatus.STOPPED, str(error)) from None
         if changed := changed_attachments(run, attachments):
             raise _Stop(RunStatus.STOPPED, changed)
-        factory = EmailFactory(template, self.sender, attachments)  # shared parts encoded once
-        return lambda d: factory.build(d.client())
+        # Shared parts (the attachments, each From) are encoded once, one factory a mailbox.
+        factories = {id(m): EmailFactory(template, m.sender, attachments) for m in self.mailboxes}
+        return lambda d, mailbox: factories[id(mailbox)].build(d.client())
 
     def _open(self) -> None:
-        try:
-            self.transport.open()
-        except DeliveryError as error:
-            raise _Stop(RunStatus.STOPPED, error.reply) from None
+        """Connect every mailbox; one that cannot be used is left out with the reason."""
+        for mailbox in self.mailboxes:
+            try:
+                mailbox.transport.open()
+            except DeliveryError as error:
+                mailbox.out = error.reply
+        self._usable()
+
+    def _usable(self) -> list[Mailbox]:
+        """The mailboxes still in the run; none left stops it with every reason."""
+        usable = [m for m in self.mailboxes if not m.out]
+        if not usable:
+            reasons = [m.out for m in self.mailboxes]
+            if len(reasons) > 1:
+                reasons = [f"{m.address or 'ящик'}: {m.out}" for m in self.mailboxes]
+            raise _Stop(RunStatus.STOPPED, "\n".join(reasons))
+        return usable
+
+    def _close_all(self) -> None:
+        for mailbox in self.mailboxes:
+            mailbox.transport.close()
 
     def _send_all(self, conn, pending: list[Delivery], build: Callable[[Delivery], object]) -> None:
         failures_in_a_row = 0
         for number, delivery in enumerate(pending, start=1):
             status = None
-            while status is None:  # None: the mailbox refused for quota; try again after it
+            while status is None:  # None: that mailbox cannot take it now; choose again
                 self._checkpoint(conn)
-                self._wait_for_mailbox(conn)
-                self._wait_for_rate()
+                mailbox = self._choose_mailbox(conn)
+                self._wait_for_rate(mailbox)
                 self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-                status, reply = self._deliver(conn, delivery, build(delivery))
+                status, reply = self._deliver(conn, delivery, mailbox, build(delivery, mailbox))
             if status is DeliveryStatus.PENDING:
                 # Another run took this recipient over meanwhile: it is skipped here now.
                 status = DeliveryStatus.SKIPPED
@@ -492,30 +531,39 @@ class Campaign:
                 ))  # fmt: skip
 
     def _deliver(
-        self, conn, delivery: Delivery, payload: object
+        self, conn, delivery: Delivery, mailbox: Mailbox, payload: object
     ) -> tuple[DeliveryStatus | None, str]:
         """Hand one message over, retrying temporary failures; journal every step.
 
-        None for the status: the mailbox is over its provider's quota; the recipient is
-        pending again and the message is to be tried after the block.
+        None for the status: this mailbox cannot take the message (over its provider's quota,
+        or out of the run); the recipient is pending again, for another mailbox or later.
         """
         for attempt in range(1, len(self.retry_delays) + 2):
-            self._wait(self.transport.ready_in())  # before the claim: a cancel here sends nothing
+            self._wait(mailbox.transport.ready_in())  # before the claim: a cancel sends nothing
             claimed = run_store.claim(
-                conn, self.run_id, delivery.position, attempt, self.mailbox, self.clock.now()
+                conn, self.run_id, delivery.position, attempt, mailbox.address, self.clock.now()
             )
             if not claimed:
                 return DeliveryStatus.PENDING, ""  # no longer this run's to send
             try:
-                reply = self.transport.send(delivery, payload)
+                reply = mailbox.transport.send(delivery, payload)
             except DeliveryError as error:
                 if error.quota:  # the provider blocks this mailbox for a day: no more knocking
                     run_store.mark(
                         conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
                     )
                     run_store.block_mailbox(
-                        conn, self.mailbox, self.clock.now() + run_store.DAY, error.reply
+                        conn, mailbox.address, self.clock.now() + run_store.DAY, error.reply
                     )
+                    return None, error.reply
+                gave_up = error.connection and attempt > len(self.retry_delays)
+                if (error.mailbox or gave_up) and len(self._usable()) > 1:  # others go on
+                    run_store.mark(
+                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
+                    )
+                    mailbox.out = error.reply
+                    mailbox.transport.close()
+                    self._usable()
                     return None, error.reply
                 if error.uncertain:  # maybe delivered: never sent again automatically
                     run_store.mark(
@@ -539,7 +587,7 @@ class Campaign:
                 return DeliveryStatus.FAILED, error.reply
             run_store.mark(conn, self.run_id, delivery.position, DeliveryStatus.SENT, reply)
             self._speed.sent()
-            self._last_send = time.monotonic()
+            mailbox.last_send = time.monotonic()
             return DeliveryStatus.SENT, reply
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -548,7 +596,7 @@ class Campaign:
         if self._cancelled.is_set():
             raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
         if not self._running.is_set():
-            self.transport.close()  # an idle connection would be dropped by the server anyway
+            self._close_all()  # an idle connection would be dropped by the server anyway
             run_store.set_status(conn, self.run_id, RunStatus.PAUSED)
             self._report(conn, RunStatus.PAUSED)
             with self._speed.paused():
@@ -557,37 +605,47 @@ class Campaign:
                 raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
             run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
 
-    def _wait_for_mailbox(self, conn) -> None:
-        """Before a message: hold the mailbox's daily limit and any block of its provider.
+    def _choose_mailbox(self, conn) -> Mailbox:
+        """The mailbox for the next message: the first one free now, in the settings' order.
 
-        The limit is counted from the journal (every run through this mailbox in the last 24
-        hours), so it holds across runs, processes and days. At the limit the run becomes
-        WAITING until a slot frees: it waits here (the window, ``send --wait``) or ends so that
-        ``send --resume`` goes on later.
+        Each mailbox keeps its daily limit, counted from the journal (every run through it in
+        the last 24 hours, so the limit holds across runs, processes and days), and any block
+        of its provider. When none is free the run becomes WAITING until the first one is: it
+        waits here (the window, ``send --wait``) or ends so that ``send --resume`` goes on.
         """
-        if not self.mailbox:
-            return
         now = self.clock.now()
-        until, why = run_store.blocked_until(conn, self.mailbox)
+        best, best_at, best_why = None, 0.0, ""
+        for mailbox in self._usable():
+            at, why = self._free_at(conn, mailbox, now)
+            if best is None or at < best_at:
+                best, best_at, best_why = mailbox, at, why
+        if best_at > now:
+            self._wait_until(conn, best_at, best_why)
+        return best
+
+    def _free_at(self, conn, mailbox: Mailbox, now: float) -> tuple[float, str]:
+        """When ``mailbox`` may hand over its next message, and why not before."""
+        if not mailbox.address:
+            return now, ""
+        until, why = run_store.blocked_until(conn, mailbox.address)
         if until <= now:
             until, why = now, ""
-        if self.daily_limit:
-            frees = run_store.slot_frees_at(conn, self.mailbox, now, self.daily_limit)
+        if mailbox.daily_limit:
+            frees = run_store.slot_frees_at(conn, mailbox.address, now, mailbox.daily_limit)
             if frees > until:
                 until, why = (
                     frees,
                     (
-                        f"Дневной лимит ящика {self.mailbox} исчерпан: не больше "
-                        f"{self.daily_limit} писем за сутки."
+                        f"Дневной лимит ящика {mailbox.address} исчерпан: не больше "
+                        f"{mailbox.daily_limit} писем за сутки."
                     ),
                 )
-        if until > now:
-            self._wait_until(conn, until, why)
+        return until, why
 
     def _wait_until(self, conn, when: float, why: str) -> None:
         if not self.wait_for_limit:
             raise _Stop(RunStatus.WAITING, why, resume_at=when)
-        self.transport.close()  # an idle connection would be dropped by the server anyway
+        self._close_all()  # an idle connection would be dropped by the server anyway
         run_store.set_status(conn, self.run_id, RunStatus.WAITING, why, resume_at=when)
         self._report(conn, RunStatus.WAITING, reason=why, resume_at=when)
         with self._speed.paused():
@@ -596,9 +654,9 @@ class Campaign:
                     raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
         run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
 
-    def _wait_for_rate(self) -> None:
-        if self.interval and self._last_send:
-            self._wait(self._last_send + self.interval - time.monotonic())
+    def _wait_for_rate(self, mailbox: Mailbox) -> None:
+        if mailbox.interval and mailbox.last_send:
+            self._wait(mailbox.last_send + mailbox.interval - time.monotonic())
 
     def _wait(self, seconds: float) -> None:
         """Wait, waking at once for a cancel."""

@@ -385,7 +385,11 @@ class SmtpTransport:
         except SmtpFailure as problem:
             temporary = problem.kind in _RETRYABLE_CONNECT
             raise DeliveryError(
-                problem.message, temporary=temporary, fatal=not temporary, connection=True
+                problem.message,
+                temporary=temporary,
+                fatal=not temporary,
+                connection=True,
+                mailbox=not temporary,
             ) from None
         return self._smtp
 
@@ -410,6 +414,7 @@ class SmtpTransport:
                 "Проверьте «Email отправителя» в параметрах: обычно он должен совпадать с "
                 "адресом ящика, через который идёт отправка.",
                 fatal=True,
+                mailbox=True,
             ) from None
         except smtplib.SMTPNotSupportedError:
             raise DeliveryError(

@@ -25,6 +25,7 @@ class DeliveryError(Exception):
         connection: bool = False,
         uncertain: bool = False,
         quota: bool = False,
+        mailbox: bool = False,
     ) -> None:
         super().__init__(reply)
         self.reply = reply
@@ -33,6 +34,7 @@ class DeliveryError(Exception):
         self.connection = connection  # the connection failed, not this message
         self.uncertain = uncertain  # the whole message reached the server, its answer did not
         self.quota = quota  # the sender's mailbox is over its provider's sending quota
+        self.mailbox = mailbox  # this mailbox cannot be used (login, sender refused): others can
 
 
 class Transport(Protocol):
