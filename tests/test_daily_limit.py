@@ -208,6 +208,7 @@ def test_send_exits_3_at_the_limit_and_resume_wait_goes_on_when_a_slot_frees(cli
     assert status == 3, err
     assert last_line(out) == "sent 2, failed 0, skipped 1, uncertain 0"
     assert re.search(r"ждёт: продолжит \d\d\.\d\d\.\d{4} \d\d:\d\d", err)
+    assert "ещё 1 ждут дневного лимита ящиков: рассылка закончится около" in err
     assert runs_list(cli)[0]["status"] == "waiting"
 
     status, out, err = cli("send", "--resume", "1", "--yes")  # before its time: nothing
@@ -290,3 +291,35 @@ def test_a_mailbox_that_fails_its_login_is_left_out_and_the_other_goes_on(
     assert (final.status, final.sent, final.pending) == (RunStatus.WAITING, 2, 1)
     assert bad.handler.envelopes == []
     assert _from_addresses(good) == {"office@avtoprokat.ru": 2}
+
+
+@pytest.mark.usefixtures("smtp_password")
+def test_send_through_two_mailboxes_from_the_command_line(cli, db, faulty_server):
+    from avtoprokat_mail.credentials import PasswordStore, smtp_account
+    from avtoprokat_mail.storage.settings import list_mailboxes
+    from tests.test_send_cli import last_line, set_up_office
+
+    main, extra = faulty_server(FaultyHandler()), faulty_server(FaultyHandler())
+    template_id = set_up_office(db, 5, main)
+    assert cli("settings", "set", "email.daily_limit", "2")[0] == 0
+    status, out, err = cli(
+        "settings", "mailboxes", "add", "--address", "sales@avtoprokat.ru", "--host",
+        extra.host, "--port", str(extra.port), "--security", "starttls", "--user", USER,
+    )  # fmt: skip
+    assert status == 0, err
+    ((mailbox_id, settings),) = list_mailboxes(db)
+    assert out.strip() == str(mailbox_id)
+    PasswordStore().set(smtp_account(settings), PASSWORD)  # as «settings set-password --mailbox»
+
+    status, out, err = cli("send", str(template_id), "--yes")
+
+    assert status == 0, err
+    assert f"через {MAILBOX}: 2 в ближайшие сутки" in err
+    assert "через sales@avtoprokat.ru: 3 в ближайшие сутки" in err
+    assert last_line(out) == "sent 5, failed 0, skipped 1, uncertain 0"
+    assert _from_addresses(main) == {USER: 2}
+    assert _from_addresses(extra) == {"sales@avtoprokat.ru": 3}
+    status, out, _ = cli("settings", "mailboxes", "list", "--format", "csv")
+    assert "sales@avtoprokat.ru" in out
+    assert cli("settings", "mailboxes", "remove", str(mailbox_id))[0] == 0
+    assert list_mailboxes(db) == []

@@ -12,9 +12,15 @@ from pathlib import Path
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, EXIT_WAITING
 from avtoprokat_mail.cli.output import say as _say
-from avtoprokat_mail.model import Route, RunStatus
+from avtoprokat_mail.model import Channel, Route, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
-from avtoprokat_mail.sending.lifecycle import Mailer, NobodyLeft, PreparedRun, RunRefused
+from avtoprokat_mail.sending.lifecycle import (
+    Mailer,
+    NobodyLeft,
+    PreparedRun,
+    RunRefused,
+    Schedule,
+)
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.storage import templates as template_store
@@ -120,6 +126,8 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     _print_plan(plan, test=route.is_test)
     if setup.gateway is not None:  # an SMS run through the gateway, not into a folder
         _say(f"  SMS всего: {plan.segments}. {cost_line(setup.gateway, plan)}")
+    if plan.channel is Channel.EMAIL and not route.is_test and plan.recipients:
+        _print_schedule(mailer.schedule(plan))
     if not plan.recipients and plan.repeats and len(plan.problems) == 1:
         _say(plan.problems[0])  # the repeat check left nobody: nothing to do, and no error
         print(result_line(0, 0, len(plan.skipped), 0))
@@ -140,6 +148,17 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     test = " (тестовая: письма в папку, клиентам ничего не отправляется)" if args.outbox else ""
     _say(f"Рассылка № {prepared.run_id}{test}")
     return prepared
+
+
+def _print_schedule(schedule: Schedule) -> None:
+    """Which mailbox sends how many today, and when the run can end (daily limits)."""
+    for address, count in schedule.today:
+        _say(f"  через {address}: {count} в ближайшие сутки")
+    if schedule.later:
+        _say(
+            f"  ещё {schedule.later} ждут дневного лимита ящиков: рассылка закончится около "
+            f"{format_moment(schedule.ends_at)}"
+        )
 
 
 def _print_plan(plan: RunPlan, *, test: bool) -> None:

@@ -6,6 +6,7 @@ import sys
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
+from avtoprokat_mail.cli.output import add_format_option, write_rows
 from avtoprokat_mail.credentials import (
     NO_SECURE_STORE,
     SMS_PASSWORD_ENV,
@@ -14,12 +15,17 @@ from avtoprokat_mail.credentials import (
     sms_account,
     smtp_account,
 )
+from avtoprokat_mail.model import EmailSettings, Security
 from avtoprokat_mail.storage.settings import (
+    add_mailbox,
+    delete_mailbox,
+    list_mailboxes,
     load_email_settings,
     load_sms_settings,
     set_setting,
     settings_items,
 )
+from avtoprokat_mail.validation import value_text
 
 
 def register(commands) -> None:
@@ -31,9 +37,29 @@ def register(commands) -> None:
     change.add_argument("key", metavar="КЛЮЧ")
     change.add_argument("value", metavar="ЗНАЧЕНИЕ")
     password = settings.add_parser("set-password", help="сохранить пароль (читается из stdin)")
-    password.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
+    which = password.add_mutually_exclusive_group()
+    which.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
+    which.add_argument(
+        "--mailbox", type=int, metavar="N", help="пароль дополнительного ящика номер N"
+    )
     test = settings.add_parser("test", help="проверить соединение (ничего не отправляет)")
     test.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
+    boxes = settings.add_parser(
+        "mailboxes", help="дополнительные ящики отправителя (рассылка идёт через все по очереди)"
+    ).add_subparsers(dest="mailboxes_command", metavar="ДЕЙСТВИЕ", required=True)
+    add_format_option(boxes.add_parser("list", help="список дополнительных ящиков"))
+    add = boxes.add_parser("add", help="добавить ящик; печатает его номер")
+    add.add_argument("--address", required=True, help="адрес отправителя (он же в From)")
+    add.add_argument("--name", default="", help="имя отправителя в From")
+    add.add_argument("--host", required=True, help="SMTP-сервер")
+    add.add_argument("--port", type=int, default=465)
+    add.add_argument("--security", choices=("none", "starttls", "ssl"), default="ssl")
+    add.add_argument("--user", default="", help="логин (по умолчанию — адрес)")
+    add.add_argument("--no-auth", action="store_true", help="сервер не требует входа")
+    add.add_argument("--daily-limit", type=int, default=0, help="писем в сутки (0 — без лимита)")
+    add.add_argument("--per-minute", type=int, default=0, help="писем в минуту (0 — без лимита)")
+    remove = boxes.add_parser("remove", help="убрать ящик")
+    remove.add_argument("mailbox_id", type=int, metavar="N")
 
 
 def run(context: Context) -> int:
@@ -42,6 +68,7 @@ def run(context: Context) -> int:
         "set": _set,
         "set-password": _set_password,
         "test": _test,
+        "mailboxes": _mailboxes,
     }[context.args.settings_command]
     return handler(context)
 
@@ -76,6 +103,8 @@ def _set_password(context: Context) -> int:
         raise UsageError("пустой пароль: передайте его на стандартный ввод")
     if sms:
         account = sms_account(load_sms_settings(conn))
+    elif context.args.mailbox is not None:
+        account = smtp_account(_extra_mailbox(conn, context.args.mailbox))
     else:
         account = smtp_account(load_email_settings(conn))
     store.set(account, password)
@@ -100,3 +129,34 @@ def _test(context: Context) -> int:
         result = check_smtp(email, password)
     print(result.message)
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+MAILBOX_COLUMNS = ("id", "sender_address", "host", "port", "security", "user", "daily_limit")
+
+
+def _extra_mailbox(conn, mailbox_id: int) -> EmailSettings:
+    for found_id, mailbox in list_mailboxes(conn):
+        if found_id == mailbox_id:
+            return mailbox
+    raise UsageError(f"нет дополнительного ящика с номером {mailbox_id}")
+
+
+def _mailboxes(context: Context) -> int:
+    conn, args = context.conn, context.args
+    if args.mailboxes_command == "list":
+        rows = [
+            [mailbox_id, *(value_text(getattr(m, n)) for n in MAILBOX_COLUMNS[1:])]
+            for mailbox_id, m in list_mailboxes(conn)
+        ]
+        write_rows(MAILBOX_COLUMNS, rows, args.format)
+    elif args.mailboxes_command == "add":
+        mailbox = EmailSettings(
+            sender_name=args.name, sender_address=args.address, host=args.host, port=args.port,
+            security=Security(args.security), auth=not args.no_auth,
+            user=args.user or args.address, per_minute=args.per_minute,
+            daily_limit=args.daily_limit,
+        )  # fmt: skip
+        print(add_mailbox(conn, mailbox))
+    elif not delete_mailbox(conn, args.mailbox_id):
+        raise UsageError(f"нет дополнительного ящика с номером {args.mailbox_id}")
+    return EXIT_OK

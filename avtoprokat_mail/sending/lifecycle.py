@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ from avtoprokat_mail.sending.setup import (
 )
 from avtoprokat_mail.storage import database_file, transaction
 from avtoprokat_mail.storage import runs as run_store
+from avtoprokat_mail.storage.settings import list_mailboxes, load_email_settings
 from avtoprokat_mail.system.filelock import FileLock
 
 ACTIVE = (RunStatus.RUNNING, RunStatus.PAUSED)
@@ -95,7 +97,7 @@ class PreparedRun:
             self.database, self.run_id, setup.transport, sender=setup.sender,
             per_minute=setup.per_minute, on_progress=on_progress, retry_delays=retry_delays,
             lock=self.lock, mailbox=setup.mailbox, daily_limit=setup.daily_limit,
-            wait_for_limit=wait_for_limit, clock=clock,
+            wait_for_limit=wait_for_limit, clock=clock, more_mailboxes=setup.more_mailboxes,
         )  # fmt: skip
 
     def abandon(self) -> None:
@@ -203,6 +205,15 @@ class Mailer:
         if template.id is not None and (busy := self.active_run(template.id)):
             plan.problems.insert(0, _busy_message(busy))
         return plan
+
+    def schedule(self, plan: RunPlan, now: float | None = None) -> Schedule:
+        """How an email run of ``plan`` spreads over the sender mailboxes and the days."""
+        settings = load_email_settings(self.conn)
+        boxes = [(settings.sender_address.casefold(), settings.daily_limit)] + [
+            (extra.sender_address.casefold(), extra.daily_limit)
+            for _id, extra in list_mailboxes(self.conn, enabled_only=True)
+        ]
+        return plan_schedule(self.conn, boxes, len(plan.recipients), now or time.time())
 
     def active_run(self, template_id: int) -> Run | None:
         """A real run of the template that some process is sending (or has paused) now."""
@@ -315,6 +326,40 @@ class Mailer:
         for path, digest in run.attachment_digests.items():
             if file_sha256(path) not in (digest, ""):  # a missing file: the run reports it
                 raise RunRefused(changed_attachment_message(run, Path(path).name))
+
+
+@dataclass
+class Schedule:
+    """Where the messages of a run go today, and when the last one can go."""
+
+    today: list[tuple[str, int]]  # (mailbox, messages it can still send in the next 24 hours)
+    later: int  # messages that must wait for a mailbox's limit
+    ends_at: float  # Unix time the last message can go (now when nothing waits)
+
+
+def plan_schedule(
+    conn: sqlite3.Connection, boxes: Sequence[tuple[str, int]], count: int, now: float
+) -> Schedule:
+    """Spread ``count`` messages over ``boxes`` (address, daily limit; 0 = none), in order.
+
+    A mailbox takes what its limit leaves of the last 24 hours; what none can take waits a day
+    for every round of the mailboxes' limits (an estimate: slots also free during the day).
+    """
+    today, left, per_day = [], count, 0
+    for address, limit in boxes:
+        if not address:
+            continue
+        if not limit:  # no limit: it takes everything left
+            today.append((address, left))
+            return Schedule(today, 0, now)
+        free = max(limit - run_store.handed_over_since(conn, address, now - run_store.DAY), 0)
+        take = min(free, left)
+        today.append((address, take))
+        left -= take
+        per_day += limit
+    later = left
+    days = -(-later // per_day) if later and per_day else 0
+    return Schedule(today, later, now + days * run_store.DAY)
 
 
 def _busy_message(run: Run) -> str:

@@ -1,8 +1,8 @@
 """What an SMTP server's refusal means, so that the engine can act on it.
 
-A refusal has three parts: the reply code (550), the enhanced status code of RFC 3463 (5.7.1),
-which servers usually put first in the text, and the text itself. :func:`classify` reads all
-three, and the stage of the dialogue it came at, and sorts the refusal into a
+A refusal has three parts: the reply code (550), the enhanced status code (class.subject.detail:
+5.7.1), which servers usually put first in the text, and the text itself. :func:`classify`
+reads all three, and the stage of the dialogue it came at, and sorts the refusal into a
 :class:`ReplyKind`: is it this recipient's address, the recipient's full mailbox, the size of
 the message, the sender, the sender's daily sending limit, a spam verdict, a rate limit, some
 other policy, or just "try later". :meth:`Reply.explain` says it in one or two plain Russian
@@ -60,7 +60,7 @@ _SPECIFIC: dict[str, ReplyKind] = {
     "1.3": K.RECIPIENT,  # bad destination mailbox address syntax
     "1.4": K.RECIPIENT,  # destination mailbox address ambiguous
     "1.6": K.RECIPIENT,  # destination mailbox has moved, no forwarding address
-    "1.10": K.RECIPIENT,  # recipient address has null MX (RFC 7505); Exchange's "not found"
+    "1.10": K.RECIPIENT,  # recipient address has null MX; Exchange's "recipient not found"
     "1.7": K.SENDER,  # bad sender's mailbox address syntax
     "1.8": K.SENDER,  # bad sender's system address (the sender's domain does not resolve)
     "2.2": K.MAILBOX_FULL,  # mailbox full
@@ -288,7 +288,7 @@ def _fold(code: int, text: bytes | str) -> tuple[str, str]:
 
 
 def _canonical(enhanced: str) -> str:
-    """ "5.07.001" -> "5.7.1": leading zeros are allowed by the grammar, not by the tables."""
+    """Without leading zeros (5.07.001 is 5.7.1), as the tables spell the codes."""
     if not enhanced:
         return ""
     return ".".join(str(int(part)) for part in enhanced.split("."))
@@ -452,4 +452,6 @@ def _words(reply: Reply, room: int) -> str:
         if space > len(cut) - 20:  # end on a whole word when one ends near the limit
             cut = cut[:space].rstrip(" ,;:-")
         return cut + "…"
-    return words if _FINAL_STOP.search(words) else words + "."
+    if _FINAL_STOP.search(words):
+        return words
+    return words.rstrip(" ,;:-") + "."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from avtoprokat_mail.credentials import (
@@ -20,10 +20,11 @@ from avtoprokat_mail.model import SMS_PROVIDER_NAMES, Channel, Route
 from avtoprokat_mail.sending.message import Sender, configured_sender
 from avtoprokat_mail.sending.outbox import OutboxTransport
 from avtoprokat_mail.sending.transport import Transport
-from avtoprokat_mail.storage.settings import load_email_settings, load_sms_settings
+from avtoprokat_mail.storage.settings import list_mailboxes, load_email_settings, load_sms_settings
 from avtoprokat_mail.validation import email_settings_problems, sms_settings_problems
 
 if TYPE_CHECKING:
+    from avtoprokat_mail.sending.campaign import Mailbox
     from avtoprokat_mail.sending.sms.gateway import SmsGateway
 
 
@@ -53,6 +54,7 @@ class SendingSetup:
     gateway: SmsGateway | None = None
     mailbox: str = ""  # the sender mailbox whose daily limit the run keeps ("" for none)
     daily_limit: int = 0
+    more_mailboxes: list[Mailbox] = field(default_factory=list)  # beyond the main one
 
 
 def prepare(
@@ -91,7 +93,27 @@ def prepare(
     return SendingSetup(
         SmtpTransport(settings, password), sender, settings.per_minute,
         mailbox=settings.sender_address.casefold(), daily_limit=settings.daily_limit,
+        more_mailboxes=_more_mailboxes(conn, passwords),
     )  # fmt: skip
+
+
+def _more_mailboxes(conn: sqlite3.Connection, passwords: PasswordStore) -> list[Mailbox]:
+    """The extra sender mailboxes of the settings; one without its password is left out of the
+    run with the reason (the engine says it), the others go on."""
+    from avtoprokat_mail.sending.campaign import Mailbox
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+
+    found = []
+    for _mailbox_id, settings in list_mailboxes(conn, enabled_only=True):
+        password = passwords.get(smtp_account(settings)) if settings.auth else None
+        mailbox = Mailbox(
+            SmtpTransport(settings, password), configured_sender(settings),
+            settings.sender_address.casefold(), settings.daily_limit, settings.per_minute,
+        )  # fmt: skip
+        if settings.auth and not password:
+            mailbox.out = f"не задан пароль для {settings.user} на {settings.host}"
+        found.append(mailbox)
+    return found
 
 
 def _prepare_sms(

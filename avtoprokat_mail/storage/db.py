@@ -211,6 +211,30 @@ def _v6_mailbox_limits(conn: sqlite3.Connection) -> None:
 _v6_mailbox_limits.foreign_keys_off = True
 
 
+def _v7_more_mailboxes(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- Sender mailboxes beyond the main one (the email.* settings): a run may send through
+        -- several, each within its own daily limit. Passwords are in the system's store.
+        CREATE TABLE mailboxes (
+            id             INTEGER PRIMARY KEY,
+            sender_name    TEXT NOT NULL DEFAULT '',
+            sender_address TEXT NOT NULL,
+            host           TEXT NOT NULL,
+            port           INTEGER NOT NULL,
+            security       TEXT NOT NULL CHECK (security IN ('none', 'starttls', 'ssl')),
+            auth           INTEGER NOT NULL DEFAULT 1 CHECK (auth IN (0, 1)),
+            user           TEXT NOT NULL DEFAULT '',
+            per_minute     INTEGER NOT NULL DEFAULT 0,
+            timeout        INTEGER NOT NULL DEFAULT 30,
+            daily_limit    INTEGER NOT NULL DEFAULT 0,
+            enabled        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1))
+        );
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -220,6 +244,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_runs,
     _v5_run_history,
     _v6_mailbox_limits,
+    _v7_more_mailboxes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -93,3 +93,44 @@ def settings_items(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     email, sms = load_email_settings(conn), load_sms_settings(conn)
     items = [(f"email.{n}", value_text(getattr(email, n))) for n in EMAIL_FIELDS]
     return items + [(f"sms.{n}", value_text(getattr(sms, n))) for n in SMS_FIELDS]
+
+
+# --- more sender mailboxes ----------------------------------------------------------------------
+_MAILBOX_FIELDS = tuple(EMAIL_FIELDS)  # the same fields as the main mailbox
+
+
+def list_mailboxes(
+    conn: sqlite3.Connection, *, enabled_only: bool = False
+) -> list[tuple[int, EmailSettings]]:
+    """The sender mailboxes beyond the main one, (id, settings), in the order they were added."""
+    where = " WHERE enabled = 1" if enabled_only else ""
+    rows = conn.execute(
+        f"SELECT id, {', '.join(_MAILBOX_FIELDS)} FROM mailboxes{where} ORDER BY id"
+    ).fetchall()
+    found = []
+    for mailbox_id, *values in rows:
+        record = EmailSettings()
+        for name, value in zip(_MAILBOX_FIELDS, values, strict=True):
+            setattr(record, name, EMAIL_FIELDS[name](value_text(value)))
+        found.append((mailbox_id, record))
+    return found
+
+
+def add_mailbox(conn: sqlite3.Connection, mailbox: EmailSettings) -> int:
+    """Check and store one more sender mailbox; SettingsError lists every problem."""
+    if not mailbox.host or not mailbox.sender_address:
+        raise SettingsError("у ящика должны быть SMTP-сервер и адрес отправителя")
+    if problems := email_settings_problems(mailbox):
+        raise SettingsError("\n".join(problems))
+    values = [value_text(getattr(mailbox, n)) for n in _MAILBOX_FIELDS]
+    with transaction(conn):
+        return conn.execute(
+            f"INSERT INTO mailboxes ({', '.join(_MAILBOX_FIELDS)}) "
+            f"VALUES ({', '.join('?' * len(_MAILBOX_FIELDS))}) RETURNING id",
+            values,
+        ).fetchone()[0]
+
+
+def delete_mailbox(conn: sqlite3.Connection, mailbox_id: int) -> bool:
+    """Forget one of the extra mailboxes; False when there is no such one."""
+    return conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,)).rowcount == 1
