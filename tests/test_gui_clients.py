@@ -34,7 +34,7 @@ SEED = [
     Client(surname="Петрова", name="Анна Сергеевна", organization="АО «Вектор»",
            email="petrova@yandex.ru", mobile="+79161234567"),
     Client(surname="Ёлкин", name="Олег Ильич", organization="ООО «Ромашка»",
-           email="elkin@mail", mobile="8 (926) 555-44-33"),
+           email="elkin@mail", mobile="8 (926) 555-44"),  # the mobile is two digits short
     Client(surname="Сидоров", name="Пётр", organization="", email="", mobile="",
            phone="+7 (495) 111-22-33", opt_out=True),
     Client(surname="Андреева", name="Мария", organization="ИП Андреева",
