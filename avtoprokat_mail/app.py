@@ -1,4 +1,7 @@
-"""Composition root: open the database, build the one ttkbootstrap App, show "Клиенты"."""
+"""Composition root: open the database, build the one ttkbootstrap App, show "Клиенты".
+
+Once the window is up, :func:`offer_unfinished_runs` offers to finish interrupted runs.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.system.instance import SingleInstance
 from avtoprokat_mail.system.logsetup import configure_logging, log_path
 from avtoprokat_mail.ui.clients_window import ClientsWindow
-from avtoprokat_mail.ui.dialogs import show_error
+from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error
+from avtoprokat_mail.ui.formatting import format_time
 
 THEME = "bootstrap-light"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
@@ -96,6 +100,33 @@ def error_reporter(root: ttk.App, database: Path | None, log: Path | None):
     return report
 
 
+def offer_unfinished_runs(window: ClientsWindow) -> list[int]:
+    """On start: offer to continue each run the program was stopped in the middle of.
+
+    Returns the ids of the runs the user chose to continue.
+    """
+    continued = []
+    for state in window.mailer.interrupted_runs():
+        if not state.pending:
+            continue
+        run = state.run
+        text = (
+            f"Рассылка № {run.id} «{run.template().title(40)}» от {format_time(run.started)} "
+            f"была прервана: отправлено {state.sent}, осталось {state.pending}."
+        )
+        if state.uncertain:
+            text += (
+                f"\nУ {state.uncertain} получателей исход неизвестен (письмо могло уйти): "
+                "им повторно не отправляется; их можно повторить из отчёта."
+            )
+        question = text + "\n\nПродолжить её сейчас?"
+        if ask_yes_no(window, "Незавершённая рассылка", question) and (
+            window.open_mailing().continue_run(run.id) is not None
+        ):
+            continued.append(run.id)
+    return continued
+
+
 def run(folder: Path, *, demo: bool = False, smoke: bool = False) -> int:
     """Open the GUI on the data in ``folder``; returns the process exit status."""
     configure_logging(folder)
@@ -136,7 +167,7 @@ def _run(folder: Path, *, demo: bool, smoke: bool, instance: SingleInstance) -> 
             print(f"smoke: main window in {time.perf_counter() - started:.2f} s")
             root.destroy()
             return 0
-        root.after(300, window.offer_unfinished_runs)
+        root.after(300, offer_unfinished_runs, window)
         _watch_for_second_start(root, instance)
         root.mainloop()
     finally:

@@ -1,4 +1,9 @@
-"""Checks of what clients type: email addresses and Russian mobile numbers.
+"""Checks of what clients type: email addresses, Russian mobile numbers, whole client records.
+
+:func:`client_problems` is the one rule of what may be stored as a client (the form and the
+import apply it); :func:`email_problem` and :func:`mobile_for_sending` are the address checks
+behind it, which the grid's pink cells and a run's skipped recipients use too, so a value is
+pink exactly when a run would skip it.
 
 Both checks have a fast path for the common, clean case, because the grid checks every row
 of a directory that may hold 100,000 clients and an import checks every row of a file:
@@ -12,13 +17,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from avtoprokat_mail.model import EmailSettings, Security, SmsProvider, SmsSettings
+from avtoprokat_mail.model import Client, EmailSettings, Security, SmsProvider, SmsSettings
 
 # Dot-atom local part and LDH host labels with an alphabetic TLD: a strict subset of RFC 5322.
 _PLAIN_EMAIL = re.compile(
@@ -105,6 +110,18 @@ def normalize_mobile(text: str) -> str | None:
     return candidate if is_valid_mobile(candidate) else None
 
 
+def mobile_for_sending(text: str) -> str | None:
+    """The number a run sends an SMS to for the mobile ``text``, or None when it cannot send.
+
+    Any usual spelling of a Russian mobile is usable ("8 (903) 111-22-33" gives
+    +79031112233, see :func:`normalize_mobile`); an empty mobile is not. The stored form
+    +79XXXXXXXXX is answered first without a call, as the grid asks this of every client.
+    """
+    if _CANONICAL_MOBILE.fullmatch(text):
+        return text
+    return normalize_mobile(text)
+
+
 def mobile_problem(text: str) -> str | None:
     """Return why ``text`` is not a stored-form mobile, in Russian, or None if it is.
 
@@ -117,7 +134,42 @@ def mobile_problem(text: str) -> str | None:
     suggestion = normalize_mobile(text)
     if suggestion:
         return f"номер «{text}» нужно записать как {suggestion}"
+    return _bad_mobile(text)
+
+
+def _bad_mobile(text: str) -> str:
     return f"неверный сотовый телефон «{text}» (нужно +7 и 10 цифр, например +79031112233)"
+
+
+# --- client records ------------------------------------------------------------------------------
+class ClientProblem(NamedTuple):
+    """One reason a client record cannot be stored."""
+
+    field: str  # the field to correct: "surname" when nothing names or reaches the client
+    message: str  # in Russian, lower case, no full stop
+
+
+NO_IDENTITY = "нет ни имени, ни организации, ни контакта"
+
+
+def client_problems(client: Client) -> list[ClientProblem]:
+    """What keeps ``client`` from being stored, from the form or an import; empty when nothing.
+
+    A client needs something to know them by or to reach them by: a surname, a name, an
+    organisation, an email or a mobile (a file of bare email addresses is a mailing list
+    worth importing, and what was imported must be savable again from the form). An email or
+    mobile that is given must be one a run can use (:func:`email_problem`,
+    :func:`mobile_for_sending`). A mobile in another spelling passes: the form and the import
+    store its +7 form. An ordinary phone alone is not enough: nothing can be sent to it.
+    """
+    problems = []
+    if not (client.surname or client.name or client.organization or client.email or client.mobile):
+        problems.append(ClientProblem("surname", NO_IDENTITY))
+    if client.email and (problem := email_problem(client.email)):
+        problems.append(ClientProblem("email", problem))
+    if client.mobile and mobile_for_sending(client.mobile) is None:
+        problems.append(ClientProblem("mobile", _bad_mobile(client.mobile.strip())))
+    return problems
 
 
 # --- settings («Параметры»): each field's text → value, and whole-tab checks ---------------------
@@ -222,7 +274,6 @@ def parse_sms_sender(value: str) -> str:
             "и оно должно быть согласовано со шлюзом"
         )
     return value
-
 
 
 def _optional_host(value: str) -> str:

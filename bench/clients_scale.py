@@ -154,13 +154,13 @@ def measure_window(conn: sqlite3.Connection, folder: Path) -> list[bool]:
     assert window.status_label.cget("text").startswith(f"показано {count} из {count}")
 
     def search() -> None:
-        window.search_var.set("смирнов")  # the filter runs when Tk is idle, as when typing
+        window.filters.search_var.set("смирнов")  # the filter runs when Tk is idle, as when typing
         root.update()
 
     seconds, _ = timed(search)
     results.append(report("filter", seconds, base_filter))
     print(f"                 ({window.status_label.cget('text')})")
-    window.reset_filters()
+    window.filters.reset()
     root.update()
 
     base_mark, _ = timed(lambda: client_store.set_all_marked(conn, True))
@@ -175,7 +175,7 @@ def measure_window(conn: sqlite3.Connection, folder: Path) -> list[bool]:
     assert client_store.counts(conn)[1] == count
 
     def sort() -> None:
-        window.sort_by(1)
+        window.client_grid.sort_by(1)
         root.update()
 
     seconds, _ = timed(sort)

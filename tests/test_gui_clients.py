@@ -14,7 +14,7 @@ from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage.directory import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN, OptOut
 from avtoprokat_mail.ui.client_form import ClientForm
-from avtoprokat_mail.ui.clients_window import BAD_CELL_BG
+from avtoprokat_mail.ui.client_grid import BAD_CELL_BG
 from tests.gui_helpers import (
     Session,
     answer_next_dialog,
@@ -34,7 +34,7 @@ SEED = [
     Client(surname="Петрова", name="Анна Сергеевна", organization="АО «Вектор»",
            email="petrova@yandex.ru", mobile="+79161234567"),
     Client(surname="Ёлкин", name="Олег Ильич", organization="ООО «Ромашка»",
-           email="elkin@mail", mobile="8 (926) 555-44-33"),
+           email="elkin@mail", mobile="8 (926) 555-44"),  # the mobile is two digits short
     Client(surname="Сидоров", name="Пётр", organization="", email="", mobile="",
            phone="+7 (495) 111-22-33", opt_out=True),
     Client(surname="Андреева", name="Мария", organization="ИП Андреева",
@@ -172,7 +172,7 @@ def test_mark_all_unmark_all_invert_and_mark_shown(session):
     assert marked_in_db(session.conn) == everyone - {"Иванов"}
     window.buttons["Снять все"].invoke()
 
-    window.search_entry.insert(0, "ромашка")
+    window.filters.search_entry.insert(0, "ромашка")
     pump(session.root)
     window.buttons["Отметить показанные"].invoke()
     assert marked_in_db(session.conn) == {"Иванов", "Ёлкин"}
@@ -184,43 +184,43 @@ def test_mark_all_unmark_all_invert_and_mark_shown(session):
 def test_search_filters_as_you_type(session):
     window = session.window
     for char in "петр":
-        window.search_entry.insert("end", char)
+        window.filters.search_entry.insert("end", char)
         pump(session.root)
     # "петр" matches Петрова, Иван Петрович (name) and Пётр (ё folded to е).
     assert sorted(shown_surnames(window)) == ["Иванов", "Петрова", "Сидоров"]
     assert status(window) == "показано 3 из 5, отмечено 0"
-    window.search_entry.insert("end", "ова")
+    window.filters.search_entry.insert("end", "ова")
     pump(session.root)
     assert shown_surnames(window) == ["Петрова"]
-    window.search_entry.focus_force()
+    window.filters.search_entry.focus_force()
     pump(session.root)
-    window.search_entry.event_generate("<Escape>")
+    window.filters.search_entry.event_generate("<Escape>")
     pump(session.root)
     assert len(shown_surnames(window)) == 5
 
 
 def test_field_filters(session):
     window = session.window
-    window.organization_var.set("ООО «Ромашка»")
+    window.filters.organization_var.set("ООО «Ромашка»")
     pump(session.root)
     assert sorted(shown_surnames(window)) == ["Ёлкин", "Иванов"]
-    window.has_email_var.set(True)  # Ёлкин's email is invalid
+    window.filters.has_email_var.set(True)  # Ёлкин's email is invalid
     pump(session.root)
     assert shown_surnames(window) == ["Иванов"]
-    window.reset_filters()
-    window.has_mobile_var.set(True)
+    window.filters.reset()
+    window.filters.has_mobile_var.set(True)
     pump(session.root)
     assert sorted(shown_surnames(window)) == ["Андреева", "Иванов", "Петрова"]
-    window.reset_filters()
-    window.opt_out_var.set(OptOut.ONLY.value)
+    window.filters.reset()
+    window.filters.opt_out_var.set(OptOut.ONLY.value)
     pump(session.root)
     assert shown_surnames(window) == ["Сидоров"]
-    window.opt_out_var.set(OptOut.EXCLUDE.value)
+    window.filters.opt_out_var.set(OptOut.EXCLUDE.value)
     pump(session.root)
     assert "Сидоров" not in shown_surnames(window)
-    window.reset_filters()
+    window.filters.reset()
     click_cell(window, row_of(window, "Андреева"), 0)
-    window.marked_only_var.set(True)
+    window.filters.marked_only_var.set(True)
     pump(session.root)
     assert shown_surnames(window) == ["Андреева"]
     assert status(window) == "показано 1 из 5, отмечено 1"

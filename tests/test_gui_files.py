@@ -99,7 +99,7 @@ def test_import_writes_and_refreshes_the_grid(session, csv_file, monkeypatch):
     assert stored["Козлов"].mobile == "+79051112233"
     assert stored["Иванов"].organization == "ООО «Ромашка»"  # updated by the same email
     assert stored["Иванов"].marked  # the file has no mark column: the mark stays
-    assert "ООО «Трасса»" in session.window.organization_box.cget("values")
+    assert "ООО «Трасса»" in session.window.filters.organization_box.cget("values")
 
 
 def test_unreadable_file_is_explained(session, tmp_path, monkeypatch):
@@ -117,7 +117,7 @@ def test_export_writes_the_shown_clients(session, tmp_path, monkeypatch):
     conn = session.conn
     client_store.add_client(conn, Client(surname="Орлова", name="Вера", email="orlova@bk.ru"))
     session.window.reload()
-    session.window.search_var.set("орлова")
+    session.window.filters.search_var.set("орлова")
     pump(session.root)
     target = tmp_path / "выгрузка.xlsx"
     choose_file(monkeypatch, target)

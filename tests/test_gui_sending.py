@@ -229,6 +229,7 @@ def test_send_to_self_from_the_template_form(session):
 
 
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):
+    from avtoprokat_mail.app import offer_unfinished_runs
     from avtoprokat_mail.model import Channel, Route
     from avtoprokat_mail.sending.campaign import plan_run
     from avtoprokat_mail.sending.lifecycle import start_run
@@ -243,7 +244,7 @@ def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(s
     run_store.mark(conn, run_id, deliveries[2].position, DeliveryStatus.SENDING)
     seen: list[str] = []
     answer_next_dialog(session.root, "Да", seen)
-    assert session.window.offer_unfinished_runs() == [run_id]
+    assert offer_unfinished_runs(session.window) == [run_id]
     assert f"Рассылка № {run_id}" in seen[0] and "исход неизвестен" in seen[0]
     (window,) = toplevels_of(session.root, ProgressWindow)
     wait_until_ended(window)
@@ -253,4 +254,4 @@ def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(s
     rcpts = [e.rcpt_tos[0] for e in session.server.handler.envelopes]
     assert len(rcpts) == MARKED - 3 and len(set(rcpts)) == len(rcpts)
     assert deliveries[2].recipient not in rcpts  # the uncertain one is not resent
-    assert session.window.offer_unfinished_runs() == []  # nothing left to offer
+    assert offer_unfinished_runs(session.window) == []  # nothing left to offer

@@ -20,9 +20,9 @@ from avtoprokat_mail.model import CLIENT_TEXT_FIELDS, Client
 from avtoprokat_mail.storage import DatabaseError, database_file, describe_error, transaction
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.validation import (
-    email_problem,
+    client_problems,
     is_valid_mobile,
-    mobile_problem,
+    mobile_for_sending,
     normalize_mobile,
 )
 
@@ -188,26 +188,17 @@ class _Planner:
 
     @staticmethod
     def _check(values: dict[str, str]) -> str | None:
-        """Check and normalise the row's values in place; return why the row is refused."""
-        get = values.get
-        if not (
-            get("email") or get("mobile") or get("surname") or get("name") or get("organization")
-        ):
-            return "нет ни имени, ни организации, ни контакта"
-        problems = []
-        email = values.get("email")
-        if email:
-            problem = email_problem(email)
-            if problem:
-                problems.append(problem)
+        """Why the row is refused (the form's rule, :func:`client_problems`), or None.
+
+        An accepted row's mobile is rewritten in place in its +7 form, as the form stores it.
+        """
+        problems = client_problems(Client(**values))
+        if problems:
+            return "; ".join(problem.message for problem in problems)
         mobile = values.get("mobile")
-        if mobile and not is_valid_mobile(mobile):
-            normal = normalize_mobile(mobile)
-            if normal:
-                values["mobile"] = normal
-            else:
-                problems.append(mobile_problem(mobile) or f"неверный сотовый телефон «{mobile}»")
-        return "; ".join(problems) or None
+        if mobile:
+            values["mobile"] = mobile_for_sending(mobile)
+        return None
 
     def _flags(self, cells: list[str]) -> tuple[dict[str, bool], str | None]:
         flags: dict[str, bool] = {}

@@ -53,7 +53,7 @@ from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.system.filelock import FileLock
-from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize_mobile
+from avtoprokat_mail.validation import email_problem, mobile_for_sending
 
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # seconds before the 2nd, 3rd and 4th try of a message
 MAX_FAILURES_IN_A_ROW = 10
@@ -206,7 +206,10 @@ def opted_out_addresses(conn, channel: Channel) -> set[str]:
 
 
 def _address_of(client: Client, channel: Channel) -> tuple[str, str]:
-    """(address to use, reason to skip or "")."""
+    """(address to use, reason to skip or "").
+
+    The checks are the grid's (storage/directory.py paints a cell pink for the same values).
+    """
     if client.opt_out:
         return "", "отказ от рассылки"
     if channel is Channel.EMAIL:
@@ -216,7 +219,7 @@ def _address_of(client: Client, channel: Channel) -> tuple[str, str]:
         return client.email, problem or ""
     if not client.mobile:
         return "", "нет сотового телефона"
-    mobile = client.mobile if is_valid_mobile(client.mobile) else normalize_mobile(client.mobile)
+    mobile = mobile_for_sending(client.mobile)
     if not mobile:
         return "", f"неверный сотовый телефон «{client.mobile}»"
     return mobile, ""

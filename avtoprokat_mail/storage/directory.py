@@ -14,7 +14,7 @@ from enum import Enum
 
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
 from avtoprokat_mail.storage.clients import ROW_COLUMNS
-from avtoprokat_mail.validation import is_valid_email, is_valid_mobile
+from avtoprokat_mail.validation import is_valid_email, mobile_for_sending
 
 # Grid columns: the mark check box, the text fields, the opt-out flag as a word.
 GRID_COLUMNS: tuple[str, ...] = ("marked", *CLIENT_TEXT_FIELDS, "opt_out")
@@ -69,6 +69,10 @@ def grid_row(row: Sequence) -> list:
 class ClientTable:
     """The directory in memory: grid rows with their ids, search keys and validity flags.
 
+    An email or mobile is flagged bad exactly when a run would skip the client for it (the
+    checks of avtoprokat_mail/validation.py that sending/campaign.py uses too): a mobile
+    written "8 (903) 111-22-33" is not bad, a run sends to +79031112233.
+
     The lists are parallel and always reordered together; indexes into them are the sheet's
     data indexes.
     """
@@ -99,7 +103,8 @@ class ClientTable:
             bool(r[EMAIL_COLUMN]) and not is_valid_email(r[EMAIL_COLUMN]) for r in self.grid
         ]
         self.bad_mobile[:] = [
-            bool(r[MOBILE_COLUMN]) and not is_valid_mobile(r[MOBILE_COLUMN]) for r in self.grid
+            bool(r[MOBILE_COLUMN]) and mobile_for_sending(r[MOBILE_COLUMN]) is None
+            for r in self.grid
         ]
 
     def __len__(self) -> int:
@@ -137,7 +142,7 @@ class ClientTable:
         self._keys[index] = fold("\x1f".join(row[1:OPT_OUT_COLUMN]))
         email, mobile = row[EMAIL_COLUMN], row[MOBILE_COLUMN]
         self.bad_email[index] = bool(email) and not is_valid_email(email)
-        self.bad_mobile[index] = bool(mobile) and not is_valid_mobile(mobile)
+        self.bad_mobile[index] = bool(mobile) and mobile_for_sending(mobile) is None
 
     # --- filtering and sorting -----------------------------------------------------------
     def matching(self, flt: ClientFilter) -> list[int]:

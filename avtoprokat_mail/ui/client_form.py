@@ -11,7 +11,7 @@ import ttkbootstrap as ttk
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent
-from avtoprokat_mail.validation import email_problem, is_valid_mobile, normalize_mobile
+from avtoprokat_mail.validation import client_problems, is_valid_mobile, normalize_mobile
 
 _WIDE_FIELDS = {"address", "note", "organization"}
 
@@ -112,17 +112,19 @@ class ClientForm(ttk.Toplevel):
         )
 
     def _problem(self, client: Client) -> tuple[str, str] | None:
-        """The first thing that stops saving: (field, message in Russian)."""
-        if not (client.surname or client.name or client.organization):
-            return "surname", "Укажите фамилию, имя или наименование организации."
-        if client.email and (problem := email_problem(client.email)):
-            return "email", f"Email: {problem}."
-        if client.mobile and not is_valid_mobile(client.mobile):
-            return "mobile", (
+        """The first thing that stops saving (the import's rule too): (field, message)."""
+        problems = client_problems(client)
+        if not problems:
+            return None
+        field, message = problems[0]
+        if field == "email":
+            return field, f"Email: {message}."
+        if field == "mobile":
+            return field, (
                 f"Сотовый телефон «{client.mobile}» не похож на российский мобильный номер. "
                 "Нужен вид +7 и 10 цифр без разделителей, например +79031112233."
             )
-        return None
+        return field, "Укажите фамилию, имя, организацию, email или сотовый телефон."
 
     def save(self) -> bool:
         """Validate and store; returns True when the client was saved and the form closed."""

@@ -1,0 +1,209 @@
+"""The client grid: a tksheet over a :class:`ClientTable`, with marks, sorting and selection."""
+
+from __future__ import annotations
+
+import sqlite3
+import tkinter as tk
+from collections.abc import Callable
+
+import ttkbootstrap as ttk
+from tksheet import Sheet
+
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.storage.directory import (
+    EMAIL_COLUMN,
+    GRID_HEADERS,
+    MARK_COLUMN,
+    MOBILE_COLUMN,
+    ClientTable,
+)
+
+COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60)
+BAD_CELL_BG = "#f8d0d4"
+
+
+class ClientGrid(ttk.Frame):
+    """Shows the rows of ``table`` that :meth:`show` is given; stores marks as they change.
+
+    The sheet holds ``table.grid`` itself, so sorting the table reorders the sheet. Callbacks,
+    all without arguments: ``on_marks_changed`` after marks were stored, ``on_reordered``
+    after a sort (the shown rows must be found again), and ``on_edit``, ``on_delete``,
+    ``on_add`` for the keys, the double-click and the context menu.
+    """
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        conn: sqlite3.Connection,
+        table: ClientTable,
+        *,
+        on_marks_changed: Callable[[], None],
+        on_reordered: Callable[[], None],
+        on_edit: Callable[[], object],
+        on_delete: Callable[[], object],
+        on_add: Callable[[], object],
+    ) -> None:
+        super().__init__(master)
+        self.conn = conn
+        self.table = table
+        self.shown: list[int] = []
+        self.sort_state: tuple[int, bool] | None = None
+        self.on_marks_changed = on_marks_changed
+        self.on_reordered = on_reordered
+        self.on_edit = on_edit
+        self._header_press_column: int | None = None
+        self.sheet = Sheet(
+            self,
+            headers=list(GRID_HEADERS),
+            show_row_index=False,
+            default_row_height=24,
+            table_selected_cells_border_fg="#2c7be5",
+        )
+        self.sheet.change_theme("light blue", redraw=False)
+        self.sheet.enable_bindings(
+            "single_select",
+            "drag_select",
+            "row_select",
+            "shift_select",
+            "ctrl_select",
+            "column_width_resize",
+            "arrowkeys",
+            "copy",
+            "right_click_popup_menu",
+            "rc_select",
+        )
+        self.sheet.set_sheet_data(table.grid, redraw=False)
+        self.sheet.checkbox("A", edit_data=False, check_function=self._on_check_clicked)
+        self.sheet.set_column_widths(list(COLUMN_WIDTHS))
+        self.sheet.pack(fill="both", expand=True)
+        self.sheet.bind("<Double-Button-1>", self._on_double_click)
+        for widget in (self.sheet.MT, self.sheet.RI, self.sheet):
+            widget.bind("<space>", lambda _e: self.toggle_mark_selected() or "break")
+            widget.bind("<Return>", lambda _e: on_edit())
+            widget.bind("<Delete>", lambda _e: on_delete())
+            widget.bind("<Insert>", lambda _e: on_add())
+        # A quick second click arrives as a double-click; it must sort again, not be lost.
+        for sequence in ("<ButtonPress-1>", "<Double-Button-1>"):
+            self.sheet.CH.bind(sequence, self._on_header_press, add="+")
+        self.sheet.CH.bind("<ButtonRelease-1>", self._on_header_release, add="+")
+        self.sheet.popup_menu_add_command("Изменить…", on_edit)
+        self.sheet.popup_menu_add_command("Отметить / снять отметку", self.toggle_mark_selected)
+        self.sheet.popup_menu_add_command("Удалить…", on_delete)
+
+    # --- showing ---------------------------------------------------------------------------
+    def show(self, indexes: list[int]) -> None:
+        """Display exactly the rows at these data indexes, in table order."""
+        self.shown = indexes
+        if len(indexes) == len(self.table):
+            self.sheet.display_rows("all", all_rows_displayed=True, redraw=False)
+        else:
+            self.sheet.display_rows(indexes, all_rows_displayed=False, redraw=False)
+        self.sheet.redraw()
+
+    def highlight_bad_cells(self) -> None:
+        """Paint the email and mobile cells the table judges bad (after rows changed)."""
+        self.sheet.dehighlight_all(redraw=False)
+        cells = [(i, EMAIL_COLUMN) for i, bad in enumerate(self.table.bad_email) if bad]
+        cells += [(i, MOBILE_COLUMN) for i, bad in enumerate(self.table.bad_mobile) if bad]
+        if cells:
+            self.sheet.highlight_cells(cells=cells, bg=BAD_CELL_BG, redraw=False)
+
+    # --- sorting ---------------------------------------------------------------------------
+    def sort_by(self, column: int) -> None:
+        """Sort by a column; a second click on the same column reverses the order."""
+        descending = self.sort_state == (column, False)
+        self.sort_state = (column, descending)
+        self.table.sort(column, descending=descending)
+        arrow = " ▼" if descending else " ▲"
+        self.sheet.headers([h + (arrow if i == column else "") for i, h in enumerate(GRID_HEADERS)])
+        self.highlight_bad_cells()
+        self.on_reordered()
+
+    def keep_order(self) -> None:
+        """Sort freshly read rows the way the user last asked (no-op when never sorted)."""
+        if self.sort_state:
+            self.table.sort(self.sort_state[0], descending=self.sort_state[1])
+
+    def _on_header_press(self, event: tk.Event) -> None:
+        # A press on a column edge starts a width resize, not a sort.
+        resizing = self.sheet.CH.rsz_w is not None
+        self._header_press_column = None if resizing else self.sheet.identify_column(event)
+
+    def _on_header_release(self, event: tk.Event) -> None:
+        column = self.sheet.identify_column(event)
+        if column is not None and column == self._header_press_column:
+            self.sort_by(self.sheet.displayed_column_to_data(column))
+        self._header_press_column = None
+
+    # --- selection -------------------------------------------------------------------------
+    def selected_indexes(self) -> list[int]:
+        """Data indexes of the selected rows (whole rows or rows of selected cells)."""
+        displayed = self.sheet.get_selected_rows(get_cells_as_rows=True)
+        if not displayed and (current := self.sheet.get_currently_selected()):
+            displayed = {current.row}
+        return [self.sheet.data_r(r) for r in sorted(displayed)]
+
+    def current_index(self) -> int | None:
+        current = self.sheet.get_currently_selected()
+        return self.sheet.data_r(current.row) if current else None
+
+    def select_client(self, client_id: int) -> None:
+        """Select and scroll to a client's row when it is shown."""
+        index = self.table.index_of(client_id)
+        if index in self.shown:
+            displayed = self.sheet.data_row_to_displayed(index)
+            self.sheet.select_row(displayed, redraw=False)
+            self.sheet.see(displayed, 1)
+
+    def _on_double_click(self, event: tk.Event) -> None:
+        if self.sheet.identify_region(event) == "table" and self.current_index() is not None:
+            column = self.sheet.identify_column(event)
+            if column is None or self.sheet.displayed_column_to_data(column) != MARK_COLUMN:
+                self.on_edit()
+
+    # --- marks -----------------------------------------------------------------------------
+    def _on_check_clicked(self, event: dict) -> None:
+        # tksheet has set the cell and redrawn it already.
+        for (row, _column), marked in event["data"].items():
+            client_store.set_marked(self.conn, [self.table.ids[row]], bool(marked))
+        self.on_marks_changed()
+
+    def _store_marks(self, indexes: list[int], marked: bool) -> None:
+        changed = self.table.set_marks(indexes, marked)
+        if changed:
+            client_store.set_marked(self.conn, changed, marked)
+        self._marks_changed()
+
+    def toggle_mark_selected(self) -> None:
+        """Mark the selected rows; when all of them are marked already, unmark them."""
+        indexes = self.selected_indexes()
+        if not indexes:
+            return
+        marked = not all(self.table.grid[i][MARK_COLUMN] for i in indexes)
+        self._store_marks(indexes, marked)
+
+    def mark_shown(self) -> None:
+        """Mark every row shown (others keep their marks)."""
+        if len(self.shown) == len(self.table):
+            self.mark_all()  # one UPDATE instead of a list of 100,000 ids
+        else:
+            self._store_marks(self.shown, True)
+
+    def mark_all(self) -> None:
+        client_store.set_all_marked(self.conn, True)
+        self.table.mark_every(True)
+        self._marks_changed()
+
+    def unmark_all(self) -> None:
+        client_store.set_all_marked(self.conn, False)
+        self.table.mark_every(False)
+        self._marks_changed()
+
+    def invert_marks(self) -> None:
+        client_store.invert_marks(self.conn)
+        self.table.invert_every()
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
+        self.sheet.redraw()
+        self.on_marks_changed()
