@@ -514,7 +514,7 @@ def test_too_many_failures_in_a_row_stop_the_run(
     db: sqlite3.Connection, database: Path, faulty_server: StartServer
 ) -> None:
     run_id, clients = new_run(db, 12)
-    refuse = {c.email: "550 5.7.1 Relaying denied" for c in clients}
+    refuse = {c.email: "550 5.1.1 User unknown" for c in clients}
     handler = FaultyHandler(refuse=refuse)
     server = faulty_server(handler)
 
@@ -524,7 +524,7 @@ def test_too_many_failures_in_a_row_stop_the_run(
         RunStatus.STOPPED, 0, 5, 7
     )  # fmt: skip
     assert "подряд" in final.reason.casefold()
-    assert "550 5.7.1 Relaying denied" in final.reason
+    assert "550 5.1.1 User unknown" in final.reason
     assert handler.envelopes == []
     assert [statuses(db, run_id)[c.email] for c in clients] == (
         [DeliveryStatus.FAILED] * 5 + [DeliveryStatus.PENDING] * 7
@@ -866,3 +866,23 @@ def test_an_opt_out_follows_the_address_into_other_client_records(db) -> None:
     plan = plan_run(db, Template(subject="Тема", body="Текст"))
     assert [d.recipient for d in plan.recipients] == ["other@example-firm.ru"]
     assert "отказался" in plan.skipped[0].reply
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        ("550 5.7.1 Relaying denied", "Relaying denied"),
+        ("552 5.3.4 Message size exceeds fixed maximum message size", "слишком большое"),
+    ],
+)
+def test_a_refusal_that_concerns_the_whole_run_stops_it_at_once(
+    db: sqlite3.Connection, database: Path, faulty_server: StartServer, reply: str, says: str
+) -> None:
+    run_id, clients = new_run(db, 6)
+    server = faulty_server(FaultyHandler(refuse={c.email: reply for c in clients}))
+
+    final = campaign(database, run_id, server).run()
+
+    assert (final.status, final.sent, final.failed, final.pending) == (RunStatus.STOPPED, 0, 0, 6)
+    assert says in final.reason and "(Сервер ответил:" in final.reason
+    assert sum(server.handler.rcpt_seen.values()) == 1  # nobody else was tried

@@ -323,3 +323,46 @@ def test_send_through_two_mailboxes_from_the_command_line(cli, db, faulty_server
     assert "sales@avtoprokat.ru" in out
     assert cli("settings", "mailboxes", "remove", str(mailbox_id))[0] == 0
     assert list_mailboxes(db) == []
+
+
+# --- what the provider says ------------------------------------------------------------------
+def test_a_quota_reply_makes_the_mailbox_wait_a_day_without_knocking_again(db, database, server):
+    clock = MovingClock()
+    run_id, everyone = new_run(db, 4)
+    quota = "550 5.4.5 Daily user sending quota exceeded. For more information go to support"
+    server.handler.refuse = {everyone[2]: quota}  # the third message meets the quota
+
+    first = engine(database, run_id, server, clock, wait_for_limit=False).run()
+
+    assert (first.status, first.sent, first.failed, first.pending) == (RunStatus.WAITING, 2, 0, 2)
+    assert first.resume_at == pytest.approx(clock.time + DAY)
+    assert "дневной лимит" in first.reason.casefold() and "5.4.5" in first.reason
+    assert run_store.blocked_until(db, MAILBOX)[0] == pytest.approx(clock.time + DAY)
+    assert sum(server.handler.rcpt_seen.values()) == 3  # the fourth was never tried
+
+    clock.time += 3 * HOUR  # a resume before the block ends: no attempt at all
+    envelopes = len(server.handler.envelopes)
+    early = engine(database, run_id, server, clock, wait_for_limit=False).run()
+    assert early.status is RunStatus.WAITING and len(server.handler.envelopes) == envelopes
+    assert sum(server.handler.rcpt_seen.values()) == 3  # no knocking during the block
+
+    server.handler.refuse = {}
+    clock.time = first.resume_at + 1
+    final = engine(database, run_id, server, clock, wait_for_limit=False).run()
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 4)
+    assert per_recipient(server.handler.envelopes) == Counter(everyone)
+
+
+def test_a_spam_refusal_stops_the_run_with_the_servers_words_instead_of_failing_everyone(
+    db, database, server
+):
+    run_id, everyone = new_run(db, 6)
+    spam = "554 5.7.1 [2] Message rejected under suspicion of SPAM; https://ya.cc/1IrBc 1705"
+    server.handler.refuse = {address: spam for address in everyone[1:]}
+
+    final = engine(database, run_id, server, MovingClock()).run()
+
+    assert (final.status, final.sent, final.failed, final.pending) == (RunStatus.STOPPED, 1, 0, 5)
+    assert "спам" in final.reason.casefold()
+    assert "Message rejected under suspicion of SPAM" in final.reason
+    assert run_store.get_run(db, run_id).status is RunStatus.STOPPED  # to be continued later

@@ -28,6 +28,7 @@ from avtoprokat_mail.model import (
 )
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.message import wire_address
+from avtoprokat_mail.sending.replies import ReplyKind, classify
 from avtoprokat_mail.sending.transport import DeliveryError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class FailureKind(Enum):
     DISCONNECTED = "disconnected"  # the server closed the connection (or replied 421)
     PROTOCOL = "protocol"  # any other error reply of the server
 
+
+# Refusals that concern the whole run: continuing would meet the same refusal for everyone.
+_STOP_THE_RUN = frozenset({ReplyKind.SPAM, ReplyKind.SIZE, ReplyKind.POLICY, ReplyKind.SENDER})
+_MAILBOX_KINDS = frozenset({ReplyKind.POLICY, ReplyKind.SENDER})  # another mailbox may do
 
 # After these the engine connects again and retries the message; the others stop a run.
 CONNECTION_LOST = frozenset({FailureKind.DISCONNECTED, FailureKind.TIMEOUT})
@@ -404,24 +409,25 @@ class SmtpTransport:
                 smtp.send_message(payload, self._sender, recipients)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
-            raise self._refusal(code, text) from None
+            raise self._refusal(code, text, "rcpt") from None
         except smtplib.SMTPSenderRefused as error:
-            if error.smtp_code < 500:
-                raise self._refusal(error.smtp_code, error.smtp_error) from None
-            reply = _reply(error.smtp_code, error.smtp_error)
-            raise DeliveryError(
-                f"Сервер не принимает письма от {self.settings.sender_address}: {reply}. "
-                "Проверьте «Email отправителя» в параметрах: обычно он должен совпадать с "
-                "адресом ящика, через который идёт отправка.",
-                fatal=True,
-                mailbox=True,
-            ) from None
+            refusal = classify(error.smtp_code, error.smtp_error, stage="mail")
+            if refusal.kind is ReplyKind.SENDER:
+                reply = _reply(error.smtp_code, error.smtp_error)
+                raise DeliveryError(
+                    f"Сервер не принимает письма от {self.settings.sender_address}: {reply}. "
+                    "Проверьте «Email отправителя» в параметрах: обычно он должен совпадать с "
+                    "адресом ящика, через который идёт отправка.",
+                    fatal=True,
+                    mailbox=True,
+                ) from None
+            raise self._refusal(error.smtp_code, error.smtp_error, "mail") from None
         except smtplib.SMTPNotSupportedError:
             raise DeliveryError(
                 "Адрес написан не латиницей, а сервер не поддерживает такие адреса (SMTPUTF8)."
             ) from None
         except smtplib.SMTPResponseException as error:
-            raise self._refusal(error.smtp_code, error.smtp_error) from None
+            raise self._refusal(error.smtp_code, error.smtp_error, "data") from None
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             lost = self._lost(explain(error, self.settings))
             if watch.sent:  # the message is on the server; only its answer is missing
@@ -431,11 +437,33 @@ class SmtpTransport:
             raise lost from None
         return watch.reply or "250 принято сервером"
 
-    def _refusal(self, code: int, text: bytes | str) -> DeliveryError:
-        """4xx: try again later; 421 also means the server hung up; 5xx: refused for good."""
+    def _refusal(self, code: int, text: bytes | str, stage: str) -> DeliveryError:
+        """What a refusal means for the run, from the reply code, the enhanced status code and
+        the providers' known texts (sending/replies.py).
+
+        The mailbox over its sending quota waits a day (no more attempts, which would extend a
+        provider's block); spam, size and policy refusals stop the run with the server's words
+        and advice (continuing would fail everyone the same way, or worse); a recipient's
+        refusal fails that recipient; a 4xx is tried again later (421: the server hung up).
+        """
+        refusal = classify(code, text, stage=stage)
+        if refusal.kind is ReplyKind.SENDING_QUOTA:
+            self._drop()
+            return DeliveryError(refusal.explain(), quota=True)
+        if refusal.kind in _STOP_THE_RUN:
+            self._drop()
+            return DeliveryError(
+                refusal.explain(), fatal=True, mailbox=refusal.kind in _MAILBOX_KINDS
+            )
         if code == 421:  # smtplib has closed the socket already
             return self._lost(explain(smtplib.SMTPResponseException(code, text), self.settings))
-        return DeliveryError(_reply(code, text), temporary=400 <= code < 500)
+        return DeliveryError(_reply(code, text), temporary=refusal.temporary)
+
+    def _drop(self) -> None:
+        """Let the connection go: the run stops, or this mailbox waits a day."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
 
     def _lost(self, problem: SmtpFailure) -> DeliveryError:
         """The connection is gone: drop it; the next send connects again."""
