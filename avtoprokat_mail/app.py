@@ -11,11 +11,14 @@ import sys
 import threading
 import time
 import tkinter
+from datetime import datetime
 from pathlib import Path
 
 import ttkbootstrap as ttk
 
 from avtoprokat_mail import APP_NAME
+from avtoprokat_mail.credentials import PasswordStore
+from avtoprokat_mail.model import RunStatus
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.system.instance import SingleInstance
@@ -110,10 +113,16 @@ def offer_unfinished_runs(window: ClientsWindow) -> list[int]:
         if not state.pending:
             continue
         run = state.run
-        text = (
-            f"Рассылка № {run.id} «{run.template().title(40)}» от {format_time(run.started)} "
-            f"была прервана: отправлено {state.sent}, осталось {state.pending}."
-        )
+        what = f"Рассылка № {run.id} «{run.template().title(40)}» от {format_time(run.started)}"
+        if state.status is RunStatus.WAITING:
+            when = datetime.fromtimestamp(run.resume_at).strftime("%d.%m.%Y %H:%M")
+            text = (
+                f"{what} ждёт дневного лимита почтового ящика: отправлено {state.sent}, "
+                f"осталось {state.pending}; продолжит {when}. Окно рассылки дождётся этого "
+                "времени само."
+            )
+        else:
+            text = f"{what} была прервана: отправлено {state.sent}, осталось {state.pending}."
         if state.uncertain:
             text += (
                 f"\nУ {state.uncertain} получателей исход неизвестен (письмо могло уйти): "
@@ -159,7 +168,7 @@ def _run(folder: Path, *, demo: bool, smoke: bool, instance: SingleInstance) -> 
             from avtoprokat_mail.interchange.demo import add_demo_data
 
             add_demo_data(conn)
-        window = ClientsWindow(root, conn, folder)
+        window = ClientsWindow(root, conn, folder, PasswordStore())  # the one store of the GUI
         window.pack(fill="both", expand=True)
         root.update()
         logger.info("main window shown in %.2f s", time.perf_counter() - started)

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.interchange import apply_import, plan_import
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
@@ -135,7 +136,7 @@ def measure_window(conn: sqlite3.Connection, folder: Path) -> list[bool]:
     results = []
 
     def open_window() -> ClientsWindow:
-        window = ClientsWindow(root, conn, folder)
+        window = ClientsWindow(root, conn, folder, PasswordStore())
         window.pack(fill="both", expand=True)
         root.update()
         return window

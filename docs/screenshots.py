@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from avtoprokat_mail.app import create_root
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.interchange.demo import add_demo_data
 from avtoprokat_mail.model import Route
 from avtoprokat_mail.paths import database_path
@@ -73,7 +74,7 @@ def main() -> None:
     conn = open_database(database_path(folder))
     add_demo_data(conn)
     root = create_root()
-    window = ClientsWindow(root, conn, folder)
+    window = ClientsWindow(root, conn, folder, PasswordStore())
     window.pack(fill="both", expand=True)
     capture(root, "clients-window")
 

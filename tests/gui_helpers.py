@@ -7,6 +7,7 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
@@ -74,7 +75,7 @@ class Session:
 
     def open(self) -> ClientsWindow:
         self.conn = open_database(database_path(self.folder))
-        self.window = ClientsWindow(self.root, self.conn, self.folder)
+        self.window = ClientsWindow(self.root, self.conn, self.folder, PasswordStore())
         self.window.pack(fill="both", expand=True)
         pump(self.root)
         return self.window

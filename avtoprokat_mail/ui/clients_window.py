@@ -36,11 +36,11 @@ class ClientsWindow(ttk.Frame):
         master: tk.Misc,
         conn: sqlite3.Connection,
         data_folder: Path,
-        passwords: PasswordStore | None = None,
+        passwords: PasswordStore,
     ) -> None:
         super().__init__(master)
         self.conn = conn
-        self.passwords = passwords or PasswordStore()
+        self.passwords = passwords  # the program's one store, built at start-up
         self.mailer = Mailer(
             conn, self.passwords, ask_secret=lambda question: ask_password(self, "Пароль", question)
         )
