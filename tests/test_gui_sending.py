@@ -228,6 +228,30 @@ def test_send_to_self_from_the_template_form(session):
     assert run_store.list_runs(session.conn) == []  # a test send is not a run
 
 
+def test_an_unexpected_error_in_the_test_send_is_shown_and_the_button_enabled_again(
+    session, monkeypatch
+):
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+
+    def broken(_transport) -> None:
+        raise RuntimeError("ошибка при отправке")
+
+    monkeypatch.setattr(SmtpTransport, "open", broken)
+    mailing = session.window.open_mailing()
+    mailing.buttons["Изменить"].invoke()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, TemplateForm)
+    form.send_self_button.invoke()
+    errors = session.root.callback_errors  # what the application's error reporting received
+    deadline = time.monotonic() + 5
+    while not errors and time.monotonic() < deadline:
+        pump(session.root, 0.05)
+    assert [str(e) for e in errors] == ["ошибка при отправке"]
+    errors.clear()
+    assert form.send_self_label.cget("text") == "Отправка не удалась: ошибка при отправке"
+    assert str(form.send_self_button.cget("state")) == "normal"
+
+
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):
     from avtoprokat_mail.model import Channel, Route
     from avtoprokat_mail.sending.campaign import plan_run

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import queue
 import re
 import sqlite3
-import threading
 import tkinter as tk
 from collections.abc import Callable
 from itertools import islice
@@ -23,6 +21,7 @@ from avtoprokat_mail.sending.testsend import prepare_test, send_test_sms, send_t
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.background import report_exception, run_in_background
 from avtoprokat_mail.ui.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
 from avtoprokat_mail.ui.formatting import format_time
@@ -379,30 +378,27 @@ class TemplateForm(ttk.Toplevel):
             self.send_self_label.configure(text=str(error), bootstyle="danger")
             return
         client = self.preview_client()
-        self.send_self_button.configure(state="disabled")
         self.send_self_label.configure(text="Отправка…", bootstyle="secondary")
-        results: queue.Queue[CheckResult] = queue.Queue()
 
-        def work() -> None:
+        def work() -> CheckResult:
             if template.sms:
-                results.put(send_test_sms(setup, template, client, number))
-            else:
-                results.put(send_to_self(setup, template, client))
+                return send_test_sms(setup, template, client, number)
+            return send_to_self(setup, template, client)
 
-        threading.Thread(target=work, daemon=True).start()
-        self._await_test_result(results)
+        run_in_background(
+            self, work, on_done=self._show_test_result, on_error=self._test_failed,
+            disable=(self.send_self_button,), name="test-send",
+        )  # fmt: skip
 
-    def _await_test_result(self, results: queue.Queue[CheckResult]) -> None:
-        try:
-            result = results.get_nowait()
-        except queue.Empty:
-            if self.winfo_exists():
-                self.after(100, self._await_test_result, results)
-            return
-        self.send_self_button.configure(state="normal")
+    def _show_test_result(self, result: CheckResult) -> None:
         self.send_self_label.configure(
             text=result.message, bootstyle="success" if result.ok else "danger"
         )
+
+    def _test_failed(self, error: BaseException) -> None:
+        """A bug, not a refusal (those come as a result): say so here, and report it as one."""
+        self.send_self_label.configure(text=f"Отправка не удалась: {error}", bootstyle="danger")
+        report_exception(self, error)
 
     # --- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:
