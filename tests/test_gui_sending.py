@@ -211,6 +211,30 @@ def test_failed_recipients_are_reported_exported_and_retried(session, tmp_path, 
     assert rcpts.count("client3@avtoprokat-test.ru") == 1 and len(rcpts) == MARKED
 
 
+def test_an_unexpected_error_in_the_engine_is_shown_and_close_is_enabled(session, monkeypatch):
+    from avtoprokat_mail.sending.campaign import Campaign
+
+    def broken(_campaign, _conn):
+        raise RuntimeError("ошибка в движке")
+
+    monkeypatch.setattr(Campaign, "_run", broken)
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    press_start(session).start_button.invoke()
+    pump(session.root)
+    (window,) = toplevels_of(session.root, ProgressWindow)
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        pump(session.root, 0.05)
+    assert seen == ["ошибка в движке"]
+    assert window.reason_label.cget("text") == "Рассылка прервана ошибкой: ошибка в движке"
+    assert window.status_label.cget("text") == "Рассылка прервана"
+    assert str(window.close_button.cget("state")) == "normal"
+    window.close_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, ProgressWindow)
+
+
 def test_send_to_self_from_the_template_form(session):
     mailing = session.window.open_mailing()
     mailing.buttons["Изменить"].invoke()
