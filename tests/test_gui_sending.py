@@ -240,11 +240,14 @@ def test_send_to_self_from_the_template_form(session):
     mailing.buttons["Изменить"].invoke()
     pump(session.root)
     (form,) = toplevels_of(session.root, TemplateForm)
-    form.send_self_button.invoke()
+    form.test_send.button.invoke()
     deadline = time.monotonic() + 15
-    while form.send_self_label.cget("text") in ("", "Отправка…") and time.monotonic() < deadline:
+    while (
+        form.test_send.result_label.cget("text") in ("", "Отправка…")
+        and time.monotonic() < deadline
+    ):
         pump(session.root, 0.05)
-    assert "отправлено на office@avtoprokat.ru" in form.send_self_label.cget("text")
+    assert "отправлено на office@avtoprokat.ru" in form.test_send.result_label.cget("text")
     (envelope,) = session.server.handler.envelopes
     assert envelope.rcpt_tos == ["office@avtoprokat.ru"]
     message = email.message_from_bytes(envelope.content, policy=policy.default)
@@ -265,15 +268,15 @@ def test_an_unexpected_error_in_the_test_send_is_shown_and_the_button_enabled_ag
     mailing.buttons["Изменить"].invoke()
     pump(session.root)
     (form,) = toplevels_of(session.root, TemplateForm)
-    form.send_self_button.invoke()
+    form.test_send.button.invoke()
     errors = session.root.callback_errors  # what the application's error reporting received
     deadline = time.monotonic() + 5
     while not errors and time.monotonic() < deadline:
         pump(session.root, 0.05)
     assert [str(e) for e in errors] == ["ошибка при отправке"]
     errors.clear()
-    assert form.send_self_label.cget("text") == "Отправка не удалась: ошибка при отправке"
-    assert str(form.send_self_button.cget("state")) == "normal"
+    assert form.test_send.result_label.cget("text") == "Отправка не удалась: ошибка при отправке"
+    assert str(form.test_send.button.cget("state")) == "normal"
 
 
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):

@@ -95,14 +95,16 @@ def test_test_sms_to_a_typed_number(session):
     mailing.buttons["Изменить"].invoke()
     pump(session.root)
     (form,) = toplevels_of(session.root, TemplateForm)
-    form.test_number_var.set("8 (903) 555-44-33")
-    form.send_self_button.invoke()
-    wait_for(lambda: form.send_self_label.cget("text") not in ("", "Отправка…"), session.root)
-    assert "отправлена на +79035554433" in form.send_self_label.cget("text")
+    form.test_send.number_var.set("8 (903) 555-44-33")
+    form.test_send.button.invoke()
+    wait_for(
+        lambda: form.test_send.result_label.cget("text") not in ("", "Отправка…"), session.root
+    )
+    assert "отправлена на +79035554433" in form.test_send.result_label.cget("text")
     assert session.fake.sent == [("+79035554433", "Олег, ждём вас в прокате!", "")]
-    form.test_number_var.set("12345")
-    form.send_self_button.invoke()
-    wait_for(lambda: "не похоже" in form.send_self_label.cget("text"), session.root)
+    form.test_send.number_var.set("12345")
+    form.test_send.button.invoke()
+    wait_for(lambda: "не похоже" in form.test_send.result_label.cget("text"), session.root)
     assert len(session.fake.sent) == 1
 
 
