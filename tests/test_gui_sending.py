@@ -211,21 +211,72 @@ def test_failed_recipients_are_reported_exported_and_retried(session, tmp_path, 
     assert rcpts.count("client3@avtoprokat-test.ru") == 1 and len(rcpts) == MARKED
 
 
+def test_an_unexpected_error_in_the_engine_is_shown_and_close_is_enabled(session, monkeypatch):
+    from avtoprokat_mail.sending.campaign import Campaign
+
+    def broken(_campaign, _conn):
+        raise RuntimeError("ошибка в движке")
+
+    monkeypatch.setattr(Campaign, "_run", broken)
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    press_start(session).start_button.invoke()
+    pump(session.root)
+    (window,) = toplevels_of(session.root, ProgressWindow)
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        pump(session.root, 0.05)
+    assert seen == ["ошибка в движке"]
+    assert window.reason_label.cget("text") == "Рассылка прервана ошибкой: ошибка в движке"
+    assert window.status_label.cget("text") == "Рассылка прервана"
+    assert str(window.close_button.cget("state")) == "normal"
+    window.close_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, ProgressWindow)
+
+
 def test_send_to_self_from_the_template_form(session):
     mailing = session.window.open_mailing()
     mailing.buttons["Изменить"].invoke()
     pump(session.root)
     (form,) = toplevels_of(session.root, TemplateForm)
-    form.send_self_button.invoke()
+    form.test_send.button.invoke()
     deadline = time.monotonic() + 15
-    while form.send_self_label.cget("text") in ("", "Отправка…") and time.monotonic() < deadline:
+    while (
+        form.test_send.result_label.cget("text") in ("", "Отправка…")
+        and time.monotonic() < deadline
+    ):
         pump(session.root, 0.05)
-    assert "отправлено на office@avtoprokat.ru" in form.send_self_label.cget("text")
+    assert "отправлено на office@avtoprokat.ru" in form.test_send.result_label.cget("text")
     (envelope,) = session.server.handler.envelopes
     assert envelope.rcpt_tos == ["office@avtoprokat.ru"]
     message = email.message_from_bytes(envelope.content, policy=policy.default)
     assert message["Subject"] == "[Проверка] Скидка для ООО «Ромашка»"
     assert run_store.list_runs(session.conn) == []  # a test send is not a run
+
+
+def test_an_unexpected_error_in_the_test_send_is_shown_and_the_button_enabled_again(
+    session, monkeypatch
+):
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+
+    def broken(_transport) -> None:
+        raise RuntimeError("ошибка при отправке")
+
+    monkeypatch.setattr(SmtpTransport, "open", broken)
+    mailing = session.window.open_mailing()
+    mailing.buttons["Изменить"].invoke()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, TemplateForm)
+    form.test_send.button.invoke()
+    errors = session.root.callback_errors  # what the application's error reporting received
+    deadline = time.monotonic() + 5
+    while not errors and time.monotonic() < deadline:
+        pump(session.root, 0.05)
+    assert [str(e) for e in errors] == ["ошибка при отправке"]
+    errors.clear()
+    assert form.test_send.result_label.cget("text") == "Отправка не удалась: ошибка при отправке"
+    assert str(form.test_send.button.cget("state")) == "normal"
 
 
 def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(session):

@@ -180,6 +180,27 @@ def test_window_stays_responsive_while_a_server_is_silent(session, silent_server
     assert "не ответил" in wait_for_result(window, window.email_tab.result_label)
 
 
+def test_an_unexpected_error_in_the_check_is_shown_and_the_button_enabled_again(
+    session, monkeypatch
+):
+    import avtoprokat_mail.sending.smtp as smtp
+
+    def broken(_settings, _password):
+        raise RuntimeError("ошибка в проверке")
+
+    monkeypatch.setattr(smtp, "check_smtp", broken)
+    window = open_settings(session)
+    fill_email(
+        window.email_tab,
+        EmailSettings(sender_address="office@example.ru", host="smtp.example.ru"),
+        "",
+    )
+    window.email_tab.check_button.invoke()
+    text = wait_for_result(window, window.email_tab.result_label)
+    assert text == "Проверка не удалась: ошибка в проверке"
+    assert str(window.email_tab.check_button.cget("state")) == "normal"
+
+
 def test_sms_balance_check_in_the_window(session):
     with FakeGateway(balance="1234.5") as fake:
         window = open_settings(session)

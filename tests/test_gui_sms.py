@@ -71,19 +71,40 @@ def test_sms_template_runs_to_the_end_of_the_progress_window(session):
     assert {text for _, text, _ in session.fake.sent} == {"Олег, ждём вас в прокате!"}
 
 
+def test_an_unexpected_error_asking_the_price_is_shown(session, monkeypatch):
+    import avtoprokat_mail.ui.start_dialog as start_dialog
+
+    def broken(_gateway, _plan) -> str:
+        raise RuntimeError("ошибка при запросе цены")
+
+    monkeypatch.setattr(start_dialog, "cost_line", broken)
+    mailing = session.window.open_mailing()
+    mailing.buttons["Старт"].invoke()
+    pump(session.root)
+    (dialog,) = toplevels_of(session.root, StartDialog)
+    errors = session.root.callback_errors  # what the application's error reporting received
+    wait_for(lambda: errors, session.root, seconds=5)
+    assert [str(e) for e in errors] == ["ошибка при запросе цены"]
+    errors.clear()
+    assert dialog.cost_label.cget("text") == "Стоимость не известна: ошибка при запросе цены"
+    assert str(dialog.start_button.cget("state")) == "normal"
+
+
 def test_test_sms_to_a_typed_number(session):
     mailing = session.window.open_mailing()
     mailing.buttons["Изменить"].invoke()
     pump(session.root)
     (form,) = toplevels_of(session.root, TemplateForm)
-    form.test_number_var.set("8 (903) 555-44-33")
-    form.send_self_button.invoke()
-    wait_for(lambda: form.send_self_label.cget("text") not in ("", "Отправка…"), session.root)
-    assert "отправлена на +79035554433" in form.send_self_label.cget("text")
+    form.test_send.number_var.set("8 (903) 555-44-33")
+    form.test_send.button.invoke()
+    wait_for(
+        lambda: form.test_send.result_label.cget("text") not in ("", "Отправка…"), session.root
+    )
+    assert "отправлена на +79035554433" in form.test_send.result_label.cget("text")
     assert session.fake.sent == [("+79035554433", "Олег, ждём вас в прокате!", "")]
-    form.test_number_var.set("12345")
-    form.send_self_button.invoke()
-    wait_for(lambda: "не похоже" in form.send_self_label.cget("text"), session.root)
+    form.test_send.number_var.set("12345")
+    form.test_send.button.invoke()
+    wait_for(lambda: "не похоже" in form.test_send.result_label.cget("text"), session.root)
     assert len(session.fake.sent) == 1
 
 

@@ -132,7 +132,7 @@ def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypa
     form.note_var.set("Осенняя акция")
     pump(form)
     # The preview shows the first marked client's message.
-    preview = form.preview_text.get("1.0", "end-1c")
+    preview = form.preview.text.get("1.0", "end-1c")
     assert preview == (
         "Тема: Предложение для ООО «Ромашка»\n\n"
         "Здравствуйте, Анна Сергеевна!\nСкидка 20% до конца месяца."
@@ -201,17 +201,17 @@ def test_sms_template_counts_segments_live_and_warns_about_attachments(session, 
 def test_unknown_placeholder_is_shown_with_its_position(session):
     form = new_form(open_mailing(session))
     type_into_body(form, "Добрый день!\nВаш %Город% ждёт.")
-    assert "%Город%" in form.warning_label.cget("text")
-    assert "строка 2, позиция 5" in form.warning_label.cget("text")
+    assert "%Город%" in form.preview.warning_label.cget("text")
+    assert "строка 2, позиция 5" in form.preview.warning_label.cget("text")
 
 
 def test_preview_follows_the_chosen_client(session):
     form = new_form(open_mailing(session))
     form.subject_var.set("Для %Должность%")
     type_into_body(form, "%Имя%")
-    labels = list(form.preview_client_box.cget("values"))
+    labels = list(form.preview.client_box.cget("values"))
     assert labels == ["Иванова Анна Сергеевна — ivanova@romashka.ru"]  # the marked client
-    assert form.preview_text.get("1.0", "end-1c") == "Тема: Для Директор\n\nАнна Сергеевна"
+    assert form.preview.text.get("1.0", "end-1c") == "Тема: Для Директор\n\nАнна Сергеевна"
 
 
 def test_view_button_opens_the_file_with_the_system_program(session, tmp_path, monkeypatch):
@@ -270,8 +270,8 @@ def test_preview_warns_when_the_client_lacks_a_field(session):
     form = new_form(open_mailing(session))
     form.subject_var.set("Для %Наименование%")
     type_into_body(form, "%Имя%, %Должность%")
-    assert form.preview_text.get("1.0", "end-1c") == "Тема: Для\n\nПётр Ильич, Инженер"
-    assert "не заполнено: «Наименование»" in form.warning_label.cget("text")
+    assert form.preview.text.get("1.0", "end-1c") == "Тема: Для\n\nПётр Ильич, Инженер"
+    assert "не заполнено: «Наименование»" in form.preview.warning_label.cget("text")
 
 
 def test_double_click_on_a_template_opens_it(session):
@@ -329,7 +329,7 @@ def test_if_empty_entry_drops_a_percent_sign_and_says_so(session):
     form.insert_buttons["%Наименование%"].invoke()
     assert form.subject_var.get() == "%Наименование|скидка 5%"
     assert "«%»" in form.message_label.cget("text")
-    assert form.warning_label.cget("text") == ""
+    assert form.preview.warning_label.cget("text") == ""
 
 
 def test_preview_uses_the_default_for_a_client_without_a_position(session):
@@ -337,13 +337,13 @@ def test_preview_uses_the_default_for_a_client_without_a_position(session):
     form = new_form(open_mailing(session))
     form.subject_var.set("Для %Должность|сотрудника%")
     type_into_body(form, "Вам, как %Должность|сотрудник% компании (%Наименование%), скидка.")
-    assert form.preview_text.get("1.0", "end-1c") == (
+    assert form.preview.text.get("1.0", "end-1c") == (
         "Тема: Для сотрудника\n\nВам, как сотрудник компании (АО «Вектор»), скидка."
     )
-    assert form.warning_label.cget("text") == ""  # a default covers the empty field
+    assert form.preview.warning_label.cget("text") == ""  # a default covers the empty field
 
     type_into_body(form, " %Должность%")  # one use without a default: the field is missing
-    assert "не заполнено: «Должность»" in form.warning_label.cget("text")
+    assert "не заполнено: «Должность»" in form.preview.warning_label.cget("text")
 
 
 def test_sms_counter_counts_the_rendered_default(session):
@@ -351,7 +351,7 @@ def test_sms_counter_counts_the_rendered_default(session):
     form = new_form(open_mailing(session))
     form.sms_check.invoke()
     type_into_body(form, "%Должность|сотрудник%")
-    assert form.preview_text.get("1.0", "end-1c") == "сотрудник"
+    assert form.preview.text.get("1.0", "end-1c") == "сотрудник"
     assert form.counter_label.cget("text").startswith("Символов: 9, SMS: 1")
     type_into_body(form, "я" * 61)  # 70 in all once rendered, though the text holds 82
     assert form.counter_label.cget("text").startswith("Символов: 70, SMS: 1")

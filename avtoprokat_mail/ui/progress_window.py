@@ -1,12 +1,11 @@
-"""The progress window of a run, and its per-recipient report at the end (SPEC §2).
+"""The progress window of a run, and its per-recipient report at the end.
 
-The engine runs on a worker thread and never touches Tk: it puts :class:`Progress` events on a
-queue that this window drains every 50 ms with ``after()``, showing only the newest (DESIGN.md).
+The engine runs on a worker thread and never touches Tk (ui/background.py): its
+:class:`Progress` events reach this window every 50 ms on the Tk thread, only the newest shown.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import tkinter as tk
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused, R
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.background import BackgroundTask
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
 
 DRAIN_MS = 50
@@ -63,17 +63,18 @@ class ProgressWindow(ttk.Toplevel):
         self.run = run_store.get_run(self.conn, run_id)
         super().__init__(title=_title(self.run), master=top, transient=top, minsize=(560, 0))
         self.on_finished, self.retry_delays = on_finished, retry_delays
-        self.events: queue.Queue[Progress | BaseException] = queue.Queue()
         self.final: Progress | None = None
         self.campaign = None
         self.worker: threading.Thread | None = None
         self._build()
         self.protocol("WM_DELETE_WINDOW", self.close)
         if prepared is not None:
-            self.campaign = prepared.campaign(self.events.put, retry_delays=retry_delays)
-            self.worker = threading.Thread(target=self._work, name=f"run-{run_id}", daemon=True)
-            self.worker.start()
-            self.after(DRAIN_MS, self._drain)
+            task = BackgroundTask(
+                self, on_event=self._progressed, newest_only=True, on_done=self._ended,
+                on_error=self._failed, interval_ms=DRAIN_MS,
+            )  # fmt: skip
+            self.campaign = prepared.campaign(task.emit, retry_delays=retry_delays)
+            self.worker = task.start(self.campaign.run, name=f"run-{run_id}")
         else:
             past = mailer.state(run_id).progress()
             self.show(past)
@@ -119,31 +120,17 @@ class ProgressWindow(ttk.Toplevel):
         self.close_button.pack(side="right")
         self.report = ReportFrame(self, body)
 
-    # --- the worker and the queue --------------------------------------------------------------
-    def _work(self) -> None:
-        try:
-            self.campaign.run()
-        except BaseException as error:  # reported on the Tk thread, never swallowed
-            self.events.put(error)
+    # --- what the worker delivers on the Tk thread ------------------------------------------------
+    def _progressed(self, newest: Progress) -> None:
+        if self.final is not None:
+            return
+        self.show(newest)
+        if newest.ended:
+            self._finish(newest)
 
-    def _drain(self) -> None:
-        newest: Progress | None = None
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(event, BaseException):
-                self._failed(event)
-                return
-            newest = event
-        if newest is not None:
-            self.show(newest)
-            if newest.ended:
-                self._finish(newest)
-                return
-        if self.winfo_exists():
-            self.after(DRAIN_MS, self._drain)
+    def _ended(self, final: Progress) -> None:
+        """The engine returned; its last event (the same progress) has normally ended it."""
+        self._progressed(final)
 
     def show(self, p: Progress) -> None:
         """Put a progress event on screen."""

@@ -1,14 +1,12 @@
-"""The settings window "Параметры рассылки": the EMail and SMS tabs (SPEC §4).
+"""The settings window "Параметры рассылки": the EMail and SMS tabs.
 
-The connection checks run on a worker thread that never touches Tk: it puts its
-:class:`CheckResult` on a queue that the window drains with ``after()`` (DESIGN.md).
+The connection checks run off the Tk thread (ui/background.py): the worker never touches Tk,
+its :class:`CheckResult` reaches the tab on the Tk thread.
 """
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import threading
 import tkinter as tk
 from collections.abc import Callable
 
@@ -41,10 +39,9 @@ from avtoprokat_mail.storage.settings import (
     save_email_settings,
     save_sms_settings,
 )
+from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
 from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
 from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
-
-POLL_MS = 100
 
 
 class SettingsWindow(ttk.Toplevel):
@@ -55,8 +52,7 @@ class SettingsWindow(ttk.Toplevel):
         super().__init__(title="Параметры рассылки", master=top, transient=top, minsize=(640, 0))
         self.conn = conn
         self.passwords = passwords
-        self.results: queue.Queue[tuple[str, CheckResult]] = queue.Queue()
-        self.checks_running: set[str] = set()
+        self.checks: dict[str, BackgroundTask] = {}  # the latest check of each tab
         self.email = load_email_settings(conn)
         self.sms = load_sms_settings(conn)
         self.notebook = ttk.Notebook(self)
@@ -67,7 +63,6 @@ class SettingsWindow(ttk.Toplevel):
         self.notebook.add(self.sms_tab, text="SMS")
         self._build_buttons()
         self.bind("<Escape>", lambda _e: self.destroy())
-        self.after(POLL_MS, self._poll_results)
         center_on_parent(self)
 
     def _build_buttons(self) -> None:
@@ -111,31 +106,18 @@ class SettingsWindow(ttk.Toplevel):
 
     # --- checks on a worker thread ---------------------------------------------------------------
     def run_check(self, name: str, check: Callable[[], CheckResult]) -> None:
-        """Run ``check`` off the Tk thread; its result reaches the tab ``name`` via the queue."""
-        if name in self.checks_running:
+        """Run ``check`` off the Tk thread, its tab's button disabled; the tab shows the result."""
+        if name in self.checks and self.checks[name].running:
             return
-        self.checks_running.add(name)
+        tab = self.email_tab if name == "email" else self.sms_tab
 
-        def work() -> None:
-            try:
-                result = check()
-            except Exception as error:  # a bug must not leave the button disabled forever
-                result = CheckResult(False, f"Проверка не удалась: {error}")
-            self.results.put((name, result))
+        def failed(error: BaseException) -> None:
+            tab.show_result(CheckResult(False, f"Проверка не удалась: {error}"))
 
-        threading.Thread(target=work, name=f"check-{name}", daemon=True).start()
-
-    def _poll_results(self) -> None:
-        while True:
-            try:
-                name, result = self.results.get_nowait()
-            except queue.Empty:
-                break
-            self.checks_running.discard(name)
-            tab = self.email_tab if name == "email" else self.sms_tab
-            tab.show_result(result)
-        if self.winfo_exists():
-            self.after(POLL_MS, self._poll_results)
+        self.checks[name] = run_in_background(
+            self, check, on_done=tab.show_result, on_error=failed,
+            disable=(tab.check_button,), name=f"check-{name}",
+        )  # fmt: skip
 
 
 class _Tab(ttk.Frame):
@@ -237,7 +219,6 @@ class _Tab(ttk.Frame):
         secret = (
             self.password_for_check(self.password_title) if self.needs_password(settings) else None
         )
-        self.check_button.configure(state="disabled")
         self.result_label.configure(text="Проверка…", bootstyle="secondary")
         self.window.run_check(self.name, lambda: self.run_check(settings, secret))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ from avtoprokat_mail.sending.setup import SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
+from avtoprokat_mail.ui.background import report_exception, run_in_background
 from avtoprokat_mail.ui.dialogs import center_on_parent
 
 
@@ -169,20 +168,17 @@ class StartDialog(ttk.Toplevel):
         except SetupError as error:
             self.cost_label.configure(text=f"Стоимость не известна: {error}")
             return
-        answers: queue.Queue[str] = queue.Queue()
-        gateway = setup.gateway
-        threading.Thread(
-            target=lambda: answers.put(cost_line(gateway, self.plan)), daemon=True
-        ).start()
-        self._await_cost(answers, self.cost_label)
+        gateway, plan, label = setup.gateway, self.plan, self.cost_label
 
-    def _await_cost(self, answers: queue.Queue[str], label: ttk.Label) -> None:
-        if not self.winfo_exists() or not label.winfo_exists():
-            return
-        try:
-            label.configure(text=answers.get_nowait())
-        except queue.Empty:
-            self.after(100, self._await_cost, answers, label)
+        def failed(error: BaseException) -> None:
+            label.configure(text=f"Стоимость не известна: {error}")
+            report_exception(label, error)
+
+        # Tied to this summary's label: a replan draws a new one, and this answer is dropped.
+        run_in_background(
+            label, lambda: cost_line(gateway, plan),
+            on_done=lambda line: label.configure(text=line), on_error=failed, name="sms-cost",
+        )  # fmt: skip
 
     def _skipped(self, body: ttk.Frame) -> None:
         reasons = ", ".join(f"{reason} — {count}" for reason, count in

@@ -1,33 +1,30 @@
-"""The template record form ("Сообщение рассылки"), as the seed describes it, plus a preview."""
+"""The template record form ("Сообщение рассылки"), as the seed describes it, plus a preview.
+
+The form holds the fields, the placeholder buttons and the attachments; the preview
+(ui/template_preview.py) and the test send (ui/testsend_panel.py) are frames of their own.
+"""
 
 from __future__ import annotations
 
-import queue
 import re
 import sqlite3
-import threading
 import tkinter as tk
 from collections.abc import Callable
-from itertools import islice
 
 import ttkbootstrap as ttk
 
 from avtoprokat_mail.credentials import PasswordStore
-from avtoprokat_mail.model import Channel, Client, Template
-from avtoprokat_mail.placeholders import PLACEHOLDERS, missing_fields, placeholder, render
-from avtoprokat_mail.sending.checks import CheckResult
-from avtoprokat_mail.sending.setup import SetupError
-from avtoprokat_mail.sending.sms.segments import sms_length
-from avtoprokat_mail.sending.template_check import check_template, unknown_placeholder_messages
-from avtoprokat_mail.sending.testsend import prepare_test, send_test_sms, send_to_self
-from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.model import Template
+from avtoprokat_mail.placeholders import PLACEHOLDERS, placeholder
+from avtoprokat_mail.sending.template_check import check_template
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.desktop import OpenFileError, open_with_default_app
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
 from avtoprokat_mail.ui.formatting import format_time
+from avtoprokat_mail.ui.template_preview import TemplatePreview
+from avtoprokat_mail.ui.testsend_panel import SendTestPanel
 
-PREVIEW_CLIENTS_LIMIT = 500  # the preview picks from the marked clients, or the first ones
 # A placeholder's default ends at "%" and cannot span lines (see placeholders.py).
 _DEFAULT_FORBIDDEN = re.compile(r"[%\r\n\v\f\x85\u2028\u2029]")
 
@@ -53,7 +50,6 @@ class TemplateForm(ttk.Toplevel):
         self._refresh_pending = False
         self._readonly_vars: list[tk.StringVar] = []
         self._build()
-        self._load_preview_clients()
         self.last_field: tk.Widget = self.body_text
         self.refresh_preview()
         self.bind("<Escape>", lambda _e: self.destroy())
@@ -184,34 +180,16 @@ class TemplateForm(ttk.Toplevel):
         self.attachment_vars.append(var)
 
     def _build_preview(self, form: ttk.Frame) -> None:
+        """The preview for a chosen client, and under it the test send to that client."""
         box = ttk.Labelframe(form, text="Как сообщение увидит клиент", padding=8)
         box.grid(row=8, column=0, columnspan=2, sticky="nsew", pady=(10, 0))
         form.rowconfigure(8, weight=1)
-        line = ttk.Frame(box)
-        line.pack(fill="x")
-        ttk.Label(line, text="Клиент:").pack(side="left")
-        self.preview_client_var = tk.StringVar(self)
-        self.preview_client_box = ttk.Combobox(
-            line, textvariable=self.preview_client_var, state="readonly", width=60
+        self.preview = TemplatePreview(box, self.conn, self.counter_label, self._schedule_refresh)
+        self.preview.pack(fill="both", expand=True)
+        self.test_send = SendTestPanel(
+            box, self.conn, self.passwords, template=self.collect, client=self.preview.client
         )
-        self.preview_client_box.pack(side="left", padx=(6, 0), fill="x", expand=True)
-        self.preview_client_var.trace_add("write", lambda *_: self._schedule_refresh())
-        self.preview_text = tk.Text(box, height=7, wrap="word", font="TkTextFont")
-        self.preview_text.pack(fill="both", expand=True, pady=(6, 0))
-        self.preview_text.configure(state="disabled")
-        self.warning_label = ttk.Label(box, text="", bootstyle="warning", wraplength=640)
-        self.warning_label.pack(anchor="w")
-        line = ttk.Frame(box)
-        line.pack(fill="x", pady=(4, 0))
-        self.send_self_button = ttk.Button(
-            line, text="Отправить себе", bootstyle="info-outline", command=self.send_to_self
-        )
-        self.send_self_button.pack(side="left")
-        ttk.Label(line, text="SMS на номер:").pack(side="left", padx=(12, 0))
-        self.test_number_var = tk.StringVar(self)
-        ttk.Entry(line, textvariable=self.test_number_var, width=16).pack(side="left", padx=(4, 0))
-        self.send_self_label = ttk.Label(box, text="", wraplength=620, justify="left")
-        self.send_self_label.pack(anchor="w")
+        self.test_send.pack(fill="x")
 
     def _build_buttons(self, form: ttk.Frame) -> None:
         self.message_label = ttk.Label(form, text="", bootstyle="danger", wraplength=640)
@@ -295,34 +273,6 @@ class TemplateForm(ttk.Toplevel):
         )
 
     # --- preview ------------------------------------------------------------------------------
-    def _load_preview_clients(self) -> None:
-        # The marked clients are the ones the template goes to; the first of them is shown.
-        rows = list(
-            islice(client_store.iter_rows(self.conn, marked_only=True), PREVIEW_CLIENTS_LIMIT)
-        )
-        if not rows:
-            rows = list(islice(client_store.iter_rows(self.conn), PREVIEW_CLIENTS_LIMIT))
-        self.preview_clients = [client_store.client_from_row(row) for row in rows]
-        labels = [self._client_label(c) for c in self.preview_clients]
-        self.preview_client_box.configure(values=labels)
-        if labels:
-            self.preview_client_var.set(labels[0])
-
-    @staticmethod
-    def _client_label(client: Client) -> str:
-        contact = client.email or client.mobile or "нет контакта"
-        name = client.display_name or client.organization or f"клиент {client.id}"
-        return f"{name} — {contact}"
-
-    def preview_client(self) -> Client:
-        """The chosen client, or an example one when the directory is empty."""
-        labels = list(self.preview_client_box.cget("values"))
-        chosen = self.preview_client_var.get()
-        if chosen in labels:
-            return self.preview_clients[labels.index(chosen)]
-        return Client(surname="Иванов", name="Иван Петрович", position="Директор",
-                      organization="ООО «Пример»", email="ivanov@example.com")  # fmt: skip
-
     def _on_body_modified(self, _event: tk.Event) -> None:
         if self.body_text.edit_modified():
             self.body_text.edit_modified(False)
@@ -334,75 +284,14 @@ class TemplateForm(ttk.Toplevel):
             self.after_idle(self.refresh_preview)
 
     def refresh_preview(self) -> None:
-        """Show the message as the chosen client will get it, the SMS size and any unknowns."""
+        """Show the message as the chosen client will get it; the subject only for email."""
         self._refresh_pending = False
         if not self.winfo_exists():
             return
-        template, client = self.collect(), self.preview_client()
-        body = render(template.body, client)
-        if template.sms:
-            shown = body
-            self.counter_label.configure(text=sms_length(body).describe())
-            self.subject_entry.configure(state="disabled")
-            self.send_self_button.configure(text="Отправить SMS на номер")
-        else:
-            shown = f"Тема: {render(template.subject, client, header=True)}\n\n{body}"
-            self.counter_label.configure(text="")
-            self.subject_entry.configure(state="normal")
-            self.send_self_button.configure(text="Отправить себе")
-        self.preview_text.configure(state="normal")
-        self.preview_text.delete("1.0", "end")
-        self.preview_text.insert("1.0", shown)
-        self.preview_text.configure(state="disabled")
-        warnings = unknown_placeholder_messages(template)
-        used = template.body if template.sms else f"{template.subject}\n{template.body}"
-        if missing := missing_fields(used, client):
-            names = ", ".join(f"«{name}»" for name in missing)
-            warnings.append(f"У этого клиента не заполнено: {names} — в сообщении там будет пусто.")
-        self.warning_label.configure(text="\n".join(warnings))
-
-    # --- the test send ---------------------------------------------------------------------------
-    def send_to_self(self) -> None:
-        """«Отправить себе»: this client's message to the sender, sent off the Tk thread."""
         template = self.collect()
-        channel = Channel.SMS if template.sms else Channel.EMAIL
-        number = self.test_number_var.get().strip()
-        if template.sms and not number:
-            self.send_self_label.configure(
-                text="Для SMS введите номер телефона, на который отправить проверку.",
-                bootstyle="warning",
-            )
-            return
-        try:
-            setup = prepare_test(self.conn, self.passwords, channel)
-        except SetupError as error:
-            self.send_self_label.configure(text=str(error), bootstyle="danger")
-            return
-        client = self.preview_client()
-        self.send_self_button.configure(state="disabled")
-        self.send_self_label.configure(text="Отправка…", bootstyle="secondary")
-        results: queue.Queue[CheckResult] = queue.Queue()
-
-        def work() -> None:
-            if template.sms:
-                results.put(send_test_sms(setup, template, client, number))
-            else:
-                results.put(send_to_self(setup, template, client))
-
-        threading.Thread(target=work, daemon=True).start()
-        self._await_test_result(results)
-
-    def _await_test_result(self, results: queue.Queue[CheckResult]) -> None:
-        try:
-            result = results.get_nowait()
-        except queue.Empty:
-            if self.winfo_exists():
-                self.after(100, self._await_test_result, results)
-            return
-        self.send_self_button.configure(state="normal")
-        self.send_self_label.configure(
-            text=result.message, bootstyle="success" if result.ok else "danger"
-        )
+        self.preview.show(template)
+        self.subject_entry.configure(state="disabled" if template.sms else "normal")
+        self.test_send.show_channel(template.sms)
 
     # --- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:
