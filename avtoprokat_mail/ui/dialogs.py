@@ -1,7 +1,7 @@
 """Small modal dialogs with Russian buttons.
 
 ttkbootstrap's Messagebox translates its button texts and returns them, so its answers
-depend on the locale (DESIGN.md). These dialogs return plain values, and tests find an open
+depend on the locale. These dialogs return plain values, and tests find an open
 one with :func:`open_dialog` and press its buttons like a user would.
 """
 

@@ -38,7 +38,7 @@ class TemplateForm(ttk.Toplevel):
         conn: sqlite3.Connection,
         template: Template | None,
         on_saved: Callable[[int], None],
-        passwords: PasswordStore | None = None,
+        passwords: PasswordStore,
     ) -> None:
         top = parent.winfo_toplevel()
         title = "Новое сообщение рассылки" if template is None else "Сообщение рассылки"
@@ -46,7 +46,7 @@ class TemplateForm(ttk.Toplevel):
         self.conn = conn
         self.template = template or Template()
         self.on_saved = on_saved
-        self.passwords = passwords or PasswordStore()
+        self.passwords = passwords  # the program's one store
         self._refresh_pending = False
         self._readonly_vars: list[tk.StringVar] = []
         self._build()
