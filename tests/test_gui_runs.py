@@ -298,3 +298,68 @@ def test_speed_is_shown_only_once_meaningful(session, pause):
         window.pause_button.invoke()
     wait_until_ended(window)
     assert (window.labels["speed"].cget("text"), window.labels["left"].cget("text")) == ("—", "—")
+
+
+def test_at_the_daily_limit_the_window_counts_down_and_goes_on_by_itself(session):
+    from avtoprokat_mail.model import Channel, Delivery, Route, Run, Template
+    from avtoprokat_mail.storage.runs import DAY
+
+    conn = session.conn
+    settings = load_email_settings(conn)
+    settings.daily_limit = MARKED
+    save_email_settings(conn, settings)
+    # Yesterday's run through the same mailbox used all but one of today's messages; they
+    # leave the 24-hour window in three seconds.
+    old = run_store.create_run(
+        conn, Run.of(Template(subject="Вчера", body="…"), Route.direct(Channel.EMAIL)),
+        [Delivery(position=n, recipient=f"old{n}@avtoprokat-test.ru") for n in range(1, MARKED)],
+    )  # fmt: skip
+    conn.execute(
+        "UPDATE deliveries SET status = 'sent', mailbox = ?, sent_at = ? WHERE run_id = ?",
+        (settings.sender_address.casefold(), time.time() - DAY + 3, old),
+    )
+
+    press_start(session).start_button.invoke()
+    window = the_progress_window(session)
+    deadline = time.monotonic() + 10
+    while not window.waiting_until and time.monotonic() < deadline:
+        pump(session.root, 0.05)
+    pump(session.root, 0.1)
+    text = window.status_label.cget("text")
+    assert text.startswith("Дневной лимит ящика исчерпан: продолжим в "), text
+    assert "(через " in text and " с)" in text
+    assert "не больше" in window.reason_label.cget("text")
+    assert str(window.pause_button.cget("state")) == "disabled"
+    assert len(session.server.handler.envelopes) == 1
+
+    wait_until_ended(window)  # nobody presses anything: the window goes on by itself
+    assert window.final.status is RunStatus.FINISHED
+    assert received(session) == Counter(EVERYONE)
+    mailboxes = {
+        d.mailbox for d in run_store.deliveries(conn, window.run_id, [DeliveryStatus.SENT])
+    }
+    assert mailboxes == {settings.sender_address.casefold()}
+    assert window.report.tree.item(window.report.tree.get_children()[0], "values")[5] in mailboxes
+
+
+def test_the_countdown_reads_as_a_person_would_say_it():
+    from datetime import datetime
+
+    from avtoprokat_mail.ui.progress_window import waiting_text
+
+    now = datetime(2026, 12, 2, 8, 53).timestamp()
+    assert waiting_text(now + 5 * 3600 + 12 * 60, now) == "продолжим в 14:05 (через 5 ч 12 мин)"
+    assert waiting_text(now + 7 * 60 + 30, now) == "продолжим в 09:00 (через 7 мин)"
+    assert waiting_text(now + 40, now) == "продолжим в 08:53 (через 40 с)"
+    assert waiting_text(now + 20 * 3600, now) == "продолжим в 03.12 в 04:53 (через 20 ч 0 мин)"
+
+
+def test_the_start_summary_says_how_the_daily_limit_spreads_the_run(session):
+    settings = load_email_settings(session.conn)
+    settings.daily_limit = 5
+    save_email_settings(session.conn, settings)
+    dialog = press_start(session)
+    text = dialog.schedule_label.cget("text")
+    address = settings.sender_address.casefold()
+    assert f"через {address}: 5 в ближайшие сутки" in text
+    assert f"ещё {MARKED - 5} ждут дневного лимита ящиков: рассылка закончится около" in text

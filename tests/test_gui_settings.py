@@ -66,14 +66,16 @@ def fill_email(tab, settings: EmailSettings, password: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("preset", "host", "port", "security"),
+    ("preset", "host", "port", "security", "daily"),
     [
-        ("mail.ru", "smtp.mail.ru", "465", "SSL/TLS"),
-        ("Яндекс", "smtp.yandex.ru", "465", "SSL/TLS"),
-        ("Gmail", "smtp.gmail.com", "587", "STARTTLS"),
+        ("mail.ru", "smtp.mail.ru", "465", "SSL/TLS", "0"),
+        ("Яндекс", "smtp.yandex.ru", "465", "SSL/TLS", "500"),
+        ("Gmail", "smtp.gmail.com", "587", "STARTTLS", "500"),
     ],
 )
-def test_preset_fills_server_port_and_security(session, preset, host, port, security):
+def test_preset_fills_server_port_security_and_daily_limit(
+    session, preset, host, port, security, daily
+):
     tab = open_settings(session).email_tab
     tab.sender_address_var.set("office@mail.ru")
     tab.preset_var.set(preset)
@@ -83,6 +85,7 @@ def test_preset_fills_server_port_and_security(session, preset, host, port, secu
         port,
         security,
     )
+    assert tab.daily_limit_var.get() == daily  # the provider's own figure
     assert tab.auth_var.get() is True
     assert tab.user_var.get() == "office@mail.ru"
 
@@ -97,6 +100,7 @@ def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyrin
     tab.sender_address_var.set("office@mail.ru")
     tab.user_var.set("office@mail.ru")
     tab.per_minute_var.set("20")
+    tab.daily_limit_var.set("450")
     tab.password_var.set(PASSWORD)
     window.notebook.select(window.sms_tab)
     window.sms_tab.provider_var.set("SMSC.ru")
@@ -108,6 +112,7 @@ def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyrin
     stored = load_email_settings(session.conn)
     assert (stored.host, stored.port, stored.security) == ("smtp.mail.ru", 465, Security.SSL)
     assert stored.sender_name == "Автопрокат «Север»" and stored.per_minute == 20
+    assert stored.daily_limit == 450
     assert load_sms_settings(session.conn).provider is SmsProvider.SMSC
     assert PasswordStore().get(smtp_account(stored)) == PASSWORD
     session.conn.execute("PRAGMA wal_checkpoint(FULL)")

@@ -7,8 +7,10 @@ The engine runs on a worker thread and never touches Tk (ui/background.py): its
 from __future__ import annotations
 
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import ttkbootstrap as ttk
@@ -31,9 +33,27 @@ STATUS_TEXT = {
     RunStatus.CANCELLED: "Рассылка отменена",
     RunStatus.STOPPED: "Рассылка остановлена",
     RunStatus.INTERRUPTED: "Рассылка прервана (программа закрылась во время отправки)",
+    RunStatus.WAITING: "Дневной лимит ящика исчерпан",
 }
 NOT_SENT = (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN, DeliveryStatus.PENDING)
 TEST_NOTE = " (тестовая: письма записаны в папку, клиентам ничего не отправлено)"
+
+
+def waiting_text(resume_at: float, now: float) -> str:
+    """«продолжим в 14:05 (через 5 ч 12 мин)»; another day's date when it is not today."""
+    when = datetime.fromtimestamp(resume_at)
+    at = when.strftime("%H:%M")
+    if when.date() != datetime.fromtimestamp(now).date():
+        at = when.strftime("%d.%m в %H:%M")
+    left = max(int(resume_at - now), 0)
+    hours, minutes = divmod(left // 60, 60)
+    if hours:
+        span = f"{hours} ч {minutes} мин"
+    elif minutes:
+        span = f"{minutes} мин"
+    else:
+        span = f"{left} с"
+    return f"продолжим в {at} (через {span})"
 
 
 def _title(run: Run) -> str:
@@ -64,6 +84,7 @@ class ProgressWindow(ttk.Toplevel):
         super().__init__(title=_title(self.run), master=top, transient=top, minsize=(560, 0))
         self.on_finished, self.retry_delays = on_finished, retry_delays
         self.final: Progress | None = None
+        self.waiting_until = 0.0  # Unix time a waiting run goes on at; 0 while it is not waiting
         self.campaign = None
         self.worker: threading.Thread | None = None
         self._build()
@@ -147,6 +168,20 @@ class ProgressWindow(ttk.Toplevel):
         status = STATUS_TEXT.get(p.status, p.status.value)
         self.status_label.configure(text=status + (TEST_NOTE if self.run.test else ""))
         self.pause_button.configure(text="Продолжить" if p.status is RunStatus.PAUSED else "Пауза")
+        waiting = p.status is RunStatus.WAITING and p.resume_at > 0
+        self.pause_button.configure(state="disabled" if waiting else "normal")
+        self.reason_label.configure(text=p.reason if waiting else "")
+        was_waiting, self.waiting_until = self.waiting_until, p.resume_at if waiting else 0.0
+        if waiting and not was_waiting:
+            self._count_down()
+
+    def _count_down(self) -> None:
+        """While the run waits for its mailbox: «продолжим в 14:05 (через 5 ч 12 мин)»."""
+        if not self.waiting_until or self.final is not None or not self.winfo_exists():
+            return
+        countdown = waiting_text(self.waiting_until, time.time())
+        self.status_label.configure(text=f"{STATUS_TEXT[RunStatus.WAITING]}: {countdown}")
+        self.after(1000, self._count_down)
 
     def _finish(self, final: Progress, *, notify: bool = True) -> None:
         self.final = final
@@ -224,7 +259,8 @@ class ReportFrame(ttk.Frame):
     """The per-recipient report under the counters, shown when the run ends."""
 
     COLUMNS = (("position", "№", 50), ("recipient", "Получатель", 220), ("name", "Клиент", 180),
-               ("status", "Результат", 140), ("reply", "Ответ сервера", 320))  # fmt: skip
+               ("status", "Результат", 140), ("reply", "Ответ сервера", 320),
+               ("mailbox", "Ящик отправителя", 180))  # fmt: skip
 
     def __init__(self, window: ProgressWindow, parent: ttk.Frame) -> None:
         super().__init__(parent)
@@ -305,7 +341,8 @@ class ReportFrame(ttk.Frame):
         for d in rows[start : start + REPORT_BATCH]:
             name = " ".join(filter(None, (d.surname, d.name)))
             status = DELIVERY_STATUS_LABELS[d.status]
-            self.tree.insert("", "end", values=(d.position, d.recipient, name, status, d.reply))
+            values = (d.position, d.recipient, name, status, d.reply, d.mailbox)
+            self.tree.insert("", "end", values=values)
         if start + REPORT_BATCH < len(rows):
             self.after(1, self._insert_batch, rows, start + REPORT_BATCH, generation)
 

@@ -258,6 +258,9 @@ class EmailTab(_Tab):
         self.per_minute_var = self.entry(
             "Писем в минуту (0 — без ограничения):", str(s.per_minute), width=8
         )
+        self.daily_limit_var = self.entry(
+            "Писем в сутки с этого ящика (0 — без ограничения):", str(s.daily_limit), width=8
+        )
         hint = ttk.Label(self, text=APP_PASSWORD_HINT, wraplength=560, bootstyle="info")
         hint.grid(row=self.row, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.row += 1
@@ -280,6 +283,7 @@ class EmailTab(_Tab):
         self.port_var.set(str(preset.port))
         self.security_var.set(SECURITY_NAMES[preset.security])
         self.auth_var.set(True)
+        self.daily_limit_var.set(str(preset.daily_limit))  # the provider's own figure
         if not self.user_var.get() and self.sender_address_var.get():
             self.user_var.set(self.sender_address_var.get())
 
@@ -296,6 +300,7 @@ class EmailTab(_Tab):
             user=self.user_var.get().strip(),
             per_minute=_number(self.per_minute_var.get(), "Писем в минуту"),
             timeout=_number(self.timeout_var.get(), "Тайм-аут"),
+            daily_limit=_number(self.daily_limit_var.get(), "Писем в сутки"),
         )
 
     @staticmethod

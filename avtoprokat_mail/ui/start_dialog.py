@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import ttkbootstrap as ttk
@@ -74,6 +75,7 @@ class StartDialog(ttk.Toplevel):
             self.cost_label = ttk.Label(body, text="Стоимость: спрашиваю шлюз…", wraplength=620)
             self.cost_label.pack(anchor="w")
             self._ask_cost()
+        self._schedule(body)
         self._repeats(body)
         self._incomplete(body)
         if plan.taken_over:
@@ -90,6 +92,26 @@ class StartDialog(ttk.Toplevel):
         )
         self.problem_label.pack(anchor="w", pady=(8, 0))
         self._buttons(body)
+
+    def _schedule(self, body: ttk.Frame) -> None:
+        """Through which mailbox the messages go today, and when a limited run will end."""
+        self.schedule_label = None
+        plan = self.plan
+        if plan.channel is not Channel.EMAIL or not plan.recipients:
+            return
+        schedule = self.mailer.schedule(plan)
+        if len(schedule.today) < 2 and not schedule.later:
+            return  # one mailbox with room for everyone: nothing worth saying
+        lines = [f"через {address}: {count} в ближайшие сутки" for address, count in schedule.today]
+        if schedule.later:
+            when = datetime.fromtimestamp(schedule.ends_at).strftime("%d.%m.%Y %H:%M")
+            lines.append(
+                f"ещё {schedule.later} ждут дневного лимита ящиков: рассылка закончится около "
+                f"{when} (окно рассылки дождётся и продолжит само)"
+            )
+        self.schedule_label = ttk.Label(body, text="\n".join(lines), wraplength=620,
+                                        justify="left")  # fmt: skip
+        self.schedule_label.pack(anchor="w", pady=(4, 0))
 
     def _repeats(self, body: ttk.Frame) -> None:
         """How many already got this template, and the choice to send to them again."""
