@@ -40,7 +40,15 @@ def imports_of(name: str) -> tuple[set[str], set[str]]:
     """(package modules, outside top-level packages) that ``name`` imports, anywhere in it."""
     inside, outside = set(), set()
     tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    type_only = {  # imports under "if TYPE_CHECKING:" run only in a type checker
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for inner in ast.walk(node)
+    }
     for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -270,3 +270,35 @@ def test_cancel_keeps_the_stored_settings(session):
     window.email_tab.host_var.set("smtp.yandex.ru")
     window.cancel_button.invoke()
     assert load_email_settings(session.conn) == EmailSettings()
+
+
+def test_more_mailboxes_are_added_with_their_password_in_the_store_and_removed(session):
+    from avtoprokat_mail.storage.settings import list_mailboxes
+
+    tab = open_settings(session).mailboxes_tab
+    tab.vars["address"].set("sales@yandex.ru")
+    tab.vars["preset"].set("Яндекс")
+    tab.vars["password"].set(PASSWORD)
+    pump(session.root)
+    assert (tab.vars["host"].get(), tab.vars["limit"].get()) == ("smtp.yandex.ru", "500")
+    tab.add_button.invoke()
+
+    ((mailbox_id, stored),) = list_mailboxes(session.conn)
+    assert (stored.sender_address, stored.host, stored.port, stored.daily_limit) == (
+        "sales@yandex.ru", "smtp.yandex.ru", 465, 500
+    )  # fmt: skip
+    assert stored.user == "sales@yandex.ru"  # the address, when no login is typed
+    assert PasswordStore().get(smtp_account(stored)) == PASSWORD
+    assert tab.vars["password"].get() == ""
+    assert [tab.tree.item(i, "values")[0] for i in tab.tree.get_children()] == ["sales@yandex.ru"]
+    assert "добавлен" in tab.result_label.cget("text")
+
+    tab.vars["address"].set("не адрес")
+    tab.vars["host"].set("smtp.mail.ru")
+    tab.add_button.invoke()
+    assert "Email отправителя" in tab.result_label.cget("text")
+    assert len(list_mailboxes(session.conn)) == 1
+
+    tab.tree.selection_set(str(mailbox_id))
+    tab.remove_button.invoke()
+    assert list_mailboxes(session.conn) == [] and tab.tree.get_children() == ()

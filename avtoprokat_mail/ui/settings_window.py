@@ -41,6 +41,7 @@ from avtoprokat_mail.storage.settings import (
 )
 from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
 from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
+from avtoprokat_mail.ui.mailboxes_tab import MailboxesTab
 from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
 
 
@@ -59,7 +60,9 @@ class SettingsWindow(ttk.Toplevel):
         self.notebook.pack(fill="both", expand=True, padx=10, pady=(10, 0))
         self.email_tab = EmailTab(self.notebook, self)
         self.sms_tab = SmsTab(self.notebook, self)
+        self.mailboxes_tab = MailboxesTab(self.notebook, self)
         self.notebook.add(self.email_tab, text="EMail")
+        self.notebook.add(self.mailboxes_tab, text="Ещё ящики")
         self.notebook.add(self.sms_tab, text="SMS")
         self._build_buttons()
         self.bind("<Escape>", lambda _e: self.destroy())
