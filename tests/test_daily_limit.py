@@ -300,6 +300,7 @@ def test_a_mailbox_that_fails_its_login_is_left_out_and_the_other_goes_on(
 
     assert (final.status, final.sent, final.pending) == (RunStatus.WAITING, 2, 1)
     assert bad.handler.envelopes == []
+    assert "Ящик sales@avtoprokat.ru не использовался" in final.reason  # said, with the reason
     assert _from_addresses(good) == {"office@avtoprokat.ru": 2}
 
 

@@ -461,18 +461,25 @@ class Campaign:
                 conn, run_store.deliveries(conn, self.run_id, [DeliveryStatus.PENDING]), build
             )
         except _Stop as stop:
-            run_store.set_status(
-                conn, self.run_id, stop.status, stop.reason, resume_at=stop.resume_at
-            )
-            return self._report(conn, stop.status, reason=stop.reason, resume_at=stop.resume_at)
+            reason = self._with_left_out(stop.reason)
+            run_store.set_status(conn, self.run_id, stop.status, reason, resume_at=stop.resume_at)
+            return self._report(conn, stop.status, reason=reason, resume_at=stop.resume_at)
         finally:
             self._close_all()
-        run_store.set_status(conn, self.run_id, RunStatus.FINISHED)
+        reason = self._with_left_out("")
+        run_store.set_status(conn, self.run_id, RunStatus.FINISHED, reason)
         if run.template_id is not None and not run.test:
             template_store.mark_sent(
                 conn, run.template_id, run_store.finished_time(conn, self.run_id)
             )
-        return self._report(conn, RunStatus.FINISHED)
+        return self._report(conn, RunStatus.FINISHED, reason=reason)
+
+    def _with_left_out(self, reason: str) -> str:
+        """``reason``, and a line for each mailbox the run went without while others went on."""
+        if len(self.mailboxes) < 2 or all(m.out for m in self.mailboxes):
+            return reason  # one mailbox, or none left: the reason says it already
+        notes = [f"Ящик {m.address} не использовался: {m.out}" for m in self.mailboxes if m.out]
+        return "\n".join(filter(None, [reason, *notes]))
 
     def _builder(self, run: Run) -> Callable[[Delivery, Mailbox], object]:
         template = run.template()
