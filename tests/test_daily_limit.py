@@ -8,6 +8,7 @@ never goes past the limit: at the limit the run waits (in the window) or ends as
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections import Counter
@@ -377,3 +378,25 @@ def test_a_spam_refusal_stops_the_run_with_the_servers_words_instead_of_failing_
     assert "спам" in final.reason.casefold()
     assert "Message rejected under suspicion of SPAM" in final.reason
     assert run_store.get_run(db, run_id).status is RunStatus.STOPPED  # to be continued later
+
+
+def test_a_rate_refusal_slows_the_mailbox_down_and_the_message_goes_later(
+    db, database, faulty_server, monkeypatch
+):
+    from avtoprokat_mail.sending import smtp
+
+    monkeypatch.setattr(smtp, "RATE_FIRST_PAUSE", 0.2)
+    server = faulty_server(FaultyHandler())
+    run_id, everyone = new_run(db, 4)
+    too_many = "451 4.7.1 Too many messages, slow down"
+    server.handler.refuse_once = {everyone[1]: too_many}
+    campaign = engine(database, run_id, server, MovingClock())
+    transport = campaign.mailboxes[0].transport
+
+    final = campaign.run()
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 4)
+    assert per_recipient(server.handler.envelopes) == Counter(everyone)
+    gaps = [b - a for a, b in itertools.pairwise(server.handler.arrivals)]
+    assert max(gaps) >= 0.15  # the retry and the message after it waited the pause
+    assert transport.pause < 0.2  # halved back after each success

@@ -16,6 +16,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import time
 from base64 import b64encode
 from enum import Enum
 
@@ -51,6 +52,8 @@ class FailureKind(Enum):
     DISCONNECTED = "disconnected"  # the server closed the connection (or replied 421)
     PROTOCOL = "protocol"  # any other error reply of the server
 
+
+RATE_FIRST_PAUSE, RATE_MAX_PAUSE = 2.0, 60.0  # seconds between messages after "too many"
 
 # Refusals that concern the whole run: continuing would meet the same refusal for everyone.
 _STOP_THE_RUN = frozenset({ReplyKind.SPAM, ReplyKind.SIZE, ReplyKind.POLICY, ReplyKind.SENDER})
@@ -380,6 +383,10 @@ class SmtpTransport:
         self._context = context
         self._smtp: smtplib.SMTP | None = None
         self._sender = wire_address(settings.sender_address)
+        # "Too many, slow down" (a rate refusal) keeps a pause between messages from then on:
+        # doubled at each such refusal, halved after each accepted message.
+        self.pause = 0.0
+        self._last_message = 0.0
 
     def open(self) -> None:
         self._connect()
@@ -399,6 +406,7 @@ class SmtpTransport:
         return self._smtp
 
     def send(self, delivery: Delivery, payload: object) -> str:
+        self._last_message = time.monotonic()
         smtp = self._smtp or self._connect()
         watch = _DataWatch(smtp)
         try:
@@ -435,6 +443,7 @@ class SmtpTransport:
                     f"{MAYBE_DELIVERED} {lost.reply}", uncertain=True, connection=True
                 ) from None
             raise lost from None
+        self.pause = self.pause / 2 if self.pause >= RATE_FIRST_PAUSE / 4 else 0.0
         return watch.reply or "250 принято сервером"
 
     def _refusal(self, code: int, text: bytes | str, stage: str) -> DeliveryError:
@@ -447,6 +456,8 @@ class SmtpTransport:
         refusal fails that recipient; a 4xx is tried again later (421: the server hung up).
         """
         refusal = classify(code, text, stage=stage)
+        if refusal.kind is ReplyKind.RATE:
+            self.pause = min(max(self.pause * 2, RATE_FIRST_PAUSE), RATE_MAX_PAUSE)
         if refusal.kind is ReplyKind.SENDING_QUOTA:
             self._drop()
             return DeliveryError(refusal.explain(), quota=True)
@@ -473,8 +484,10 @@ class SmtpTransport:
         return DeliveryError(problem.message, temporary=True, connection=True)
 
     def ready_in(self) -> float:
-        """The server sets no pace of its own here: the per-minute limit is the engine's."""
-        return 0.0
+        """The rest of the pause a rate refusal asked for (0 at full speed)."""
+        if not self.pause:
+            return 0.0
+        return max(0.0, self._last_message + self.pause - time.monotonic())
 
     def close(self) -> None:
         if self._smtp is not None:
