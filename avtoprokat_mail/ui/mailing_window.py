@@ -124,11 +124,7 @@ class MailingWindow(ttk.Toplevel):
         counts = run_store.status_counts_of(self.conn, [run.id for run in runs])
         for run in runs:
             c = counts[run.id]
-            status = (
-                self.mailer.state(run.id).status
-                if run.status.value in ("running", "paused")
-                else run.status
-            )
+            status = self.mailer.status_of(run)
             self.runs.insert("", "end", iid=str(run.id), values=(
                 run.id, format_time(run.started), run_status_text(status, run.test),
                 c[DeliveryStatus.SENT], c[DeliveryStatus.FAILED], c[DeliveryStatus.PENDING],
