@@ -278,6 +278,7 @@ class Delivery:
     run_id: int | None = None
     moved_to: int | None = None  # the later run that took this recipient over
     mailbox: str = ""  # the sender mailbox that handed the message over
+    message_id: str = ""  # the message's Message-ID: a bounce quoting it leads back here
 
     @property
     def display_name(self) -> str:

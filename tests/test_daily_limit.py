@@ -400,3 +400,18 @@ def test_a_rate_refusal_slows_the_mailbox_down_and_the_message_goes_later(
     gaps = [b - a for a, b in itertools.pairwise(server.handler.arrivals)]
     assert max(gaps) >= 0.15  # the retry and the message after it waited the pause
     assert transport.pause < 0.2  # halved back after each success
+
+
+def test_the_journal_keeps_each_messages_message_id(db, database, server):
+    """A bounce quotes the Message-ID of what it returns: the journal must know it."""
+    import email
+    from email import policy
+
+    run_id, _ = new_run(db, 3)
+    engine(database, run_id, server, MovingClock()).run()
+    received = {
+        email.message_from_bytes(e.content, policy=policy.default)["Message-ID"]
+        for e in server.handler.envelopes
+    }
+    journaled = {d.message_id for d in run_store.deliveries(db, run_id)}
+    assert received == journaled and len(received) == 3

@@ -340,3 +340,13 @@ def test_email_factory_bytes_equal_build_email(tmp_path, client, with_attachment
         assert _without_volatile(fast) == _without_volatile(built.as_bytes())
     else:  # SMTPUTF8 messages take the general path
         assert not isinstance(fast, bytes)
+
+
+def test_every_email_carries_list_unsubscribe_to_the_sender(template: Template) -> None:
+    from avtoprokat_mail.sending.message import EmailFactory
+
+    expected = "<mailto:office@avtoprokat.ru?subject=unsubscribe>"
+    assert _parse(build_email(template, CLIENT, SENDER, []))["List-Unsubscribe"] == expected
+    wire = EmailFactory(template, SENDER, []).build(CLIENT)
+    assert email.message_from_bytes(wire, policy=policy.default)["List-Unsubscribe"] == expected
+    assert build_email(template, CLIENT, None, [])["List-Unsubscribe"] is None  # no sender yet

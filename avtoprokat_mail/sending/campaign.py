@@ -338,6 +338,19 @@ def payload_sha256(attachment: Attachment) -> str:
     return hashlib.sha256(attachment.part.get_payload(decode=True)).hexdigest()
 
 
+def message_id_of(payload: object) -> str:
+    """The Message-ID of a built email (wire bytes or an EmailMessage); "" for an SMS."""
+    if isinstance(payload, bytes):
+        start = payload.find(b"\r\nMessage-ID: ")
+        if start < 0:
+            return ""
+        end = payload.find(b"\r\n", start + 2)
+        return payload[start + 14 : end].decode("ascii", "replace").strip()
+    if isinstance(payload, str):
+        return ""
+    return str(payload.get("Message-ID", "")).strip()
+
+
 def format_duration(seconds: float) -> str:
     """Time left as a person reads it: "4:05" or "1:02:30"."""
     minutes, secs = divmod(int(seconds), 60)
@@ -527,7 +540,8 @@ class Campaign:
                 mailbox = self._choose_mailbox(conn)
                 self._wait_for_rate(mailbox)
                 self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-                status, reply = self._deliver(conn, delivery, mailbox, build(delivery, mailbox))
+                payload = build(delivery, mailbox)
+                status, reply = self._deliver(conn, delivery, mailbox, payload)
             if status is DeliveryStatus.PENDING:
                 # Another run took this recipient over meanwhile: it is skipped here now.
                 status = DeliveryStatus.SKIPPED
@@ -551,8 +565,9 @@ class Campaign:
         for attempt in range(1, len(self.retry_delays) + 2):
             self._wait(mailbox.transport.ready_in())  # before the claim: a cancel sends nothing
             claimed = run_store.claim(
-                conn, self.run_id, delivery.position, attempt, mailbox.address, self.clock.now()
-            )
+                conn, self.run_id, delivery.position, attempt, mailbox.address,
+                self.clock.now(), message_id_of(payload),
+            )  # fmt: skip
             if not claimed:
                 return DeliveryStatus.PENDING, ""  # no longer this run's to send
             try:

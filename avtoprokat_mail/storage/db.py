@@ -235,6 +235,35 @@ def _v7_more_mailboxes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_mailbox_returns(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        -- What comes back to the sender's mailbox: consent to mailings (38-ФЗ), bounced
+        -- addresses, and where an opt-out came from.
+        ALTER TABLE clients ADD COLUMN consent TEXT NOT NULL DEFAULT '';  -- ISO date, '' = none
+        ALTER TABLE clients ADD COLUMN bounced INTEGER NOT NULL DEFAULT 0
+            CHECK (bounced IN (0, 1));
+        ALTER TABLE clients ADD COLUMN bounce_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE clients ADD COLUMN bounce_date TEXT NOT NULL DEFAULT '';
+        ALTER TABLE clients ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE clients ADD COLUMN opt_out_date TEXT NOT NULL DEFAULT '';
+        ALTER TABLE clients ADD COLUMN opt_out_source TEXT NOT NULL DEFAULT '';
+        -- Each message's Message-ID: a bounce quoting it leads back to its run and delivery.
+        ALTER TABLE deliveries ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id <> '';
+        -- Messages of the sender's INBOX already read by «Проверить почту», per account.
+        CREATE TABLE inbox_seen (
+            account     TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid         INTEGER NOT NULL,
+            kind        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (account, uidvalidity, uid)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 # Ordered migrations: entry N brings the schema from version N to N + 1. Never edit a released
 # entry; append a new one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -245,6 +274,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_run_history,
     _v6_mailbox_limits,
     _v7_more_mailboxes,
+    _v8_mailbox_returns,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

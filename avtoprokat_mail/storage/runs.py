@@ -22,7 +22,7 @@ _RUN_FIELDS = (
 )  # fmt: skip
 _DELIVERY_FIELDS = (
     "position", "recipient", "client_id", "surname", "name", "position_title", "organization",
-    "status", "time", "reply", "attempts", "run_id", "moved_to", "mailbox",
+    "status", "time", "reply", "attempts", "run_id", "moved_to", "mailbox", "message_id",
 )  # fmt: skip
 
 
@@ -55,7 +55,8 @@ def create_run(conn: sqlite3.Connection, run: Run, deliveries: Iterable[Delivery
             f"VALUES ({', '.join('?' * len(_DELIVERY_FIELDS))})",
             (
                 (d.position, d.recipient, d.client_id, d.surname, d.name, d.position_title,
-                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id, None, "")
+                 d.organization, d.status.value, d.time, d.reply, d.attempts, run.id, None, "",
+                 "")
                 for d in deliveries
             ),
         )  # fmt: skip
@@ -144,6 +145,7 @@ def claim(
     attempts: int,
     mailbox: str = "",
     now: float | None = None,
+    message_id: str = "",
 ) -> bool:
     """Take a pending delivery for sending ("sending" journaled); False when it is not pending.
 
@@ -153,8 +155,8 @@ def claim(
     """
     cursor = conn.execute(
         f"UPDATE deliveries SET status = 'sending', time = {_NOW}, attempts = ?, mailbox = ?, "
-        "sent_at = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
-        (attempts, mailbox, now if mailbox else None, run_id, position),
+        "sent_at = ?, message_id = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
+        (attempts, mailbox, now if mailbox else None, message_id, run_id, position),
     )
     return cursor.rowcount == 1
 
