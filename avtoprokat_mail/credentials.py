@@ -15,7 +15,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail
 from keyring.errors import KeyringError, PasswordDeleteError
 
-from avtoprokat_mail.model import EmailSettings, SmsSettings
+from avtoprokat_mail.model import EmailSettings, ImapSettings, SmsSettings
 
 SERVICE = "avtoprokat_mail"
 SMTP_PASSWORD_ENV = "AVTOPROKAT_MAIL_PASSWORD"
@@ -33,6 +33,14 @@ class CredentialsError(Exception):
 def smtp_account(settings: EmailSettings) -> str:
     """The credential-store name of the SMTP password: changes with the login and the server."""
     return f"smtp:{settings.user}@{settings.host}"
+
+
+IMAP_PASSWORD_ENV = "AVTOPROKAT_MAIL_IMAP_PASSWORD"
+
+
+def imap_account(imap: ImapSettings, email: EmailSettings) -> str:
+    """The credential-store account of the INBOX login (its own password, when one is set)."""
+    return f"imap:{imap.user or email.user}@{imap.host}"
 
 
 def sms_account(settings: SmsSettings) -> str:

@@ -112,6 +112,27 @@ class EmailSettings:
     daily_limit: int = 0  # messages from this mailbox in any 24 hours, 0 = no limit
 
 
+@dataclass(slots=True)
+class ImapSettings:
+    """Reading the sender's INBOX («Проверить почту»): bounces and unsubscribe replies.
+
+    The login is the SMTP one when ``user`` is empty; the password the SMTP one unless one is
+    stored for the IMAP account (see credentials.py).
+    """
+
+    host: str = ""  # «IMAP-сервер»
+    port: int = 993
+    security: Security = Security.SSL
+    user: str = ""
+
+
+IMAP_PRESETS: dict[str, str] = {  # SMTP server → its provider's IMAP server (port 993, SSL)
+    "smtp.mail.ru": "imap.mail.ru",
+    "smtp.yandex.ru": "imap.yandex.ru",
+    "smtp.gmail.com": "imap.gmail.com",
+}
+
+
 class SmsProvider(StrEnum):
     SMSRU = "smsru"
     SMSC = "smsc"

@@ -303,6 +303,18 @@ SMS_FIELDS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _optional_port(value: str) -> int:
+    return parse_integer(1, 65535, "порт IMAP")(value)
+
+
+IMAP_FIELDS: dict[str, Callable[[str], Any]] = {  # keys "email.imap_<field>"
+    "host": _optional_host,
+    "port": _optional_port,
+    "security": parse_choice(Security),
+    "user": parse_text,
+}
+
+
 def value_text(value: Any) -> str:
     """A settings value as it is stored and shown: 1/0 for flags, an enum's value."""
     if isinstance(value, bool):

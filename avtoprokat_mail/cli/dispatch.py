@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
-from avtoprokat_mail.cli import clients, runs, send, settings, templates
+from avtoprokat_mail.cli import clients, mailbox, runs, send, settings, templates
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
 from avtoprokat_mail.cli.parser import build_parser
@@ -38,6 +38,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         "settings": settings.run,
         "send": send.run,
         "runs": runs.run,
+        "mailbox": mailbox.run,
     }
     command = None if args.smoke else args.command
     context = Context(args)

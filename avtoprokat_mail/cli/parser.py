@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from avtoprokat_mail import __version__
-from avtoprokat_mail.cli import clients, runs, send, settings, templates
+from avtoprokat_mail.cli import clients, mailbox, runs, send, settings, templates
 
-GROUPS = (clients, templates, settings, send, runs)
+GROUPS = (clients, templates, settings, send, runs, mailbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,11 @@ from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
 from avtoprokat_mail.cli.output import add_format_option, write_rows
 from avtoprokat_mail.credentials import (
+    IMAP_PASSWORD_ENV,
     NO_SECURE_STORE,
     SMS_PASSWORD_ENV,
     SMTP_PASSWORD_ENV,
+    imap_account,
     resolve_password,
     sms_account,
     smtp_account,
@@ -21,6 +23,7 @@ from avtoprokat_mail.storage.settings import (
     delete_mailbox,
     list_mailboxes,
     load_email_settings,
+    load_imap_settings,
     load_sms_settings,
     set_setting,
     settings_items,
@@ -41,6 +44,9 @@ def register(commands) -> None:
     which.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
     which.add_argument(
         "--mailbox", type=int, metavar="N", help="пароль дополнительного ящика номер N"
+    )
+    which.add_argument(
+        "--imap", action="store_true", help="свой пароль для чтения почты по IMAP (иначе SMTP)"
     )
     test = settings.add_parser("test", help="проверить соединение (ничего не отправляет)")
     test.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
@@ -103,6 +109,8 @@ def _set_password(context: Context) -> int:
         raise UsageError("пустой пароль: передайте его на стандартный ввод")
     if sms:
         account = sms_account(load_sms_settings(conn))
+    elif context.args.imap:
+        account = imap_account(load_imap_settings(conn), load_email_settings(conn))
     elif context.args.mailbox is not None:
         account = smtp_account(_extra_mailbox(conn, context.args.mailbox))
     else:
@@ -118,7 +126,7 @@ def _test(context: Context) -> int:
         from avtoprokat_mail.sending.sms.providers import check_sms
 
         sms = load_sms_settings(conn)
-        result = check_sms(sms, resolve_password(store, sms_account(sms), SMS_PASSWORD_ENV))
+        results = [check_sms(sms, resolve_password(store, sms_account(sms), SMS_PASSWORD_ENV))]
     else:
         from avtoprokat_mail.sending.smtp import check_smtp
 
@@ -126,9 +134,16 @@ def _test(context: Context) -> int:
         if not email.host:
             raise UsageError("SMTP-сервер не задан: settings set email.host smtp.mail.ru")
         password = resolve_password(store, smtp_account(email), SMTP_PASSWORD_ENV)
-        result = check_smtp(email, password)
-    print(result.message)
-    return EXIT_OK if result.ok else EXIT_ERROR
+        results = [check_smtp(email, password)]
+        imap = load_imap_settings(conn)
+        if imap.host:  # the INBOX that «Проверить почту» reads: its login too
+            from avtoprokat_mail.sending.imap import check_imap
+
+            secret = resolve_password(store, imap_account(imap, email), IMAP_PASSWORD_ENV)
+            results.append(check_imap(imap, imap.user or email.user, secret or password))
+    for result in results:
+        print(result.message)
+    return EXIT_OK if all(result.ok for result in results) else EXIT_ERROR
 
 
 MAILBOX_COLUMNS = ("id", "sender_address", "host", "port", "security", "user", "daily_limit")

@@ -11,10 +11,11 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from avtoprokat_mail.model import EmailSettings, SmsSettings
+from avtoprokat_mail.model import IMAP_PRESETS, EmailSettings, ImapSettings, SmsSettings
 from avtoprokat_mail.storage.db import transaction
 from avtoprokat_mail.validation import (
     EMAIL_FIELDS,
+    IMAP_FIELDS,
     SMS_FIELDS,
     SettingsError,
     email_settings_problems,
@@ -24,6 +25,7 @@ from avtoprokat_mail.validation import (
 
 KEYS: dict[str, Callable[[str], Any]] = {
     **{f"email.{name}": parse for name, parse in EMAIL_FIELDS.items()},
+    **{f"email.imap_{name}": parse for name, parse in IMAP_FIELDS.items()},
     **{f"sms.{name}": parse for name, parse in SMS_FIELDS.items()},
 }
 
@@ -62,6 +64,24 @@ def load_sms_settings(conn: sqlite3.Connection) -> SmsSettings:
     return _load(conn, "sms", SMS_FIELDS, SmsSettings())
 
 
+def load_imap_settings(conn: sqlite3.Connection) -> ImapSettings:
+    """The INBOX settings; an unset server follows the SMTP provider's (mail.ru, Яндекс, Gmail)."""
+    imap = _load(conn, "email", {f"imap_{n}": p for n, p in IMAP_FIELDS.items()}, _ImapRecord())
+    settings = ImapSettings(imap.imap_host, imap.imap_port, imap.imap_security, imap.imap_user)
+    if not settings.host:
+        settings.host = IMAP_PRESETS.get(load_email_settings(conn).host, "")
+    return settings
+
+
+class _ImapRecord:
+    """The stored keys "email.imap_*" as attributes, for :func:`_load`."""
+
+    def __init__(self) -> None:
+        default = ImapSettings()
+        self.imap_host, self.imap_port = default.host, default.port
+        self.imap_security, self.imap_user = default.security, default.user
+
+
 def save_email_settings(conn: sqlite3.Connection, settings: EmailSettings) -> None:
     """Check and store the EMail tab; SettingsError lists every problem."""
     if problems := email_settings_problems(settings):
@@ -92,6 +112,8 @@ def settings_items(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """Every key with its current value as text (defaults where nothing is stored)."""
     email, sms = load_email_settings(conn), load_sms_settings(conn)
     items = [(f"email.{n}", value_text(getattr(email, n))) for n in EMAIL_FIELDS]
+    imap = load_imap_settings(conn)
+    items += [(f"email.imap_{n}", value_text(getattr(imap, n))) for n in IMAP_FIELDS]
     return items + [(f"sms.{n}", value_text(getattr(sms, n))) for n in SMS_FIELDS]
 
 
