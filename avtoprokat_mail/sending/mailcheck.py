@@ -130,3 +130,14 @@ def apply_check(conn: sqlite3.Connection, check: MailCheck) -> None:
 
 def _day() -> str:
     return date.today().isoformat()
+
+
+def check_mailbox_at(database, passwords: PasswordStore) -> MailCheck:
+    """:func:`check_mailbox` with a connection of its own: for a worker thread."""
+    from avtoprokat_mail.storage import open_database
+
+    conn = open_database(database)
+    try:
+        return check_mailbox(conn, passwords)
+    finally:
+        conn.close()

@@ -65,11 +65,11 @@ _REASON_LINE = re.compile(r"\b[45]\d\d\b.*|.*\b[45]\.\d{1,3}\.\d{1,3}\b.*")
 def read_return(raw: bytes, own_address: str = "") -> Return | None:
     """Classify one message of the sender's INBOX; None when it is neither kind."""
     message = email.message_from_bytes(raw, policy=policy.default)
-    if _is_auto_reply(message):
-        return None
-    bounce = _bounce(message, raw, own_address.casefold())
+    bounce = _bounce(message, raw, own_address.casefold())  # a report is auto-submitted too
     if bounce is not None:
         return bounce
+    if _is_auto_reply(message):  # «Автоответ», «Out of office»: nobody asked for anything
+        return None
     return _unsubscribe(message, own_address.casefold())
 
 
@@ -120,7 +120,7 @@ def _bounce(message: EmailMessage, raw: bytes, own: str) -> Return | None:
         sorted(found or soft),
         _reason(text),
         permanent=bool(found),
-        message_ids=_quoted_ids(text),
+        message_ids=_quoted_ids(text) + _embedded_ids(message),
         date=_header(message, "Date"),
     )
 
@@ -207,6 +207,15 @@ def _reason(text: str) -> str:
 
 def _quoted_ids(text: str) -> list[str]:
     return [i for match in _MESSAGE_ID.finditer(text) for i in _ID.findall(match.group(1))]
+
+
+def _embedded_ids(message: EmailMessage) -> list[str]:
+    """Message-IDs of the messages a report carries whole (message/rfc822 parts)."""
+    found = []
+    for part in message.walk():
+        if part is not message and (value := _header(part, "Message-ID")):
+            found += _ID.findall(value)
+    return found
 
 
 def _text(value: bytes | str) -> str:

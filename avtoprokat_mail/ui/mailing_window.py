@@ -14,6 +14,7 @@ from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
 from avtoprokat_mail.ui.formatting import format_time, run_status_text
+from avtoprokat_mail.ui.mail_check import MailCheckWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog
@@ -45,6 +46,7 @@ class MailingWindow(ttk.Toplevel):
             title="Сообщения email рассылки", master=top, transient=top, minsize=(820, 460)
         )
         self.mailer = mailer
+        self.directory = parent  # the client directory, refreshed when «Проверить почту» changes it
         self.conn: sqlite3.Connection = mailer.conn
         self.passwords = mailer.passwords
         self.templates: dict[str, Template] = {}
@@ -62,6 +64,7 @@ class MailingWindow(ttk.Toplevel):
         for text, command, style in (
             ("Старт", self.start, "success"),
             ("Параметры", self.settings, "secondary"),
+            ("Проверить почту", self.check_mail, "info-outline"),
             (None, None, None),
             ("Добавить", self.add, "primary"),
             ("Изменить", self.edit_selected, "primary-outline"),
@@ -239,6 +242,11 @@ class MailingWindow(ttk.Toplevel):
                                 on_finished=lambda _progress: self.reload())  # fmt: skip
         self.reload_runs()
         return window
+
+    def check_mail(self) -> MailCheckWindow:
+        """«Проверить почту»: bounces and unsubscribe requests in the sender's INBOX."""
+        refresh = getattr(self.directory, "reload", lambda: None)
+        return MailCheckWindow(self, self.conn, self.passwords, on_applied=refresh)
 
     def settings(self) -> SettingsWindow:
         """«Параметры»: the EMail and SMS settings."""
