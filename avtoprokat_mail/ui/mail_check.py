@@ -40,8 +40,9 @@ class MailCheckWindow(ttk.Toplevel):
         self._build()
         self.bind("<Escape>", lambda _e: self.destroy())
         center_on_parent(self)
+        database = database_file(conn)  # the worker opens its own connection to it
         self.task = run_in_background(
-            self, lambda: check_mailbox_at(database_file(conn), passwords),
+            self, lambda: check_mailbox_at(database, passwords),
             on_done=self._show, on_error=self._failed, name="mail-check",
         )  # fmt: skip
 
