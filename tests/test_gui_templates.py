@@ -54,10 +54,13 @@ def open_mailing(session: Session) -> MailingWindow:
     return window
 
 
-def new_form(mailing: MailingWindow) -> TemplateForm:
+def new_form(mailing: MailingWindow, *, unsubscribe_line: bool = False) -> TemplateForm:
+    """A new template's form; its «Строка об отписке» (on for a new one) as asked."""
     mailing.buttons["Добавить"].invoke()
     pump(mailing)
     (form,) = toplevels_of(mailing, TemplateForm)
+    assert form.unsubscribe_var.get() is True  # a new email template offers the way out
+    form.unsubscribe_var.set(unsubscribe_line)
     return form
 
 
@@ -121,7 +124,7 @@ def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypa
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"\xff\xd8\xff jpeg")
     mailing = open_mailing(session)
-    form = new_form(mailing)
+    form = new_form(mailing, unsubscribe_line=True)
     assert form.created_entry.get() == "—"
     form.subject_entry.insert(0, "Предложение для %Наименование%")
     type_into_body(form, "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца.")
@@ -135,7 +138,8 @@ def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypa
     preview = form.preview.text.get("1.0", "end-1c")
     assert preview == (
         "Тема: Предложение для ООО «Ромашка»\n\n"
-        "Здравствуйте, Анна Сергеевна!\nСкидка 20% до конца месяца."
+        "Здравствуйте, Анна Сергеевна!\nСкидка 20% до конца месяца.\n\n"
+        "Чтобы отписаться, ответьте на это письмо словом «Отписаться»."
     )
     form.save_button.invoke()
     pump(session.root)
@@ -145,7 +149,8 @@ def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypa
     (stored,) = template_store.list_templates(session.conn)
     assert (stored.subject, stored.body, stored.note) == (
         "Предложение для %Наименование%",
-        "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца.",
+        "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца.\n\n"
+        "Чтобы отписаться, ответьте на это письмо словом «Отписаться».",
         "Осенняя акция",
     )
     assert (stored.attachment1, stored.attachment2, stored.sms) == (str(price), str(photo), False)
@@ -157,6 +162,10 @@ def test_create_template_through_the_form_and_reopen(session, tmp_path, monkeypa
     (form,) = toplevels_of(session.root, TemplateForm)
     assert form.subject_var.get() == stored.subject
     assert form.body() == stored.body
+    assert form.unsubscribe_var.get() is True  # the line is there
+    form.unsubscribe_var.set(False)  # unticked: the line goes
+    assert form.collect().body == "Здравствуйте, %Имя%!\nСкидка 20% до конца месяца."
+    form.unsubscribe_var.set(True)
     assert [v.get() for v in form.attachment_vars] == [str(price), str(photo)]
     assert form.note_var.get() == "Осенняя акция"
     assert form.sms_var.get() is False

@@ -195,6 +195,21 @@ def unsubscribe_header(sender_address: str) -> str:
     return f"<mailto:{sender_address}?subject=unsubscribe>"
 
 
+UNSUBSCRIBE_LINE = "Чтобы отписаться, ответьте на это письмо словом «Отписаться»."
+
+
+def with_unsubscribe_line(body: str, wanted: bool) -> str:
+    """``body`` ending with :data:`UNSUBSCRIBE_LINE` when ``wanted``, without it when not.
+
+    «Проверить почту» reads such replies and sets the client's opt-out.
+    """
+    if UNSUBSCRIBE_LINE not in body:
+        return f"{body.rstrip()}\n\n{UNSUBSCRIBE_LINE}" if wanted else body
+    if wanted:
+        return body
+    return body.replace(UNSUBSCRIBE_LINE, "").rstrip()
+
+
 def build_sms(template: Template, client: Client) -> str:
     """The personalised SMS text for one client."""
     return render(template.body, client)

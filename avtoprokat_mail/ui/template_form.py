@@ -16,6 +16,7 @@ import ttkbootstrap as ttk
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.placeholders import PLACEHOLDERS, placeholder
+from avtoprokat_mail.sending.message import UNSUBSCRIBE_LINE, with_unsubscribe_line
 from avtoprokat_mail.sending.template_check import check_template
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui import filedialogs
@@ -133,6 +134,13 @@ class TemplateForm(ttk.Toplevel):
         self.body_text.edit_reset()
         self.counter_label = ttk.Label(form, text="", bootstyle="secondary")
         self.counter_label.grid(row=4, column=1, sticky="w")
+        wanted = UNSUBSCRIBE_LINE in t.body or (t.id is None and not t.body and not t.sms)
+        self.unsubscribe_var = tk.BooleanVar(self, value=wanted)
+        self.unsubscribe_check = ttk.Checkbutton(
+            form, text="Строка об отписке в конце письма", variable=self.unsubscribe_var
+        )
+        self.unsubscribe_check.grid(row=4, column=1, sticky="e")
+        self.unsubscribe_var.trace_add("write", lambda *_: self._schedule_refresh())
 
         self.attachment_vars: list[tk.StringVar] = []
         self.pick_buttons: list[ttk.Button] = []
@@ -260,10 +268,11 @@ class TemplateForm(ttk.Toplevel):
     def collect(self) -> Template:
         """The template as the form now shows it."""
         t = self.template
+        sms = self.sms_var.get()
         return Template(
             subject=self.subject_var.get(),
-            body=self.body(),
-            sms=self.sms_var.get(),
+            body=with_unsubscribe_line(self.body(), self.unsubscribe_var.get() and not sms),
+            sms=sms,
             attachment1=self.attachment_vars[0].get().strip(),
             attachment2=self.attachment_vars[1].get().strip(),
             note=self.note_var.get(),
@@ -291,6 +300,7 @@ class TemplateForm(ttk.Toplevel):
         template = self.collect()
         self.preview.show(template)
         self.subject_entry.configure(state="disabled" if template.sms else "normal")
+        self.unsubscribe_check.configure(state="disabled" if template.sms else "normal")
         self.test_send.show_channel(template.sms)
 
     # --- saving ---------------------------------------------------------------------------------
