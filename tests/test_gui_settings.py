@@ -1,5 +1,6 @@
 """The settings window «Параметры рассылки» driven as a user drives it, under Xvfb."""
 
+# ruff: noqa: F401, F811  (the imap_server fixture is imported, then requested by name)
 from __future__ import annotations
 
 import time
@@ -14,6 +15,7 @@ from avtoprokat_mail.storage.settings import load_email_settings, load_sms_setti
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from tests.gui_helpers import Session, pump, toplevels_of
+from tests.imap_server import imap_server
 from tests.sms_gateways import SMSRU_API_ID, FakeGateway
 from tests.smtp_servers import PASSWORD
 
@@ -302,3 +304,28 @@ def test_more_mailboxes_are_added_with_their_password_in_the_store_and_removed(s
     tab.tree.selection_set(str(mailbox_id))
     tab.remove_button.invoke()
     assert list_mailboxes(session.conn) == [] and tab.tree.get_children() == ()
+
+
+def test_the_email_tab_holds_the_imap_server_and_checks_its_login_too(
+    session, starttls_server, imap_server, trust_test_ca
+):
+    from avtoprokat_mail.storage.settings import load_imap_settings
+
+    window = open_settings(session)
+    tab = window.email_tab
+    tab.preset_var.set("Яндекс")
+    pump(session.root)
+    assert (tab.imap_host_var.get(), tab.imap_port_var.get()) == ("imap.yandex.ru", "993")
+
+    fill_email(tab, starttls_server.settings(Security.STARTTLS, auth=True), PASSWORD)
+    tab.imap_host_var.set(imap_server.host)
+    tab.imap_port_var.set(str(imap_server.port))
+    tab.check_button.invoke()
+    text = wait_for_result(window, tab.result_label)
+    assert "установлено" in text  # SMTP
+    assert f"IMAP-сервер {imap_server.host} не принял логин" in text  # the SMTP password: wrong
+
+    window.save_button.invoke()
+    pump(session.root)
+    stored = load_imap_settings(session.conn)
+    assert (stored.host, stored.port) == (imap_server.host, imap_server.port)

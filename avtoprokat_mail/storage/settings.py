@@ -73,6 +73,19 @@ def load_imap_settings(conn: sqlite3.Connection) -> ImapSettings:
     return settings
 
 
+def save_imap_settings(conn: sqlite3.Connection, settings: ImapSettings) -> None:
+    """Store the INBOX settings (checked like every other value)."""
+    values = {}
+    for name, parse in IMAP_FIELDS.items():
+        text = value_text(getattr(settings, name))
+        try:
+            parse(text)
+        except SettingsError as error:
+            raise SettingsError(f"email.imap_{name}: {error}") from None
+        values[f"email.imap_{name}"] = text
+    write(conn, values)
+
+
 class _ImapRecord:
     """The stored keys "email.imap_*" as attributes, for :func:`_load`."""
 

@@ -21,12 +21,14 @@ from avtoprokat_mail.credentials import (
 )
 from avtoprokat_mail.model import (
     APP_PASSWORD_HINT,
+    IMAP_PRESETS,
     OTHER_PRESET,
     PRESETS,
     SECURITY_NAMES,
     SMS_ENDPOINTS,
     SMS_PROVIDER_NAMES,
     EmailSettings,
+    ImapSettings,
     Security,
     SmsProvider,
     SmsSettings,
@@ -35,8 +37,10 @@ from avtoprokat_mail.model import (
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.storage.settings import (
     load_email_settings,
+    load_imap_settings,
     load_sms_settings,
     save_email_settings,
+    save_imap_settings,
     save_sms_settings,
 )
 from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
@@ -55,6 +59,7 @@ class SettingsWindow(ttk.Toplevel):
         self.passwords = passwords
         self.checks: dict[str, BackgroundTask] = {}  # the latest check of each tab
         self.email = load_email_settings(conn)
+        self.imap = load_imap_settings(conn)
         self.sms = load_sms_settings(conn)
         self.notebook = ttk.Notebook(self)
         self.notebook.pack(fill="both", expand=True, padx=10, pady=(10, 0))
@@ -97,7 +102,9 @@ class SettingsWindow(ttk.Toplevel):
                 self.error_label.configure(text="\n".join(problems))
                 return False
         try:
+            imap = self.email_tab.collect_imap()
             save_email_settings(self.conn, email)
+            save_imap_settings(self.conn, imap)
             save_sms_settings(self.conn, sms)
             self.email_tab.store_typed_password(email)
             self.sms_tab.store_typed_password(sms)
@@ -257,6 +264,7 @@ class EmailTab(_Tab):
         self.row += 1
         self.user_var = self.entry("Пользователь:", s.user)
         self.password_row("Пароль:")
+        self._imap_row(window.imap)
         self.timeout_var = self.entry("Тайм-аут, секунд:", str(s.timeout), width=8)
         self.per_minute_var = self.entry(
             "Писем в минуту (0 — без ограничения):", str(s.per_minute), width=8
@@ -277,11 +285,48 @@ class EmailTab(_Tab):
             var.trace_add("write", lambda *_: self.update_password_state())
         self.update_password_state()
 
+    def _imap_row(self, imap: ImapSettings) -> None:
+        """The INBOX that «Проверить почту» reads: server, port, encryption on one line."""
+        line = ttk.Frame(self)
+        self.imap_host_var = tk.StringVar(self, value=imap.host)
+        self.imap_port_var = tk.StringVar(self, value=str(imap.port))
+        self.imap_security_var = tk.StringVar(self, value=SECURITY_NAMES[imap.security])
+        self.imap_user = imap.user  # a login of its own is set from the command line
+        ttk.Entry(line, textvariable=self.imap_host_var).pack(side="left", fill="x", expand=True)
+        ttk.Label(line, text="порт").pack(side="left", padx=(6, 4))
+        ttk.Entry(line, textvariable=self.imap_port_var, width=6).pack(side="left")
+        ttk.Combobox(
+            line, textvariable=self.imap_security_var, state="readonly", width=14,
+            values=list(SECURITY_NAMES.values()),
+        ).pack(side="left", padx=(6, 0))  # fmt: skip
+        self.field("IMAP (для «Проверить почту»):", line)
+
+    def collect_imap(self) -> ImapSettings:
+        security = next(k for k, v in SECURITY_NAMES.items() if v == self.imap_security_var.get())
+        return ImapSettings(
+            host=self.imap_host_var.get().strip().lower(),
+            port=_number(self.imap_port_var.get(), "Порт IMAP"),
+            security=Security(security),
+            user=self.imap_user,
+        )
+
+    def check(self) -> None:
+        """«Проверить соединение»: SMTP, and the IMAP login when a server is given."""
+        try:
+            self.imap_for_check = self.collect_imap()  # read on the Tk thread, used by the worker
+        except SettingsError as error:
+            self.show_result(CheckResult(False, str(error)))
+            return
+        super().check()
+
     def apply_preset(self) -> None:
         """Fill server, port and security from the chosen provider ("другой" changes nothing)."""
         preset = next((p for p in PRESETS if p.name == self.preset_var.get()), None)
         if preset is None:
             return
+        self.imap_host_var.set(IMAP_PRESETS.get(preset.host, ""))
+        self.imap_port_var.set("993")
+        self.imap_security_var.set(SECURITY_NAMES[Security.SSL])
         self.host_var.set(preset.host)
         self.port_var.set(str(preset.port))
         self.security_var.set(SECURITY_NAMES[preset.security])
@@ -322,12 +367,17 @@ class EmailTab(_Tab):
     def needs_password(settings: EmailSettings) -> bool:
         return settings.auth
 
-    @staticmethod
-    def run_check(settings: EmailSettings, password: str | None) -> CheckResult:
-        """ "Проверить соединение": connect, TLS, log in; sends nothing."""
+    def run_check(self, settings: EmailSettings, password: str | None) -> CheckResult:
+        """ "Проверить соединение": connect, TLS, log in (SMTP, then IMAP); sends nothing."""
+        from avtoprokat_mail.sending.imap import check_imap
         from avtoprokat_mail.sending.smtp import check_smtp
 
-        return check_smtp(settings, password)
+        result = check_smtp(settings, password)
+        imap = getattr(self, "imap_for_check", None)
+        if imap is None or not imap.host:
+            return result
+        inbox = check_imap(imap, imap.user or settings.user, password)
+        return CheckResult(result.ok and inbox.ok, f"{result.message}\n{inbox.message}")
 
 
 class SmsTab(_Tab):
