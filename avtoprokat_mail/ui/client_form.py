@@ -108,6 +108,7 @@ class ClientForm(ttk.Toplevel):
             **texts,
             marked=bool(values["marked"]),
             opt_out=bool(values["opt_out"]),
+            consent=self.client.consent,
             id=self.client.id,
         )
 
