@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import subprocess
 import sys
 
 import pytest
 
-from avtoprokat_mail.model import Client
+from avtoprokat_mail.model import Client, ClientNotes
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
@@ -277,6 +278,15 @@ def cell(window, surname: str, column: int) -> str:
     return window.sheet.get_cell_data(window.sheet.data_r(row_of(window, surname)), column)
 
 
+def open_form_of(session, surname: str) -> ClientForm:
+    """Select the client's row, then «Изменить»."""
+    click_cell(session.window, row_of(session.window, surname), 1)
+    session.window.buttons["Изменить"].invoke()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, ClientForm)
+    return form
+
+
 def test_consent_column_shows_the_day_and_sorts_by_date(session):
     window = session.window
     assert window.sheet.headers()[CONSENT_COLUMN] == "Согласие"
@@ -325,6 +335,73 @@ def test_undelivered_filter_shows_only_bounced_clients(session):
     assert shown_surnames(window) == ["Петрова"]
     window.filters.reset()
     assert len(shown_surnames(window)) == 5
+
+
+def test_form_saves_the_consent_day_and_refuses_what_is_no_date(session):
+    form = open_form_of(session, "Сидоров")
+    assert form.vars["consent"].get() == ""
+    form.entries["consent"].insert(0, "31.02.2024")
+    form.save_button.invoke()
+    pump(session.root)
+    assert toplevels_of(session.root, ClientForm) == [form]
+    assert "Согласие на рассылку: «31.02.2024» — не дата" in form.error_label.cget("text")
+    form.today_button.invoke()
+    assert form.vars["consent"].get() == dt.date.today().strftime("%d.%m.%Y")
+    form.entries["consent"].delete(0, "end")
+    form.entries["consent"].insert(0, "01.02.2024")
+    form.save_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, ClientForm)
+    stored = {c.surname: c.consent for c in client_store.list_clients(session.conn)}
+    assert stored["Сидоров"] == "2024-02-01"
+    assert cell(session.window, "Сидоров", CONSENT_COLUMN) == "01.02.2024"
+
+    form = open_form_of(session, "Иванов")
+    assert form.vars["consent"].get() == "14.05.2024"
+    form.entries["consent"].delete(0, "end")  # the consent withdrawn
+    form.save_button.invoke()
+    pump(session.root)
+    stored = {c.surname: c.consent for c in client_store.list_clients(session.conn)}
+    assert stored["Иванов"] == ""
+
+
+def test_form_shows_what_the_mailbox_said(session):
+    ids = {c.surname: c.id for c in client_store.list_clients(session.conn)}
+    client_store.write_notes(session.conn, [
+        (ids["Петрова"], ClientNotes(bounce_reason="550 5.1.1 User unknown",
+                                     bounce_date="2025-03-01")),
+        (ids["Сидоров"], ClientNotes(opt_out_date="2025-02-01",
+                                     opt_out_source="ответ на письмо")),
+    ])  # fmt: skip
+    form = open_form_of(session, "Петрова")
+    assert form.bounce_label.cget("text") == (
+        "Адрес не доставляется с 01.03.2025: 550 5.1.1 User unknown"
+    )
+    assert form.bounce_label.winfo_manager() == "grid"
+    assert form.opt_out_label.winfo_manager() == ""  # nothing to say: no line
+    form.destroy()
+
+    form = open_form_of(session, "Сидоров")
+    assert form.opt_out_label.cget("text") == "Отказ от рассылки с 01.02.2025 (ответ на письмо)"
+    assert form.opt_out_label.winfo_manager() == "grid"
+    assert form.bounce_label.winfo_manager() == ""
+    form.destroy()
+
+    form = open_form_of(session, "Иванов")
+    assert form.bounce_label.winfo_manager() == form.opt_out_label.winfo_manager() == ""
+
+
+def test_a_new_email_in_the_form_is_a_fresh_start(session):
+    form = open_form_of(session, "Петрова")
+    form.entries["email"].delete(0, "end")
+    form.entries["email"].insert(0, "anna.petrova@yandex.ru")
+    form.save_button.invoke()
+    pump(session.root)
+    window = session.window
+    stored = {c.surname: c.bounced for c in client_store.list_clients(session.conn)}
+    assert (stored["Петрова"], stored["Ёлкин"]) == (False, True)
+    highlights = window.sheet.get_cell_options(key="highlight")
+    assert (window.sheet.data_r(row_of(window, "Петрова")), EMAIL_COLUMN) not in highlights
 
 
 def test_smoke_option_builds_the_window_and_exits_zero(tmp_path):
