@@ -128,6 +128,7 @@ class EmailSettings:
     per_minute: int = 0  # messages per minute, 0 = no limit
     timeout: int = 30  # seconds for connecting and for each server reply
     daily_limit: int = 0  # messages from this mailbox in any 24 hours, 0 = no limit
+    require_consent: bool = False  # runs (email and SMS) skip clients without consent
 
 
 class SmsProvider(StrEnum):

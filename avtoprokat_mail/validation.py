@@ -340,6 +340,7 @@ EMAIL_FIELDS: dict[str, Callable[[str], Any]] = {
     "per_minute": parse_integer(0, 10_000, "писем в минуту"),
     "timeout": parse_integer(1, 600, "тайм-аут, секунд"),
     "daily_limit": parse_integer(0, 1_000_000, "писем в сутки"),
+    "require_consent": parse_flag,
 }
 SMS_FIELDS: dict[str, Callable[[str], Any]] = {
     "provider": parse_choice(SmsProvider),
