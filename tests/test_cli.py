@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import sqlite3
@@ -86,6 +87,24 @@ def test_demo_data_is_realistic_and_deterministic() -> None:
     assert len({c.email.casefold() for c in clients if c.email}) == sum(
         1 for c in clients if c.email
     )
+    # Most gave their consent on some past day, some did not; a few valid addresses bounce.
+    consents = [c.consent for c in clients if c.consent]
+    assert 200 <= len(consents) <= 270
+    assert max(consents) < dt.date.today().isoformat()
+    bounced = [c for c in clients if c.bounced]
+    assert 2 <= len(bounced) <= 5
+    assert all(not email_problem(c.email) and not c.opt_out for c in bounced)
+    notes = demo.bounce_notes(clients)
+    assert [c for c, _ in notes] == bounced
+    assert all(n.bounce_reason and n.bounce_date for _, n in notes)
+
+
+def test_demo_stores_the_bounce_reasons(cli, db: sqlite3.Connection) -> None:
+    assert cli("demo")[0] == 0
+    bounced = [c for c in store.list_clients(db) if c.bounced]
+    assert bounced
+    for client in bounced:
+        assert store.client_notes(db, client.id).bounce_reason.startswith("55")
 
 
 def test_demo_stays_idempotent_after_edits(db: sqlite3.Connection) -> None:
