@@ -31,6 +31,8 @@ CLIENT_LABELS: dict[str, str] = {
     "note": "Примечание",
     "marked": "Отметка",
     "opt_out": "Отказ от рассылки",
+    "consent": "Согласие на рассылку",
+    "bounced": "Недоставлено",
 }
 
 
@@ -52,6 +54,8 @@ class Client:
     note: str = ""
     marked: bool = False
     opt_out: bool = False
+    consent: str = ""  # the day the client agreed to mailings, ISO; "" = no consent
+    bounced: bool = False  # mail to the email address comes back undelivered
     id: int | None = None
 
     @property
@@ -61,6 +65,20 @@ class Client:
 
 
 CLIENT_FIELD_NAMES = tuple(f.name for f in fields(Client))
+
+
+@dataclass(slots=True)
+class ClientNotes:
+    """What the mailbox said about one client, for the client's card only (never in bulk).
+
+    Dates are ISO ("2026-03-01"), "" when unknown.
+    """
+
+    bounce_reason: str = ""  # the mail server's words why the address bounced
+    bounce_date: str = ""
+    soft_bounces: int = 0  # temporary failures since the last delivered message
+    opt_out_date: str = ""
+    opt_out_source: str = ""  # where the refusal came from, as the user reads it
 
 
 @dataclass(slots=True)
@@ -110,6 +128,7 @@ class EmailSettings:
     per_minute: int = 0  # messages per minute, 0 = no limit
     timeout: int = 30  # seconds for connecting and for each server reply
     daily_limit: int = 0  # messages from this mailbox in any 24 hours, 0 = no limit
+    require_consent: bool = False  # runs (email and SMS) skip clients without consent
 
 
 @dataclass(slots=True)

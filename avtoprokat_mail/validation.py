@@ -14,6 +14,7 @@ libraries accept, so the verdict never differs; anything else goes to the librar
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from collections.abc import Callable
@@ -172,6 +173,52 @@ def client_problems(client: Client) -> list[ClientProblem]:
     return problems
 
 
+# --- dates (the consent to mailings) -------------------------------------------------------------
+_RU_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(text: str) -> str | None:
+    """A date written ДД.ММ.ГГГГ (or ISO ГГГГ-ММ-ДД) as ISO text; None when it is no date.
+
+    Only dates up to today: a consent cannot have been given tomorrow.
+    """
+    date = _date_of(text)
+    return date.isoformat() if date and date <= dt.date.today() else None
+
+
+def _date_of(text: str) -> dt.date | None:
+    text = text.strip()
+    if match := _RU_DATE.fullmatch(text):
+        day, month, year = map(int, match.groups())
+    elif match := _ISO_DATE.fullmatch(text):
+        year, month, day = map(int, match.groups())
+    else:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def ru_date(iso: str) -> str:
+    """An ISO date (or date and time) as the user reads it, ДД.ММ.ГГГГ; "" stays ""."""
+    return f"{iso[8:10]}.{iso[5:7]}.{iso[:4]}" if iso else ""
+
+
+def consent_problem(text: str) -> str | None:
+    """Why the typed consent date cannot be stored (in Russian), or None; empty is fine."""
+    text = text.strip()
+    if not text or parse_date(text):
+        return None
+    if _date_of(text):
+        return f"Согласие на рассылку: дата «{text}» ещё не наступила."
+    return (
+        f"Согласие на рассылку: «{text}» — не дата. Нужна дата вида ДД.ММ.ГГГГ, "
+        "например 15.03.2025, или пустое поле."
+    )
+
+
 # --- settings («Параметры»): each field's text → value, and whole-tab checks ---------------------
 class SettingsError(Exception):
     """A value or a combination of values is refused; ``str()`` says why, in Russian."""
@@ -293,6 +340,7 @@ EMAIL_FIELDS: dict[str, Callable[[str], Any]] = {
     "per_minute": parse_integer(0, 10_000, "писем в минуту"),
     "timeout": parse_integer(1, 600, "тайм-аут, секунд"),
     "daily_limit": parse_integer(0, 1_000_000, "писем в сутки"),
+    "require_consent": parse_flag,
 }
 SMS_FIELDS: dict[str, Callable[[str], Any]] = {
     "provider": parse_choice(SmsProvider),

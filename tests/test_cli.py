@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import sqlite3
@@ -20,7 +21,9 @@ from avtoprokat_mail.paths import HOME_ENV, database_path
 from avtoprokat_mail.storage import clients as store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LIST_HEADER = "id,surname,name,position,organization,email,mobile,phone,marked,opt_out"
+LIST_HEADER = (
+    "id,surname,name,position,organization,email,mobile,phone,marked,opt_out,bounced,consent"
+)
 
 
 def _subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None):
@@ -84,6 +87,24 @@ def test_demo_data_is_realistic_and_deterministic() -> None:
     assert len({c.email.casefold() for c in clients if c.email}) == sum(
         1 for c in clients if c.email
     )
+    # Most gave their consent on some past day, some did not; a few valid addresses bounce.
+    consents = [c.consent for c in clients if c.consent]
+    assert 200 <= len(consents) <= 270
+    assert max(consents) < dt.date.today().isoformat()
+    bounced = [c for c in clients if c.bounced]
+    assert 2 <= len(bounced) <= 5
+    assert all(not email_problem(c.email) and not c.opt_out for c in bounced)
+    notes = demo.bounce_notes(clients)
+    assert [c for c, _ in notes] == bounced
+    assert all(n.bounce_reason and n.bounce_date for _, n in notes)
+
+
+def test_demo_stores_the_bounce_reasons(cli, db: sqlite3.Connection) -> None:
+    assert cli("demo")[0] == 0
+    bounced = [c for c in store.list_clients(db) if c.bounced]
+    assert bounced
+    for client in bounced:
+        assert store.client_notes(db, client.id).bounce_reason.startswith("55")
 
 
 def test_demo_stays_idempotent_after_edits(db: sqlite3.Connection) -> None:
@@ -128,6 +149,22 @@ def test_import_reports_counts_and_rejected_lines(
     assert store.counts(db)[0] == 2
 
 
+def test_import_names_unreadable_consent_on_stderr(
+    cli, db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    path = tmp_path / "согласия.csv"
+    path.write_bytes(
+        "Фамилия;Email;Согласие\r\nИванов;ivanov@mail.ru;весной\r\nПетров;petrov@mail.ru;да\r\n"
+        .encode("cp1251")
+    )  # fmt: skip
+    status, out, err = cli("clients", "import", str(path))
+    assert (status, out.strip().splitlines()[-1]) == (0, "imported 2, updated 0, rejected 0")
+    assert err.strip() == "строка 2: согласие «весной» не распознано, загружена без него"
+    assert {c.surname: bool(c.consent) for c in store.list_clients(db)} == {
+        "Иванов": False, "Петров": True,
+    }  # fmt: skip
+
+
 def test_import_dry_run_writes_nothing(cli, db: sqlite3.Connection, tmp_path: Path) -> None:
     path = tmp_path / "клиенты.csv"
     path.write_bytes(IMPORT_CSV)
@@ -154,8 +191,12 @@ def test_import_unreadable_file(cli, tmp_path: Path, name: str) -> None:
 @pytest.fixture
 def three_clients(db: sqlite3.Connection) -> list[int]:
     return [
-        store.add_client(db, Client(surname="Иванов", email="ivanov@mail.ru", marked=True)),
-        store.add_client(db, Client(surname="Петров", mobile="+79031112233", opt_out=True)),
+        store.add_client(
+            db, Client(surname="Иванов", email="ivanov@mail.ru", marked=True, bounced=True)
+        ),
+        store.add_client(
+            db, Client(surname="Петров", mobile="+79031112233", opt_out=True, consent="2025-03-15")
+        ),
         store.add_client(db, Client(surname="Сидоров", organization="ООО «Ромашка»")),
     ]
 
@@ -195,6 +236,10 @@ def test_list_csv(cli, three_clients: list[int]) -> None:
     assert by_surname["Петров"]["opt_out"] == "1"
     assert by_surname["Петров"]["mobile"] == "+79031112233"
     assert by_surname["Сидоров"]["organization"] == "ООО «Ромашка»"
+    # The last two columns: whether mail bounces (0/1), the consent's day (ISO, or empty).
+    assert rows[0][-2:] == ["bounced", "consent"]
+    assert (by_surname["Иванов"]["bounced"], by_surname["Иванов"]["consent"]) == ("1", "")
+    assert (by_surname["Петров"]["bounced"], by_surname["Петров"]["consent"]) == ("0", "2025-03-15")
 
     status, out, _ = cli("clients", "list", "--marked", "--format", "csv")
     assert [row[0] for row in csv.reader(io.StringIO(out))] == ["id", str(three_clients[0])]

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import subprocess
 import sys
 
 import pytest
 
-from avtoprokat_mail.model import Client
+from avtoprokat_mail.model import Client, ClientNotes
 from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
-from avtoprokat_mail.storage.directory import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN, OptOut
+from avtoprokat_mail.storage.directory import (
+    CONSENT_COLUMN,
+    EMAIL_COLUMN,
+    GRID_HEADERS,
+    MOBILE_COLUMN,
+    OptOut,
+)
 from avtoprokat_mail.ui.client_form import ClientForm
-from avtoprokat_mail.ui.client_grid import BAD_CELL_BG
+from avtoprokat_mail.ui.client_grid import BAD_CELL_BG, BOUNCED_CELL_BG
 from tests.gui_helpers import (
     Session,
     answer_next_dialog,
@@ -30,15 +37,16 @@ from tests.gui_helpers import (
 
 SEED = [
     Client(surname="Иванов", name="Иван Петрович", organization="ООО «Ромашка»",
-           email="ivanov@mail.ru", mobile="+79031112233"),
+           email="ivanov@mail.ru", mobile="+79031112233", consent="2024-05-14"),
     Client(surname="Петрова", name="Анна Сергеевна", organization="АО «Вектор»",
-           email="petrova@yandex.ru", mobile="+79161234567"),
+           email="petrova@yandex.ru", mobile="+79161234567", bounced=True),  # mail comes back
     Client(surname="Ёлкин", name="Олег Ильич", organization="ООО «Ромашка»",
-           email="elkin@mail", mobile="8 (926) 555-44"),  # the mobile is two digits short
+           email="elkin@mail", mobile="8 (926) 555-44",  # the mobile is two digits short
+           bounced=True),
     Client(surname="Сидоров", name="Пётр", organization="", email="", mobile="",
            phone="+7 (495) 111-22-33", opt_out=True),
     Client(surname="Андреева", name="Мария", organization="ИП Андреева",
-           email="maria@bk.ru", mobile="+79990001122"),
+           email="maria@bk.ru", mobile="+79990001122", consent="2023-01-02"),
 ]  # fmt: skip
 
 
@@ -263,6 +271,137 @@ def test_delete_asks_first(session):
     assert "Сидоров" not in shown_surnames(window)
     assert "Сидоров" not in {c.surname for c in client_store.list_clients(session.conn)}
     assert status(window) == "показано 4 из 4, отмечено 0"
+
+
+# --- consent and bounces ------------------------------------------------------------------------
+def cell(window, surname: str, column: int) -> str:
+    return window.sheet.get_cell_data(window.sheet.data_r(row_of(window, surname)), column)
+
+
+def open_form_of(session, surname: str) -> ClientForm:
+    """Select the client's row, then «Изменить»."""
+    click_cell(session.window, row_of(session.window, surname), 1)
+    session.window.buttons["Изменить"].invoke()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, ClientForm)
+    return form
+
+
+def test_consent_column_shows_the_day_and_sorts_by_date(session):
+    window = session.window
+    assert window.sheet.headers()[CONSENT_COLUMN] == "Согласие"
+    assert cell(window, "Иванов", CONSENT_COLUMN) == "14.05.2024"
+    assert cell(window, "Андреева", CONSENT_COLUMN) == "02.01.2023"
+    assert cell(window, "Петрова", CONSENT_COLUMN) == ""
+    sheet = window.sheet
+    sheet.see(0, CONSENT_COLUMN)
+    pump(session.root)
+    x = int(sheet.MT.col_positions[CONSENT_COLUMN] + 20 - sheet.MT.canvasx(0))
+    click(sheet.CH, x, 10)
+    pump(session.root)
+    assert shown_surnames(window)[:2] == ["Андреева", "Иванов"]  # by date, not by the text
+
+
+def test_a_bounced_email_has_its_own_colour(session):
+    window = session.window
+    highlights = window.sheet.get_cell_options(key="highlight")
+    petrova = window.sheet.data_r(row_of(window, "Петрова"))
+    elkin = window.sheet.data_r(row_of(window, "Ёлкин"))
+    ivanov = window.sheet.data_r(row_of(window, "Иванов"))
+    assert BOUNCED_CELL_BG != BAD_CELL_BG
+    assert highlights[(petrova, EMAIL_COLUMN)][0] == BOUNCED_CELL_BG
+    assert (petrova, MOBILE_COLUMN) not in highlights
+    assert highlights[(elkin, EMAIL_COLUMN)][0] == BAD_CELL_BG  # invalid first: pink
+    assert (ivanov, EMAIL_COLUMN) not in highlights
+    legend = window.status_label.master.winfo_children()[-1]
+    texts = [label.cget("text") for label in legend.winfo_children()]
+    assert any("оранжевым" in text and "не доставляются" in text for text in texts)
+
+
+def test_undelivered_filter_shows_only_bounced_clients(session):
+    window = session.window
+    (box,) = [
+        widget
+        for frame in window.filters.winfo_children()
+        for widget in frame.winfo_children()
+        if widget.winfo_class() == "TCheckbutton" and widget.cget("text") == "Недоставленные"
+    ]
+    box.invoke()
+    pump(session.root)
+    assert sorted(shown_surnames(window)) == ["Ёлкин", "Петрова"]
+    assert status(window) == "показано 2 из 5, отмечено 0"
+    window.filters.search_entry.insert(0, "анна")
+    pump(session.root)
+    assert shown_surnames(window) == ["Петрова"]
+    window.filters.reset()
+    assert len(shown_surnames(window)) == 5
+
+
+def test_form_saves_the_consent_day_and_refuses_what_is_no_date(session):
+    form = open_form_of(session, "Сидоров")
+    assert form.vars["consent"].get() == ""
+    form.entries["consent"].insert(0, "31.02.2024")
+    form.save_button.invoke()
+    pump(session.root)
+    assert toplevels_of(session.root, ClientForm) == [form]
+    assert "Согласие на рассылку: «31.02.2024» — не дата" in form.error_label.cget("text")
+    form.today_button.invoke()
+    assert form.vars["consent"].get() == dt.date.today().strftime("%d.%m.%Y")
+    form.entries["consent"].delete(0, "end")
+    form.entries["consent"].insert(0, "01.02.2024")
+    form.save_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, ClientForm)
+    stored = {c.surname: c.consent for c in client_store.list_clients(session.conn)}
+    assert stored["Сидоров"] == "2024-02-01"
+    assert cell(session.window, "Сидоров", CONSENT_COLUMN) == "01.02.2024"
+
+    form = open_form_of(session, "Иванов")
+    assert form.vars["consent"].get() == "14.05.2024"
+    form.entries["consent"].delete(0, "end")  # the consent withdrawn
+    form.save_button.invoke()
+    pump(session.root)
+    stored = {c.surname: c.consent for c in client_store.list_clients(session.conn)}
+    assert stored["Иванов"] == ""
+
+
+def test_form_shows_what_the_mailbox_said(session):
+    ids = {c.surname: c.id for c in client_store.list_clients(session.conn)}
+    client_store.write_notes(session.conn, [
+        (ids["Петрова"], ClientNotes(bounce_reason="550 5.1.1 User unknown",
+                                     bounce_date="2025-03-01")),
+        (ids["Сидоров"], ClientNotes(opt_out_date="2025-02-01",
+                                     opt_out_source="ответ на письмо")),
+    ])  # fmt: skip
+    form = open_form_of(session, "Петрова")
+    assert form.bounce_label.cget("text") == (
+        "Адрес не доставляется с 01.03.2025: 550 5.1.1 User unknown"
+    )
+    assert form.bounce_label.winfo_manager() == "grid"
+    assert form.opt_out_label.winfo_manager() == ""  # nothing to say: no line
+    form.destroy()
+
+    form = open_form_of(session, "Сидоров")
+    assert form.opt_out_label.cget("text") == "Отказ от рассылки с 01.02.2025 (ответ на письмо)"
+    assert form.opt_out_label.winfo_manager() == "grid"
+    assert form.bounce_label.winfo_manager() == ""
+    form.destroy()
+
+    form = open_form_of(session, "Иванов")
+    assert form.bounce_label.winfo_manager() == form.opt_out_label.winfo_manager() == ""
+
+
+def test_a_new_email_in_the_form_is_a_fresh_start(session):
+    form = open_form_of(session, "Петрова")
+    form.entries["email"].delete(0, "end")
+    form.entries["email"].insert(0, "anna.petrova@yandex.ru")
+    form.save_button.invoke()
+    pump(session.root)
+    window = session.window
+    stored = {c.surname: c.bounced for c in client_store.list_clients(session.conn)}
+    assert (stored["Петрова"], stored["Ёлкин"]) == (False, True)
+    highlights = window.sheet.get_cell_options(key="highlight")
+    assert (window.sheet.data_r(row_of(window, "Петрова")), EMAIL_COLUMN) not in highlights
 
 
 def test_smoke_option_builds_the_window_and_exits_zero(tmp_path):

@@ -102,6 +102,34 @@ def test_import_writes_and_refreshes_the_grid(session, csv_file, monkeypatch):
     assert "ООО «Трасса»" in session.window.filters.organization_box.cget("values")
 
 
+def test_import_preview_names_the_unreadable_consent(session, tmp_path, monkeypatch):
+    path = tmp_path / "согласия.csv"
+    rows = [
+        "Фамилия;Email;Согласие на рассылку",
+        "Козлов;kozlov@trassa.ru;весной",
+        "Петров;petrov@mail.ru;15.03.2025",
+        "Сомов;somov@mail.ru;да",
+        "Орлов;orlov@mail.ru;устно",
+    ]
+    path.write_bytes("\r\n".join(rows).encode("cp1251") + b"\r\n")
+    choose_file(monkeypatch, path)
+    open_file_menu_item(session, "Импорт клиентов…")
+    (preview,) = toplevels_of(session.root, ImportPreview)
+    assert (
+        preview.summary_label.cget("text") == "Будет добавлено: 4    обновлено: 0    отклонено: 0"
+    )
+    text = preview.consent_label.cget("text")
+    assert "В столбце «Согласие на рассылку» не распознано" in text
+    assert "«весной» (строка 2)" in text and "«устно» (строка 5)" in text
+    assert "15.03.2025" not in text and "«да»" in text  # «да» only in the explanation
+    assert preview.ignored_label.cget("text") == ""
+    preview.import_button.invoke()
+    pump(session.root)
+    stored = {c.surname: c.consent for c in client_store.list_clients(session.conn)}
+    assert (stored["Козлов"], stored["Петров"], stored["Орлов"]) == ("", "2025-03-15", "")
+    assert stored["Сомов"]
+
+
 def test_unreadable_file_is_explained(session, tmp_path, monkeypatch):
     broken = tmp_path / "клиенты.xlsx"
     broken.write_bytes(b"this is not a workbook")

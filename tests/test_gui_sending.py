@@ -16,7 +16,7 @@ from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
-from avtoprokat_mail.storage.settings import save_email_settings
+from avtoprokat_mail.storage.settings import save_email_settings, set_setting
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
@@ -115,6 +115,28 @@ def test_start_shows_the_summary_then_sends_and_reports(session):
     assert template.sent  # «Отправлено» is set
     mailing = toplevels_of(session.root, MailingWindow)[0]
     assert mailing.tree.item(mailing.tree.get_children()[0], "values")[1] != ""
+
+
+def test_the_summary_says_how_many_lack_consent_when_it_is_required(session):
+    dialog = press_start(session)
+    assert dialog.consent_label is None  # not required: nothing to say
+    dialog.destroy()
+    set_setting(session.conn, "email.require_consent", "1")
+    names = {f"Клиентов{i}" for i in range(5)}
+    agreed = [c for c in client_store.list_clients(session.conn) if c.surname in names]
+    for client in agreed:
+        client.consent = "2024-05-14"
+    client_store.update_clients(session.conn, agreed)
+
+    dialog = press_start(session)
+    without = MARKED - len(agreed)
+    assert dialog.consent_label.cget("text") == (
+        f"Без согласия на рассылку: {without} — не отправляется"
+    )
+    assert dialog.recipients_label.cget("text") == f"Получателей: {len(agreed)}"
+    assert f"нет согласия на рассылку — {without}" in dialog.skipped_label.cget("text")
+    reasons = {dialog.skipped_tree.item(i, "values")[2] for i in dialog.skipped_tree.get_children()}
+    assert reasons == {"нет согласия на рассылку", "отказ от рассылки", "нет email"}
 
 
 def test_cancel_mid_run_keeps_the_rest_pending(session):

@@ -67,6 +67,31 @@ def fill_email(tab, settings: EmailSettings, password: str) -> None:
     tab.password_var.set(password)
 
 
+def test_require_consent_checkbox_is_saved_and_shown_again(session):
+    window = open_settings(session)
+    tab = window.email_tab
+    (box,) = [
+        widget
+        for widget in tab.winfo_children()
+        if widget.winfo_class() == "TCheckbutton"
+        and widget.cget("text") == "Только клиентам с согласием на рассылку"
+    ]
+    assert tab.require_consent_var.get() is False
+    box.invoke()
+    assert tab.collect().require_consent is True
+    window.save_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(session.root, SettingsWindow)
+    assert load_email_settings(session.conn).require_consent is True
+
+    window = open_settings(session)  # reopened: the box is ticked
+    assert window.email_tab.require_consent_var.get() is True
+    window.email_tab.require_consent_var.set(False)
+    window.save_button.invoke()
+    pump(session.root)
+    assert load_email_settings(session.conn).require_consent is False
+
+
 @pytest.mark.parametrize(
     ("preset", "host", "port", "security", "daily"),
     [

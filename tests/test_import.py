@@ -146,6 +146,97 @@ def test_xlsx_with_numeric_phone_and_blank_first_row(
     assert clients["Иванов"].name == "Иван"
 
 
+# --- consent to mailings --------------------------------------------------------------------------
+@pytest.mark.parametrize("header", ["Согласие", "Согласие на рассылку", "consent", "СОГЛАСИЕ"])
+def test_consent_column_takes_dates_and_yes_as_the_import_day(
+    db: sqlite3.Connection, tmp_path: Path, header: str
+) -> None:
+    today = dt.date.today().isoformat()
+    text = (
+        f"Фамилия;Email;{header}\r\n"
+        "Дата;d@mail.ru;15.03.2025\r\n"
+        "Короткая;k@mail.ru;5.3.2024\r\n"
+        "Исо;i@mail.ru;2024-11-30\r\n"
+        "Да;da@mail.ru;да\r\n"
+        "Yes;yes@mail.ru;Yes\r\n"
+        "Один;one@mail.ru;1\r\n"
+        "True;true@mail.ru;TRUE\r\n"
+        "Нет;net@mail.ru;нет\r\n"
+        "Пусто;empty@mail.ru;\r\n"
+    )
+    plan = _import(db, _write(tmp_path / "c.csv", text.encode("cp1251")))
+    assert (len(plan.added), plan.rejected, plan.unreadable_consent) == (9, [], [])
+    assert plan.ignored_columns == []
+    consent = {c.surname: c.consent for c in store.list_clients(db)}
+    assert consent == {
+        "Дата": "2025-03-15", "Короткая": "2024-03-05", "Исо": "2024-11-30",
+        "Да": today, "Yes": today, "Один": today, "True": today, "Нет": "", "Пусто": "",
+    }  # fmt: skip
+
+
+def test_consent_from_excel_date_cells(db: sqlite3.Connection, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Фамилия", "Email", "Согласие на рассылку"])
+    sheet.append(["Дата", "d@mail.ru", dt.date(2024, 5, 1)])
+    sheet.append(["Время", "t@mail.ru", dt.datetime(2023, 12, 31, 17, 45)])
+    sheet.append(["Текст", "x@mail.ru", "01.02.2022"])
+    path = tmp_path / "с датами.xlsx"
+    workbook.save(path)
+
+    _import(db, path)
+
+    consent = {c.surname: c.consent for c in store.list_clients(db)}
+    assert consent == {"Дата": "2024-05-01", "Время": "2023-12-31", "Текст": "2022-02-01"}
+
+
+def test_unreadable_consent_imports_the_row_without_it_and_names_the_value(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    known = store.add_client(
+        db, Client(surname="Старый", email="old@mail.ru", consent="2023-04-05")
+    )
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).strftime("%d.%m.%Y")
+    text = (
+        "Фамилия;Email;Согласие\r\n"
+        "Весенний;spring@mail.ru;весной\r\n"  # 2
+        "Старый;old@mail.ru;??\r\n"  # 3: an update keeps the stored consent
+        "Февральский;feb@mail.ru;31.02.2024\r\n"  # 4
+        f"Завтрашний;tomorrow@mail.ru;{tomorrow}\r\n"  # 5
+        "Плохой;bad@mail;весной\r\n"  # 6: rejected for its email, its consent not named
+    )
+    plan = _import(db, _write(tmp_path / "c.csv", text.encode("cp1251")))
+    assert [r.line for r in plan.rejected] == [6]
+    assert (len(plan.added), len(plan.updated)) == (3, 1)
+    assert plan.unreadable_consent == [(2, "весной"), (3, "??"), (4, "31.02.2024"), (5, tomorrow)]
+    consent = {c.surname: c.consent for c in store.list_clients(db)}
+    assert consent == {"Старый": "2023-04-05", "Весенний": "", "Февральский": "", "Завтрашний": ""}
+    assert store.get_client(db, known).consent == "2023-04-05"
+
+
+def test_consent_of_a_known_client_is_replaced_by_a_date_or_no_and_kept_when_empty(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    ids = [
+        store.add_client(db, Client(surname=name, email=f"{n}@mail.ru", consent="2022-01-01"))
+        for n, name in enumerate(("Новая", "Отозвал", "Пусто"))
+    ]
+    text = "Email;Согласие\r\n0@mail.ru;02.02.2024\r\n1@mail.ru;нет\r\n2@mail.ru;\r\n"
+    _import(db, _write(tmp_path / "c.csv", text.encode("cp1251")))
+    assert [store.get_client(db, i).consent for i in ids] == ["2024-02-02", "", "2022-01-01"]
+
+
+def test_the_exported_bounced_column_is_neither_loaded_nor_unknown(
+    db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    client_id = store.add_client(db, Client(surname="Возвратов", email="back@mail.ru"))
+    text = "Фамилия;Email;Недоставлено\r\nВозвратов;back@mail.ru;да\r\nНовый;new@mail.ru;да\r\n"
+    plan = _import(db, _write(tmp_path / "c.csv", text.encode("cp1251")))
+    assert (plan.ignored_columns, plan.rejected, len(plan.updated)) == ([], [], 1)
+    assert not any(c.bounced for c in store.list_clients(db))
+    assert store.get_client(db, client_id).bounced is False
+
+
 # --- the broken file: every kind of bad row -------------------------------------------------------
 BROKEN_CSV = (
     "Фамилия;Имя;Email;Сотовый телефон;Примечание\r\n"  # 1
@@ -438,7 +529,9 @@ def test_cell_text(value: object, text: str) -> None:
 
 
 def test_client_from_row_puts_each_column_in_its_field(db: sqlite3.Connection) -> None:
-    original = Client("Ф", "И", "Д", "О", "e@x.ru", "+79031112233", "т", "а", "п", True, False)
+    original = Client(
+        "Ф", "И", "Д", "О", "e@x.ru", "+79031112233", "т", "а", "п", True, False, "2024-05-14", True
+    )
     store.add_client(db, original)
     (row,) = store.fetch_rows(db)
     assert store.client_from_row(row) == original
@@ -458,8 +551,12 @@ ROUND_TRIP = [
         address="г. Москва, ул. Ленина, д. 1",
         note="Первая строка\nвторая строка",
         marked=True,
+        consent="2024-05-14",
+        bounced=True,
     ),
-    Client(surname="Ёлкина", name="Анна", email="elkina@yandex.ru", opt_out=True),
+    Client(
+        surname="Ёлкина", name="Анна", email="elkina@yandex.ru", opt_out=True, consent="2023-01-02"
+    ),
     Client(surname="Петров", mobile="+79161112233", note="=1+1 не формула"),
     Client(organization="АО «Вектор»", email="info@vektor.ru", phone="007", marked=True),
 ]
@@ -493,10 +590,12 @@ def test_export_csv_is_cp1251_semicolon_crlf(filled: sqlite3.Connection, tmp_pat
     header = text.split("\r\n", 1)[0]
     assert header == (
         "Фамилия;Имя;Должность;Наименование;Email;Сотовый телефон;Телефон;Адрес;"
-        "Примечание;Отметка;Отказ от рассылки"
+        "Примечание;Отметка;Отказ от рассылки;Согласие на рассылку;Недоставлено"
     )
     assert text.endswith("\r\n")
     assert "Иванов;Иван Петрович;Директор;" in text
+    assert ";да;;14.05.2024;да\r\n" in text  # marked, no opt-out, consent, bounced
+    assert "elkina@yandex.ru;;;;;;да;02.01.2023;\r\n" in text
     assert text.count("\r\n") == len(ROUND_TRIP) + 1
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import avtoprokat_mail.storage.db as db_module
-from avtoprokat_mail.model import Client
+from avtoprokat_mail.model import Client, ClientNotes
 from avtoprokat_mail.storage import DatabaseError, open_database, transaction
 from avtoprokat_mail.storage import clients as store
 
@@ -170,6 +170,87 @@ def test_identity_index_prefers_older_client(db: sqlite3.Connection) -> None:
     by_email, by_mobile = store.identity_index(db)
     assert by_email == {"same@mail.ru": older}
     assert by_mobile == {"+79031112233": older}
+
+
+# --- consent and bounces ------------------------------------------------------------------------
+def test_consent_and_bounced_are_stored_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite3"
+    conn = open_database(path)
+    agreed = store.add_client(conn, Client(surname="Согласный", consent="2024-05-14"))
+    bounced = store.add_client(conn, Client(surname="Возвратный", email="b@mail.ru", bounced=True))
+    plain = store.add_client(conn, Client(surname="Обычный"))
+    conn.close()
+    conn = open_database(path)
+    try:
+        read = {c.id: (c.consent, c.bounced) for c in store.list_clients(conn)}
+        assert read == {agreed: ("2024-05-14", False), bounced: ("", True), plain: ("", False)}
+        row = dict(zip(store.ROW_COLUMNS, store.fetch_row(conn, agreed), strict=True))
+        assert (row["consent"], row["bounced"]) == ("2024-05-14", 0)
+        client = store.get_client(conn, agreed)
+        client.consent = ""  # the consent withdrawn
+        store.update_client(conn, client)
+        assert store.get_client(conn, agreed).consent == ""
+    finally:
+        conn.close()
+
+
+def _bounced_client(conn: sqlite3.Connection) -> int:
+    client_id = store.add_client(
+        conn, Client(surname="Возвратный", email="Old@Mail.ru", bounced=True, opt_out=True)
+    )
+    notes = ClientNotes("550 5.1.1 user unknown", "2025-03-01", 2, "2025-02-01", "письмо")
+    store.write_notes(conn, [(client_id, notes)])
+    return client_id
+
+
+def test_a_saved_client_keeps_the_bounce_while_the_email_stays(db: sqlite3.Connection) -> None:
+    client_id = _bounced_client(db)
+    client = store.get_client(db, client_id)
+    client.email, client.note = "old@mail.ru", "другое примечание"  # only the case changed
+    client.bounced = False  # the form never clears it: only the mailbox check does
+    store.update_client(db, client)
+    assert store.get_client(db, client_id).bounced is True
+    assert store.client_notes(db, client_id) == ClientNotes(
+        "550 5.1.1 user unknown", "2025-03-01", 2, "2025-02-01", "письмо"
+    )
+
+
+def test_a_new_email_clears_the_bounce_and_its_details(db: sqlite3.Connection) -> None:
+    client_id = _bounced_client(db)
+    other = _bounced_client(db)
+    client = store.get_client(db, client_id)
+    client.email = "new@mail.ru"
+    store.update_client(db, client)
+    assert store.get_client(db, client_id).bounced is False
+    # A fresh start for the address; the opt-out and where it came from stay.
+    assert store.client_notes(db, client_id) == ClientNotes("", "", 0, "2025-02-01", "письмо")
+    assert store.get_client(db, other).bounced is True  # nobody else's
+    assert store.client_notes(db, other).bounce_reason == "550 5.1.1 user unknown"
+
+
+def test_notes_of_an_unknown_client_are_empty(db: sqlite3.Connection) -> None:
+    assert store.client_notes(db, 999) == ClientNotes()
+
+
+def test_rows_of_100k_clients_still_build_clients(db: sqlite3.Connection) -> None:
+    count = 100_000
+    store.add_clients(
+        db,
+        (
+            Client(surname=f"Клиент{i}", email=f"c{i}@mail.ru", marked=i % 3 == 0,
+                   consent="2024-05-14" if i % 2 else "", bounced=i % 1000 == 0)
+            for i in range(count)
+        ),
+    )  # fmt: skip
+    clients = store.list_clients(db)
+    assert len(clients) == count
+    last = clients[-1]
+    assert (last.surname, last.email, last.marked, last.consent, last.bounced) == (
+        f"Клиент{count - 1}", f"c{count - 1}@mail.ru", True, "2024-05-14", False
+    )  # fmt: skip
+    assert sum(c.bounced for c in clients) == count // 1000
+    assert sum(bool(c.consent) for c in clients) == count // 2
+    assert sum(c.marked for c in clients) == len(range(0, count, 3))
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import string
 
@@ -10,11 +11,14 @@ from email_validator import EmailNotValidError, validate_email
 
 from avtoprokat_mail import validation
 from avtoprokat_mail.validation import (
+    consent_problem,
     email_problem,
     is_valid_email,
     is_valid_mobile,
     mobile_problem,
     normalize_mobile,
+    parse_date,
+    ru_date,
 )
 
 
@@ -114,3 +118,35 @@ def test_fast_path_leaves_double_hyphen_labels_to_the_library(address: str) -> N
     with pytest.raises(EmailNotValidError):
         validate_email(address, check_deliverability=False)
     assert email_problem(address) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("15.03.2025", "2025-03-15"),
+        (" 5.3.2024 ", "2024-03-05"),
+        ("2024-11-30", "2024-11-30"),
+        ("29.02.2024", "2024-02-29"),
+        ("29.02.2023", None),
+        ("31.04.2024", None),
+        ("15/03/2025", None),
+        ("2025-3-15", None),
+        ("весной", None),
+        ("", None),
+    ],
+)
+def test_parse_date(text: str, iso: str | None) -> None:
+    assert parse_date(text) == iso
+    if iso:
+        assert parse_date(ru_date(iso)) == iso
+
+
+def test_a_consent_cannot_be_given_tomorrow() -> None:
+    today, tomorrow = dt.date.today(), dt.date.today() + dt.timedelta(days=1)
+    assert parse_date(today.strftime("%d.%m.%Y")) == today.isoformat()
+    assert parse_date(tomorrow.strftime("%d.%m.%Y")) is None
+    assert "ещё не наступила" in consent_problem(tomorrow.strftime("%d.%m.%Y"))
+    assert "не дата" in consent_problem("32.01.2024")
+    assert consent_problem("") is None
+    assert consent_problem("01.02.2024") is None
+    assert ru_date("") == ""

@@ -15,7 +15,7 @@ from avtoprokat_mail.storage.directory import ClientFilter, ClientTable
 
 LIST_COLUMNS = (
     "id", "surname", "name", "position", "organization", "email", "mobile", "phone",
-    "marked", "opt_out",
+    "marked", "opt_out", "bounced", "consent",
 )  # fmt: skip
 
 
@@ -54,6 +54,10 @@ def _import(conn, args: argparse.Namespace) -> int:
     plan = plan_import(conn, args.file)
     for rejected in plan.rejected:
         print(f"строка {rejected.line}: {rejected.reason}", file=sys.stderr)
+    for line, text in plan.unreadable_consent:
+        print(
+            f"строка {line}: согласие «{text}» не распознано, загружена без него", file=sys.stderr
+        )
     if not args.dry_run:
         apply_import(conn, plan)
     print(f"imported {len(plan.added)}, updated {len(plan.updated)}, rejected {len(plan.rejected)}")

@@ -41,6 +41,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "opt_out": (
         "Отказ от рассылки", "Отказ", "opt_out", "opt-out", "optout", "unsubscribed",
     ),
+    "consent": ("Согласие на рассылку", "Согласие", "consent"),
 }  # fmt: skip
 
 # Fields that say who a row is about; a file needs at least one of them.
@@ -57,6 +58,9 @@ def fold_header(text: str) -> str:
 _BY_FOLDED: dict[str, str] = {
     fold_header(alias): field for field, aliases in _ALIASES.items() for alias in aliases
 }
+# Columns the export writes that an import does not load (nor lists as unknown): whether mail
+# to an address bounces is what the mailbox said, not something a file can tell.
+_NOT_LOADED = frozenset({fold_header(CLIENT_LABELS["bounced"]), "bounced"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,10 @@ def recognise(header: Sequence[str]) -> Layout | None:
     labels: dict[str, str] = {}
     ignored: list[str] = []
     for index, cell in enumerate(header):
-        field = _BY_FOLDED.get(fold_header(cell))
+        folded = fold_header(cell)
+        if folded in _NOT_LOADED:
+            continue
+        field = _BY_FOLDED.get(folded)
         if field is None or field in columns:
             if cell.strip():
                 ignored.append(cell.strip())
@@ -97,8 +104,8 @@ def recognise(header: Sequence[str]) -> Layout | None:
 
 def expected_headers() -> str:
     """The headers a user should write, for error messages."""
-    russian = ", ".join(f"«{label}»" for label in CLIENT_LABELS.values())
+    russian = ", ".join(f"«{label}»" for field, label in CLIENT_LABELS.items() if field in _ALIASES)
     return (
         f"{russian} (или по-английски: surname, name, position, organization, email, "
-        "mobile, phone, address, note)"
+        "mobile, phone, address, note, consent)"
     )

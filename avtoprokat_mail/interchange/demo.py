@@ -2,7 +2,8 @@
 
 The data is generated from a fixed seed, so every call makes the same clients. About 5% carry
 a bad email and 5% a bad mobile on purpose, to show the grid's highlighting and the offer to
-normalise "8 (903) 111-22-33".
+normalise "8 (903) 111-22-33". Most clients gave their consent to mailings on some past day,
+some did not, and a few addresses bounce (with the server's reason), as in a real directory.
 
 Every demo address ends in ".example", a top-level name reserved by RFC 2606 that no mail
 server serves ("ivanov@mail.ru.example"): the addresses look real and pass validation, but a
@@ -12,15 +13,27 @@ newcomer who sets up a real mailbox and presses "Старт" on the demo data ma
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 import sqlite3
 
-from avtoprokat_mail.model import Client, Template
+from avtoprokat_mail.model import Client, ClientNotes, Template
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.storage import transaction
+from avtoprokat_mail.validation import is_valid_email
 
 SEED = 2026
+# Consent and bounces come from their own stream: the clients themselves stay as they were.
+_RETURNS_SEED = SEED + 1
+_CONSENT_SHARE = 0.8
+_CONSENT_FIRST = dt.date(2022, 1, 10)  # consents fall between these days, all long past
+_CONSENT_DAYS = 1000
+_BOUNCES = (
+    ("2025-02-14", "550 5.1.1 Recipient address rejected: user unknown"),
+    ("2025-03-03", "550 5.2.1 Mailbox disabled, not accepting messages"),
+    ("2025-03-20", "552 5.2.2 Mailbox full: quota exceeded"),
+)
 DEMO_DOMAIN_SUFFIX = ".example"
 
 # (male form, female form)
@@ -182,6 +195,7 @@ def fill_demo(conn: sqlite3.Connection, count: int = 300) -> int:
         if not demo_emails.isdisjoint(by_email):
             return 0
         client_store.add_clients(conn, clients)
+        client_store.write_notes(conn, [(c.id, notes) for c, notes in bounce_notes(clients)])
     return len(clients)
 
 
@@ -189,7 +203,30 @@ def demo_clients(count: int = 300) -> list[Client]:
     """The demo clients, the same on every call for the same ``count``."""
     rnd = random.Random(SEED)
     used_emails: set[str] = set()
-    return [_client(rnd, used_emails) for _ in range(count)]
+    clients = [_client(rnd, used_emails) for _ in range(count)]
+    _add_returns(clients)
+    return clients
+
+
+def _add_returns(clients: list[Client]) -> None:
+    """Consent to most clients on some past day; a few valid addresses bounce."""
+    rnd = random.Random(_RETURNS_SEED)
+    for client in clients:
+        if rnd.random() < _CONSENT_SHARE:
+            day = _CONSENT_FIRST + dt.timedelta(days=rnd.randrange(_CONSENT_DAYS))
+            client.consent = day.isoformat()
+    reachable = [c for c in clients if c.email and is_valid_email(c.email) and not c.opt_out]
+    for client in rnd.sample(reachable, min(len(_BOUNCES), len(reachable))):
+        client.bounced = True
+
+
+def bounce_notes(clients: list[Client]) -> list[tuple[Client, ClientNotes]]:
+    """The bounced demo clients with the day and the server's reason of their bounce."""
+    bounced = [c for c in clients if c.bounced]
+    return [
+        (client, ClientNotes(bounce_date=date, bounce_reason=reason))
+        for client, (date, reason) in zip(bounced, _BOUNCES, strict=False)
+    ]
 
 
 def _client(rnd: random.Random, used_emails: set[str]) -> Client:

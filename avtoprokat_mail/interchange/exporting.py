@@ -18,11 +18,16 @@ from typing import BinaryIO
 from avtoprokat_mail.interchange.errors import InterchangeError
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
 from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.validation import ru_date
 
-EXPORT_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "marked", "opt_out")
+# The consent is written ДД.ММ.ГГГГ; «Недоставлено» only informs (the import does not load it).
+EXPORT_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "marked", "opt_out", "consent", "bounced")
 EXPORT_HEADER: tuple[str, ...] = tuple(CLIENT_LABELS[name] for name in EXPORT_FIELDS)
 YES, NO = "да", ""  # how the flags are written; the import reads them back
-_FLAG_COUNT = 2
+_TEXTS = slice(1, 1 + len(CLIENT_TEXT_FIELDS))
+_MARKED, _OPT_OUT, _CONSENT, _BOUNCED = (
+    client_store.ROW_COLUMNS.index(name) for name in ("marked", "opt_out", "consent", "bounced")
+)
 _WIDTH_SAMPLE = 2000  # rows looked at to size the XLSX columns
 _PHONE_FIELDS = frozenset({"mobile", "phone"})
 
@@ -74,8 +79,15 @@ def _selected_rows(conn: sqlite3.Connection, ids: Sequence[int] | None) -> list[
 
 
 def _export_row(row: tuple) -> list[str]:
-    """A storage row (id first, flags last) as the exported cells."""
-    return [*row[1:-_FLAG_COUNT], *(YES if flag else NO for flag in row[-_FLAG_COUNT:])]
+    """A storage row (:data:`~avtoprokat_mail.storage.clients.ROW_COLUMNS`) as the cells of
+    :data:`EXPORT_FIELDS`."""
+    return [
+        *row[_TEXTS],
+        YES if row[_MARKED] else NO,
+        YES if row[_OPT_OUT] else NO,
+        ru_date(row[_CONSENT]),
+        YES if row[_BOUNCED] else NO,
+    ]
 
 
 def csv_bytes(rows: list[list[str]], header: Sequence[str] = EXPORT_HEADER) -> bytes:

@@ -7,6 +7,7 @@ failure leaves the directory as it was: nothing half-imported.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -24,6 +25,7 @@ from avtoprokat_mail.validation import (
     is_valid_mobile,
     mobile_for_sending,
     normalize_mobile,
+    parse_date,
 )
 
 _TRUE = frozenset({"1", "да", "д", "yes", "y", "true", "истина", "x", "х", "+", "v", "✓", "✔"})
@@ -52,6 +54,9 @@ class ImportPlan:
     rows_read: int  # data rows seen, not counting the header or blank lines
     columns: dict[str, str] = field(default_factory=dict)  # field -> header as in the file
     ignored_columns: list[str] = field(default_factory=list)  # headers naming no field
+    # Consent cells that are neither a date nor yes/no: (line, text). Their rows are imported,
+    # the consent left as it was (none for a new client).
+    unreadable_consent: list[tuple[int, str]] = field(default_factory=list)
 
 
 def parse_flag(text: str) -> bool | None:
@@ -93,6 +98,7 @@ def plan_import(conn: sqlite3.Connection, path: Path) -> ImportPlan:
         rows_read=planner.rows_read,
         columns=dict(layout.labels),
         ignored_columns=list(layout.ignored),
+        unreadable_consent=planner.unreadable_consent,
     )
 
 
@@ -143,6 +149,8 @@ class _Planner:
         # when the file has a single text column.
         self.pick = itemgetter(*(index for _, index in text_columns), 0)
         self.flag_columns = [(f, columns[f]) for f in _FLAGS if f in columns]
+        self.consent_column = columns.get("consent")
+        self.today = dt.date.today().isoformat()  # the consent of a «да» cell
         self.labels = layout.labels
         self.width = layout.width
         self.needed = layout.last_used + 1  # a row shorter than this lost a used cell
@@ -152,6 +160,7 @@ class _Planner:
         self.added: list[Client] = []
         self.matches: list[tuple[int, dict]] = []  # (client id, the file's values to merge)
         self.rejected: list[RejectedRow] = []
+        self.unreadable_consent: list[tuple[int, str]] = []
         self.rows_read = 0
         self._email_line: dict[str, int] = {}  # casefolded email -> first accepted line
         self._mobile_line: dict[str, int] = {}
@@ -174,7 +183,11 @@ class _Planner:
             reason = "; ".join(p for p in (problem, flag_problem) if p)
             self.rejected.append(RejectedRow(line, reason))
             return
-        self._place(line, values, flags)
+        consent = unreadable = None
+        if self.consent_column is not None:
+            consent, unreadable = self._consent(cells[self.consent_column])
+        if self._place(line, values, flags, consent) and unreadable:
+            self.unreadable_consent.append((line, unreadable))
 
     def _width_problem(self, cells: list[str]) -> str | None:
         count = len(cells)
@@ -210,14 +223,34 @@ class _Planner:
             flags[name] = value
         return flags, None
 
-    def _place(self, line: int, values: dict[str, str], flags: dict[str, bool]) -> None:
-        """Match the checked row: a repeat of an earlier row, an update, or a new client."""
+    def _consent(self, cell: str) -> tuple[str | None, str | None]:
+        """(the consent to store or None to leave it, the cell's text when it is unreadable).
+
+        A date (ДД.ММ.ГГГГ, ISO, an Excel date cell, a time after it ignored) is the consent's
+        day; «да» is a consent given by the import's day; «нет» is no consent; empty says
+        nothing.
+        """
+        text = cell.strip()
+        if not text:
+            return None, None
+        if date := parse_date(text.split(" ", 1)[0].split("T", 1)[0]):
+            return date, None
+        answer = parse_flag(text)
+        if answer is None:
+            return None, text
+        return (self.today if answer else ""), None
+
+    def _place(
+        self, line: int, values: dict[str, str], flags: dict[str, bool], consent: str | None
+    ) -> bool:
+        """Match the checked row: a repeat of an earlier row (rejected: False), an update, or
+        a new client."""
         email_key = values.get("email", "").casefold()
         mobile = values.get("mobile", "")
         earlier = self._email_line.get(email_key) if email_key else self._mobile_line.get(mobile)
         if earlier is not None:
             self.rejected.append(RejectedRow(line, f"повторяет строку {earlier}"))
-            return
+            return False
         client_id = self.by_email.get(email_key) if email_key else None
         if client_id is None and mobile:
             client_id = self.by_mobile.get(mobile)
@@ -226,17 +259,20 @@ class _Planner:
             if earlier is not None:
                 reason = f"повторяет строку {earlier}: тот же клиент в справочнике"
                 self.rejected.append(RejectedRow(line, reason))
-                return
+                return False
             self._client_line[client_id] = line
             changes = {name: value for name, value in values.items() if value}
             changes.update(flags)
+            if consent is not None:
+                changes["consent"] = consent
             self.matches.append((client_id, changes))
         else:
-            self.added.append(Client(**values, **flags))
+            self.added.append(Client(**values, **flags, consent=consent or ""))
         if email_key:
             self._email_line[email_key] = line
         if mobile:
             self._mobile_line.setdefault(mobile, line)
+        return True
 
 
 def _merged(conn: sqlite3.Connection, matches: list[tuple[int, dict]]) -> list[Client]:

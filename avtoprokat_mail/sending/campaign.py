@@ -52,6 +52,7 @@ from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
+from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.system.filelock import FileLock
 from avtoprokat_mail.validation import email_problem, mobile_for_sending
 
@@ -65,6 +66,8 @@ RATE_SETTLE_SECONDS = 3.0
 
 # --- planning --------------------------------------------------------------------------------
 ALREADY_REACHED = "уже получил(а) этот шаблон"
+NO_CONSENT = "нет согласия на рассылку"
+BOUNCED = "адрес не доставляется (возврат письма)"
 
 
 @dataclass
@@ -84,6 +87,7 @@ class RunPlan:
     incomplete: list[tuple[Delivery, list[str]]] = field(default_factory=list)
     # Pending recipients of earlier, unfinished runs of the template that this run takes over.
     taken_over: list[Delivery] = field(default_factory=list)
+    require_consent: bool = False  # the setting: clients without consent are skipped
 
     @property
     def skip_reasons(self) -> Counter[str]:
@@ -93,6 +97,11 @@ class RunPlan:
     def repeats(self) -> int:
         """How many marked clients are left out because they already got the template."""
         return sum(1 for d in self.skipped if d.reply == ALREADY_REACHED)
+
+    @property
+    def without_consent(self) -> int:
+        """How many marked clients are left out for lack of consent to mailings."""
+        return sum(1 for d in self.skipped if d.reply == NO_CONSENT)
 
     @property
     def missing_counts(self) -> Counter[str]:
@@ -112,8 +121,11 @@ def plan_run(
     Unless ``again``, a client a real run of this template already reached (sent, uncertain or
     being sent) is skipped with :data:`ALREADY_REACHED`. A client lacking a field the text
     uses without a default is listed in ``incomplete``, and skipped when ``skip_incomplete``.
+    With the setting ``email.require_consent`` a client without consent is skipped
+    (:data:`NO_CONSENT`, email and SMS); an email run skips a bounced address (:data:`BOUNCED`).
     """
     channel = Channel.SMS if template.sms else Channel.EMAIL
+    require_consent = load_email_settings(conn).require_consent
     recipients: list[Delivery] = []
     skipped: list[Delivery] = []
     incomplete: list[tuple[Delivery, list[str]]] = []
@@ -130,6 +142,10 @@ def plan_run(
         key = address.casefold()
         if not reason and key in refused:
             reason = "этот адрес отказался от рассылки (в карточке другого клиента)"
+        if not reason and require_consent and not client.consent:
+            reason = NO_CONSENT
+        if not reason and client.bounced and channel is Channel.EMAIL:
+            reason = BOUNCED
         if not reason and key in seen:
             reason = "этот адрес уже есть в рассылке: второе сообщение не отправляется"
         if not reason and (client.id in reached_ids or key in reached_addresses):
@@ -152,7 +168,8 @@ def plan_run(
         else:
             recipients.append(delivery)
     plan = RunPlan(template, channel, recipients, skipped, again=again,
-                   skip_incomplete=skip_incomplete, incomplete=incomplete)  # fmt: skip
+                   skip_incomplete=skip_incomplete, incomplete=incomplete,
+                   require_consent=require_consent)  # fmt: skip
     if template.id is not None:
         plan.taken_over = _waiting_in_other_runs(conn, template.id, recipients)
     plan.problems += unknown_placeholder_messages(template)
@@ -168,13 +185,19 @@ def plan_run(
             if Path(p).is_file()
         ]
     if not recipients:
-        plan.problems.append(_nobody_to_send(skipped, plan.repeats))
+        plan.problems.append(_nobody_to_send(skipped, plan.repeats, plan.without_consent))
     return plan
 
 
-def _nobody_to_send(skipped: list[Delivery], repeats: int) -> str:
+def _nobody_to_send(skipped: list[Delivery], repeats: int, without_consent: int) -> str:
     if not skipped:
         return "Некому отправлять: отметьте клиентов в справочнике «Клиенты»."
+    if without_consent == len(skipped):
+        return (
+            f"Ни у одного отмеченного клиента нет согласия на рассылку ({without_consent}), а "
+            "в «Параметрах» включено «Только клиентам с согласием на рассылку». Укажите дату "
+            "согласия в карточках клиентов или загрузите её импортом."
+        )
     if repeats:
         return (
             f"Все, кому можно отправить, уже получили этот шаблон ({repeats}). Чтобы отправить "

@@ -10,24 +10,39 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from avtoprokat_mail.model import CLIENT_FIELD_NAMES, CLIENT_TEXT_FIELDS, Client
+from avtoprokat_mail.model import CLIENT_FIELD_NAMES, CLIENT_TEXT_FIELDS, Client, ClientNotes
 from avtoprokat_mail.storage.db import transaction
 
 # The column order of :func:`fetch_rows`: the grid and the filters index rows by it.
-ROW_COLUMNS: tuple[str, ...] = ("id", *CLIENT_TEXT_FIELDS, "marked", "opt_out")
-_STORED_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "opt_out")
+ROW_COLUMNS: tuple[str, ...] = (
+    "id",
+    *CLIENT_TEXT_FIELDS,
+    "marked",
+    "opt_out",
+    "consent",
+    "bounced",
+)
+_STORED_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "opt_out", "consent")
 
 _SELECT_ROWS = (
     f"SELECT c.id, {', '.join('c.' + f for f in CLIENT_TEXT_FIELDS)}, "
-    "m.client_id IS NOT NULL, c.opt_out "
+    "m.client_id IS NOT NULL, c.opt_out, c.consent, c.bounced "
     "FROM clients c LEFT JOIN marks m ON m.client_id = c.id"
 )
 _INSERT = (
-    f"INSERT INTO clients (id, {', '.join(_STORED_FIELDS)}) "
-    f"VALUES (?, {', '.join('?' * len(_STORED_FIELDS))})"
+    f"INSERT INTO clients (id, {', '.join(_STORED_FIELDS)}, bounced) "
+    f"VALUES (?, {', '.join('?' * len(_STORED_FIELDS))}, ?)"
 )
+# ``bounced`` and its details are the mailbox check's findings, never the form's: an update
+# leaves them alone, except that a new email address starts afresh. SET expressions see the row
+# as it was, and ?N is the N-th value: the new email.
+_SAME_EMAIL = f"lower(email) = lower(?{1 + _STORED_FIELDS.index('email')})"
 _UPDATE = (
     f"UPDATE clients SET {', '.join(f'{name} = ?' for name in _STORED_FIELDS)}, "
+    f"bounced = CASE WHEN {_SAME_EMAIL} THEN bounced ELSE 0 END, "
+    f"bounce_reason = CASE WHEN {_SAME_EMAIL} THEN bounce_reason ELSE '' END, "
+    f"bounce_date = CASE WHEN {_SAME_EMAIL} THEN bounce_date ELSE '' END, "
+    f"soft_bounces = CASE WHEN {_SAME_EMAIL} THEN soft_bounces ELSE 0 END, "
     "updated = strftime('%Y-%m-%dT%H:%M:%S', 'now', 'localtime') WHERE id = ?"
 )
 _MARK = "INSERT OR IGNORE INTO marks (client_id) VALUES (?)"
@@ -56,8 +71,8 @@ def client_from_row(row: Sequence) -> Client:
     Positional, because imports build 100,000 of these: :data:`ROW_COLUMNS` is the id, then
     the fields of :class:`Client` in their declared order (the id is Client's last field).
     """
-    client_id, *texts, marked, opt_out = row
-    return Client(*texts, bool(marked), bool(opt_out), client_id)
+    client_id, *texts, marked, opt_out, consent, bounced = row
+    return Client(*texts, bool(marked), bool(opt_out), consent, bool(bounced), client_id)
 
 
 assert ("id", *CLIENT_FIELD_NAMES[:-1]) == ROW_COLUMNS, "client_from_row relies on this order"
@@ -81,8 +96,9 @@ def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
 
 
 def _values(client: Client) -> tuple:
+    """The values of :data:`_STORED_FIELDS`."""
     texts = tuple(str(getattr(client, name) or "").strip() for name in CLIENT_TEXT_FIELDS)
-    return (*texts, int(bool(client.opt_out)))
+    return (*texts, int(bool(client.opt_out)), client.consent or "")
 
 
 def add_client(conn: sqlite3.Connection, client: Client) -> int:
@@ -92,7 +108,11 @@ def add_client(conn: sqlite3.Connection, client: Client) -> int:
 
 
 def update_client(conn: sqlite3.Connection, client: Client) -> None:
-    """Write every field of an existing client, its mark included."""
+    """Write every field of an existing client, its mark included.
+
+    ``bounced`` is not written (the mailbox check sets it), but a changed email clears it and
+    the bounce details: mail to the new address has not come back yet.
+    """
     if client.id is None:
         raise ValueError("update_client needs a stored client")
     update_clients(conn, [client])
@@ -109,17 +129,39 @@ def add_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM clients").fetchone()[0]
         for offset, client in enumerate(clients):
             client.id = next_id + offset
-        conn.executemany(_INSERT, ((c.id, *_values(c)) for c in clients))
+        conn.executemany(_INSERT, ((c.id, *_values(c), int(bool(c.bounced))) for c in clients))
         conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
 
 
 def update_clients(conn: sqlite3.Connection, clients: Iterable[Client]) -> None:
-    """Rewrite many stored clients and their marks."""
+    """Rewrite many stored clients and their marks (see :func:`update_client`)."""
     clients = list(clients)
     with transaction(conn):
         conn.executemany(_UPDATE, ((*_values(c), c.id) for c in clients))
         conn.executemany(_MARK, ((c.id,) for c in clients if c.marked))
         conn.executemany(_UNMARK, ((c.id,) for c in clients if not c.marked))
+
+
+def client_notes(conn: sqlite3.Connection, client_id: int) -> ClientNotes:
+    """What the mailbox said about one client (empty notes for an unknown id)."""
+    row = conn.execute(
+        "SELECT bounce_reason, bounce_date, soft_bounces, opt_out_date, opt_out_source "
+        "FROM clients WHERE id = ?",
+        (client_id,),
+    ).fetchone()
+    return ClientNotes(*row) if row else ClientNotes()
+
+
+def write_notes(conn: sqlite3.Connection, notes: Iterable[tuple[int, ClientNotes]]) -> None:
+    """Store the mailbox's notes of the given clients (the demo data, tests)."""
+    conn.executemany(
+        "UPDATE clients SET bounce_reason = ?, bounce_date = ?, soft_bounces = ?, "
+        "opt_out_date = ?, opt_out_source = ? WHERE id = ?",
+        (
+            (n.bounce_reason, n.bounce_date, n.soft_bounces, n.opt_out_date, n.opt_out_source, i)
+            for i, n in notes
+        ),
+    )
 
 
 def delete_clients(conn: sqlite3.Connection, ids: Iterable[int]) -> int:

@@ -16,19 +16,26 @@ from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
 from avtoprokat_mail.storage.clients import ROW_COLUMNS
 from avtoprokat_mail.validation import is_valid_email, mobile_for_sending
 
-# Grid columns: the mark check box, the text fields, the opt-out flag as a word.
-GRID_COLUMNS: tuple[str, ...] = ("marked", *CLIENT_TEXT_FIELDS, "opt_out")
-GRID_HEADERS: tuple[str, ...] = ("✓", *(CLIENT_LABELS[f] for f in CLIENT_TEXT_FIELDS), "Отказ")
+# Grid columns: the mark check box, the text fields, the opt-out flag as a word, the day of
+# the consent to mailings (ДД.ММ.ГГГГ). Whether the email bounced is not a column: the grid
+# paints the email cell (ClientTable.bounced).
+GRID_COLUMNS: tuple[str, ...] = ("marked", *CLIENT_TEXT_FIELDS, "opt_out", "consent")
+GRID_HEADERS: tuple[str, ...] = (
+    "✓", *(CLIENT_LABELS[f] for f in CLIENT_TEXT_FIELDS), "Отказ", "Согласие",
+)  # fmt: skip
 MARK_COLUMN = 0
 EMAIL_COLUMN = GRID_COLUMNS.index("email")
 MOBILE_COLUMN = GRID_COLUMNS.index("mobile")
 OPT_OUT_COLUMN = GRID_COLUMNS.index("opt_out")
+CONSENT_COLUMN = GRID_COLUMNS.index("consent")
 OPT_OUT_TEXT = "отказ"
 
 _ID = ROW_COLUMNS.index("id")
 _TEXTS = slice(1, 1 + len(CLIENT_TEXT_FIELDS))
 _MARKED = ROW_COLUMNS.index("marked")
 _OPT_OUT = ROW_COLUMNS.index("opt_out")
+_CONSENT = ROW_COLUMNS.index("consent")
+_BOUNCED = ROW_COLUMNS.index("bounced")
 _ORGANIZATION = GRID_COLUMNS.index("organization")
 
 
@@ -50,6 +57,7 @@ class ClientFilter:
     has_valid_mobile: bool = False
     marked_only: bool = False
     opt_out: OptOut = OptOut.ANY
+    bounced_only: bool = False  # only the clients whose email comes back undelivered
 
     @property
     def is_empty(self) -> bool:
@@ -62,8 +70,23 @@ def fold(text: str) -> str:
 
 
 def grid_row(row: Sequence) -> list:
-    """A storage row (:data:`ROW_COLUMNS`) as a grid row (:data:`GRID_COLUMNS`)."""
-    return [bool(row[_MARKED]), *row[_TEXTS], OPT_OUT_TEXT if row[_OPT_OUT] else ""]
+    """A storage row (:data:`ROW_COLUMNS`) as a grid row (:data:`GRID_COLUMNS`).
+
+    The consent's ISO date is turned into ДД.ММ.ГГГГ inline (:func:`ru_date` spelled out):
+    this runs for every client when the window opens.
+    """
+    consent = row[_CONSENT]
+    return [
+        bool(row[_MARKED]),
+        *row[_TEXTS],
+        OPT_OUT_TEXT if row[_OPT_OUT] else "",
+        consent and f"{consent[8:10]}.{consent[5:7]}.{consent[:4]}",
+    ]
+
+
+def _date_key(text: str) -> str:
+    """A ДД.ММ.ГГГГ cell as a key that sorts by date."""
+    return text[6:] + text[3:5] + text[:2]
 
 
 class ClientTable:
@@ -72,6 +95,8 @@ class ClientTable:
     An email or mobile is flagged bad exactly when a run would skip the client for it (the
     checks of avtoprokat_mail/validation.py that sending/campaign.py uses too): a mobile
     written "8 (903) 111-22-33" is not bad, a run sends to +79031112233.
+
+    ``bounced`` says whose email comes back undelivered (the grid paints those cells).
 
     The lists are parallel and always reordered together; indexes into them are the sheet's
     data indexes.
@@ -83,6 +108,7 @@ class ClientTable:
         self._keys: list[str] = []
         self.bad_email: list[bool] = []
         self.bad_mobile: list[bool] = []
+        self.bounced: list[int] = []  # 0/1 as stored
         self.reset(rows)
 
     def reset(self, rows: Iterable[Sequence]) -> None:
@@ -92,11 +118,13 @@ class ClientTable:
         all at once. Built column by column with comprehensions: at 100,000 clients this is
         the bulk of opening the window, and a per-row method call would double it.
         """
-        grid, ids = self.grid, self.ids
+        grid, ids, bounced = self.grid, self.ids, self.bounced
         grid.clear()
         ids.clear()
+        bounced.clear()
         for row in rows:
             ids.append(row[_ID])
+            bounced.append(row[_BOUNCED])
             grid.append(grid_row(row))
         self._keys[:] = [fold("\x1f".join(row[1:OPT_OUT_COLUMN])) for row in self.grid]
         self.bad_email[:] = [
@@ -115,6 +143,7 @@ class ClientTable:
         """Add a storage row at the end; returns its index."""
         self.grid.append(grid_row(row))
         self.ids.append(row[_ID])
+        self.bounced.append(row[_BOUNCED])
         self._keys.append("")
         self.bad_email.append(False)
         self.bad_mobile.append(False)
@@ -125,6 +154,7 @@ class ClientTable:
         """Put a fresh storage row at ``index`` (after the client was edited)."""
         self.grid[index][:] = grid_row(row)
         self.ids[index] = row[_ID]
+        self.bounced[index] = row[_BOUNCED]
         self._refresh(index)
 
     def remove(self, indexes: Sequence[int]) -> None:
@@ -169,6 +199,9 @@ class ClientTable:
         if flt.opt_out is not OptOut.ANY:
             wanted = flt.opt_out is OptOut.ONLY
             indexes = [i for i in indexes if bool(grid[i][OPT_OUT_COLUMN]) == wanted]
+        if flt.bounced_only:
+            bounced = self.bounced
+            indexes = [i for i in indexes if bounced[i]]
         return list(indexes)
 
     def sort(self, column: int, *, descending: bool = False) -> None:
@@ -177,14 +210,15 @@ class ClientTable:
         if column == MARK_COLUMN:
             order = sorted(range(len(grid)), key=lambda i: grid[i][column], reverse=descending)
         else:
-            keyed = [(fold(row[column]), i) for i, row in enumerate(grid)]
+            key = _date_key if column == CONSENT_COLUMN else fold
+            keyed = [(key(row[column]), i) for i, row in enumerate(grid)]
             # Empty cells last whichever the direction, as spreadsheet users expect.
             filled = sorted((k for k in keyed if k[0]), reverse=descending)
             order = [i for _, i in filled] + [i for k, i in keyed if not k]
         self._reorder(order)
 
     def _reorder(self, order: list[int]) -> None:
-        for name in ("grid", "ids", "_keys", "bad_email", "bad_mobile"):
+        for name in ("grid", "ids", "_keys", "bad_email", "bad_mobile", "bounced"):
             column = getattr(self, name)
             column[:] = [column[i] for i in order]
 

@@ -131,7 +131,8 @@ def settings_items(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 # --- more sender mailboxes ----------------------------------------------------------------------
-_MAILBOX_FIELDS = tuple(EMAIL_FIELDS)  # the same fields as the main mailbox
+# The main mailbox's fields, less the one about the whole mailing (whom to send to at all).
+_MAILBOX_FIELDS = tuple(name for name in EMAIL_FIELDS if name != "require_consent")
 
 
 def list_mailboxes(

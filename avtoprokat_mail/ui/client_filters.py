@@ -1,4 +1,4 @@
-"""The filter bar above the client grid: search, organisation, opt-out and three check boxes."""
+"""The filter bar above the client grid: search, organisation, opt-out and four check boxes."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class ClientFilterBar(ttk.Frame):
             self.has_email_var,
             self.has_mobile_var,
             self.marked_only_var,
+            self.bounced_only_var,
             self.opt_out_var,
         ):
             var.trace_add("write", lambda *_: self._schedule())
@@ -65,10 +66,12 @@ class ClientFilterBar(ttk.Frame):
         self.has_email_var = tk.BooleanVar(self)
         self.has_mobile_var = tk.BooleanVar(self)
         self.marked_only_var = tk.BooleanVar(self)
+        self.bounced_only_var = tk.BooleanVar(self)
         for text, var in (
             ("Есть email", self.has_email_var),
             ("Есть сотовый", self.has_mobile_var),
             ("Только отмеченные", self.marked_only_var),
+            ("Недоставленные", self.bounced_only_var),
         ):
             ttk.Checkbutton(checks, text=text, variable=var).pack(side="left", padx=(0, 14))
         ttk.Button(checks, text="Сбросить фильтры", bootstyle="link", command=self.reset).pack(
@@ -84,6 +87,7 @@ class ClientFilterBar(ttk.Frame):
             has_valid_mobile=self.has_mobile_var.get(),
             marked_only=self.marked_only_var.get(),
             opt_out=OptOut(self.opt_out_var.get()),
+            bounced_only=self.bounced_only_var.get(),
         )
 
     @property
@@ -99,7 +103,12 @@ class ClientFilterBar(ttk.Frame):
         """Show everybody again, and say so at once."""
         self.search_var.set("")
         self.organization_var.set(NO_ORGANIZATION)
-        for var in (self.has_email_var, self.has_mobile_var, self.marked_only_var):
+        for var in (
+            self.has_email_var,
+            self.has_mobile_var,
+            self.marked_only_var,
+            self.bounced_only_var,
+        ):
             var.set(False)
         self.opt_out_var.set(OptOut.ANY.value)
         self._changed()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import tkinter as tk
 from collections.abc import Callable
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client
+from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client, ClientNotes
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent
-from avtoprokat_mail.validation import client_problems, is_valid_mobile, normalize_mobile
+from avtoprokat_mail.validation import (
+    client_problems,
+    consent_problem,
+    is_valid_mobile,
+    normalize_mobile,
+    parse_date,
+    ru_date,
+)
 
 _WIDE_FIELDS = {"address", "note", "organization"}
 
@@ -21,6 +29,9 @@ class ClientForm(ttk.Toplevel):
 
     ``on_saved`` receives the stored client's id. Tests fill :attr:`vars` and press
     :attr:`save_button` exactly as a user types and clicks.
+
+    Below the fields, read-only lines say what the mailbox reported: since when the email
+    bounces and why, and since when and how the client refused mailings.
     """
 
     def __init__(
@@ -35,6 +46,9 @@ class ClientForm(ttk.Toplevel):
         super().__init__(title=title, master=top, transient=top, minsize=(520, 0))
         self.conn = conn
         self.client = client or Client()
+        self.notes = (
+            client_store.client_notes(conn, client.id) if client and client.id else ClientNotes()
+        )
         self.on_saved = on_saved
         self.vars: dict[str, tk.Variable] = {}
         self.entries: dict[str, ttk.Entry] = {}
@@ -64,28 +78,71 @@ class ClientForm(ttk.Toplevel):
         )
         self.vars["mobile"].trace_add("write", lambda *_: self._update_mobile_hint())
         self._update_mobile_hint()
+        row = len(CLIENT_TEXT_FIELDS)
+        self._build_consent(body, row)
+        self._build_notes(body, row + 1)
 
-        flags = ttk.Frame(body)
-        flags.grid(row=len(CLIENT_TEXT_FIELDS), column=1, sticky="w", pady=(8, 0), padx=(8, 0))
+        self.error_label = ttk.Label(body, text="", bootstyle="danger", wraplength=460)
+        self.error_label.grid(row=row + 3, column=0, columnspan=3, sticky="w")
+        self.error_label.grid_remove()  # takes a line only when there is something to say
+        # The flags share the buttons' line: the form stays as tall as it was before the
+        # consent field, so it fits a 768-pixel screen.
+        bottom = ttk.Frame(body)
+        bottom.grid(row=row + 4, column=0, columnspan=3, sticky="ew", pady=(8, 0))
         for name in ("marked", "opt_out"):
             var = tk.BooleanVar(self, value=getattr(self.client, name))
-            ttk.Checkbutton(flags, text=CLIENT_LABELS[name], variable=var).pack(
+            ttk.Checkbutton(bottom, text=CLIENT_LABELS[name], variable=var).pack(
                 side="left", padx=(0, 16)
             )
             self.vars[name] = var
-
-        self.error_label = ttk.Label(body, text="", bootstyle="danger", wraplength=460)
-        self.error_label.grid(row=len(CLIENT_TEXT_FIELDS) + 1, column=0, columnspan=3, sticky="w")
-        buttons = ttk.Frame(body)
-        buttons.grid(
-            row=len(CLIENT_TEXT_FIELDS) + 2, column=0, columnspan=3, sticky="e", pady=(8, 0)
-        )
+        buttons = ttk.Frame(bottom)
+        buttons.pack(side="right")
         self.save_button = ttk.Button(buttons, text="Сохранить", command=self.save)
         self.save_button.pack(side="left")
         self.cancel_button = ttk.Button(
             buttons, text="Отмена", bootstyle="secondary", command=self.destroy
         )
         self.cancel_button.pack(side="left", padx=(8, 0))
+
+    def _build_consent(self, body: ttk.Frame, row: int) -> None:
+        """«Согласие на рассылку»: the day as ДД.ММ.ГГГГ, empty when there is none."""
+        ttk.Label(body, text=CLIENT_LABELS["consent"] + ":").grid(
+            row=row, column=0, sticky="w", pady=3
+        )
+        line = ttk.Frame(body)
+        line.grid(row=row, column=1, columnspan=2, sticky="w", pady=3, padx=(8, 0))
+        var = tk.StringVar(self, value=ru_date(self.client.consent))
+        entry = ttk.Entry(line, textvariable=var, width=12)
+        entry.pack(side="left")
+        self.today_button = ttk.Button(
+            line, text="Сегодня", bootstyle="link", command=self.consent_today
+        )
+        self.today_button.pack(side="left", padx=(4, 0))
+        ttk.Label(line, text="ДД.ММ.ГГГГ, пусто — нет", bootstyle="secondary").pack(
+            side="left", padx=(4, 0)
+        )
+        self.vars["consent"], self.entries["consent"] = var, entry
+
+    def _build_notes(self, body: ttk.Frame, row: int) -> None:
+        """What the mailbox said, read-only, each line only when there is something to say."""
+        notes, client = self.notes, self.client
+        bounce = opt_out = ""
+        if client.bounced:
+            bounce = "Адрес не доставляется"
+            bounce += f" с {ru_date(notes.bounce_date)}" if notes.bounce_date else ""
+            bounce += f": {notes.bounce_reason}" if notes.bounce_reason else ""
+        if client.opt_out and notes.opt_out_date:
+            opt_out = f"Отказ от рассылки с {ru_date(notes.opt_out_date)}"
+            opt_out += f" ({notes.opt_out_source})" if notes.opt_out_source else ""
+        self.bounce_label = ttk.Label(body, text=bounce, bootstyle="warning", wraplength=560)
+        self.opt_out_label = ttk.Label(body, text=opt_out, bootstyle="secondary", wraplength=560)
+        for offset, label in enumerate((self.bounce_label, self.opt_out_label)):
+            if label.cget("text"):
+                label.grid(row=row + offset, column=0, columnspan=3, sticky="w", pady=(2, 0))
+
+    def consent_today(self) -> None:
+        """«Сегодня»: the client agreed today."""
+        self.vars["consent"].set(dt.date.today().strftime("%d.%m.%Y"))
 
     def _update_mobile_hint(self) -> None:
         text = self.vars["mobile"].get().strip()
@@ -108,6 +165,8 @@ class ClientForm(ttk.Toplevel):
             **texts,
             marked=bool(values["marked"]),
             opt_out=bool(values["opt_out"]),
+            consent=parse_date(values["consent"]) or "",
+            bounced=self.client.bounced,
             id=self.client.id,
         )
 
@@ -115,7 +174,8 @@ class ClientForm(ttk.Toplevel):
         """The first thing that stops saving (the import's rule too): (field, message)."""
         problems = client_problems(client)
         if not problems:
-            return None
+            consent = consent_problem(self.vars["consent"].get())
+            return ("consent", consent) if consent else None
         field, message = problems[0]
         if field == "email":
             return field, f"Email: {message}."
@@ -154,5 +214,6 @@ class ClientForm(ttk.Toplevel):
 
     def _show_problem(self, field: str, message: str) -> None:
         self.error_label.configure(text=message)
+        self.error_label.grid()
         self.entries[field].focus_set()
         self.entries[field].select_range(0, "end")

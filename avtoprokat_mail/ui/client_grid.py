@@ -18,8 +18,9 @@ from avtoprokat_mail.storage.directory import (
     ClientTable,
 )
 
-COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60)
-BAD_CELL_BG = "#f8d0d4"
+COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60, 90)
+BAD_CELL_BG = "#f8d0d4"  # pink: a value a run cannot use
+BOUNCED_CELL_BG = "#fbdcb4"  # light orange: a valid email whose mail comes back undelivered
 
 
 class ClientGrid(ttk.Frame):
@@ -101,12 +102,18 @@ class ClientGrid(ttk.Frame):
         self.sheet.redraw()
 
     def highlight_bad_cells(self) -> None:
-        """Paint the email and mobile cells the table judges bad (after rows changed)."""
+        """Paint the email and mobile cells the table judges bad, and the bounced emails
+        (after rows changed). An invalid email is pink even when it bounced too."""
         self.sheet.dehighlight_all(redraw=False)
-        cells = [(i, EMAIL_COLUMN) for i, bad in enumerate(self.table.bad_email) if bad]
-        cells += [(i, MOBILE_COLUMN) for i, bad in enumerate(self.table.bad_mobile) if bad]
+        table = self.table
+        cells = [(i, EMAIL_COLUMN) for i, bad in enumerate(table.bad_email) if bad]
+        cells += [(i, MOBILE_COLUMN) for i, bad in enumerate(table.bad_mobile) if bad]
         if cells:
             self.sheet.highlight_cells(cells=cells, bg=BAD_CELL_BG, redraw=False)
+        bad = table.bad_email
+        bounced = [(i, EMAIL_COLUMN) for i, b in enumerate(table.bounced) if b and not bad[i]]
+        if bounced:
+            self.sheet.highlight_cells(cells=bounced, bg=BOUNCED_CELL_BG, redraw=False)
 
     # --- sorting ---------------------------------------------------------------------------
     def sort_by(self, column: int) -> None:

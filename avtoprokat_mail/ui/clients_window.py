@@ -22,7 +22,7 @@ from avtoprokat_mail.storage.directory import ClientTable
 from avtoprokat_mail.ui import client_files
 from avtoprokat_mail.ui.about import show_about
 from avtoprokat_mail.ui.client_filters import ClientFilterBar
-from avtoprokat_mail.ui.client_grid import ClientGrid
+from avtoprokat_mail.ui.client_grid import BAD_CELL_BG, BOUNCED_CELL_BG, ClientGrid
 from avtoprokat_mail.ui.client_records import ClientRecords
 from avtoprokat_mail.ui.dialogs import ask_password
 from avtoprokat_mail.ui.mailing_window import MailingWindow
@@ -136,8 +136,13 @@ class ClientsWindow(ttk.Frame):
         bar.pack(fill="x")
         self.status_label = ttk.Label(bar, text="")
         self.status_label.pack(side="left")
-        legend = ttk.Label(bar, text="  розовым — неверный email или сотовый", foreground="#a33")
+        legend = ttk.Frame(bar)
         legend.pack(side="right")
+        for text, colour in (
+            ("розовым — неверный email или сотовый", BAD_CELL_BG),
+            ("оранжевым — письма на email не доставляются", BOUNCED_CELL_BG),
+        ):
+            ttk.Label(legend, text=f" {text} ", background=colour).pack(side="left", padx=(8, 0))
 
     # --- keeping the parts in step -------------------------------------------------------------
     def reload(self) -> None:

@@ -63,6 +63,10 @@ class ImportPreview(ttk.Toplevel):
             body, text=self.ignored(), bootstyle="warning", wraplength=780
         )
         self.ignored_label.pack(anchor="w")
+        self.consent_label = ttk.Label(
+            body, text=self.unreadable_consent(), bootstyle="warning", wraplength=780
+        )
+        self.consent_label.pack(anchor="w")
         if self.plan.rejected:
             ttk.Label(body, text="Отклонённые строки (они не будут загружены):").pack(anchor="w")
             frame = ttk.Frame(body)
@@ -97,6 +101,20 @@ class ImportPreview(ttk.Toplevel):
             return ""
         names = ", ".join(f"«{name}»" for name in self.plan.ignored_columns)
         return f"Не загружаются столбцы с незнакомыми заголовками: {names}."
+
+    def unreadable_consent(self) -> str:
+        """The consent cells that are no date and no yes/no: those rows load without it."""
+        cells = self.plan.unreadable_consent
+        if not cells:
+            return ""
+        shown = ", ".join(f"«{text}» (строка {line})" for line, text in cells[:5])
+        more = f" и ещё {len(cells) - 5}" if len(cells) > 5 else ""
+        header = self.plan.columns.get("consent", "Согласие")
+        return (
+            f"В столбце «{header}» не распознано согласие: {shown}{more}. Эти строки "
+            "загружаются без даты согласия (у клиентов, что уже есть в справочнике, она не "
+            "меняется). Понятны дата ДД.ММ.ГГГГ, «да» (согласие со дня импорта) и «нет»."
+        )
 
     def summary(self) -> str:
         plan = self.plan

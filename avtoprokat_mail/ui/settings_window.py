@@ -272,6 +272,13 @@ class EmailTab(_Tab):
         self.daily_limit_var = self.entry(
             "Писем в сутки с этого ящика (0 — без ограничения):", str(s.daily_limit), width=8
         )
+        # Advertising by email or SMS needs the client's prior consent: runs may be held to it.
+        self.require_consent_var = tk.BooleanVar(self, value=s.require_consent)
+        ttk.Checkbutton(
+            self, text="Только клиентам с согласием на рассылку",
+            variable=self.require_consent_var,
+        ).grid(row=self.row, column=0, columnspan=2, sticky="w", pady=3)  # fmt: skip
+        self.row += 1
         hint = ttk.Label(self, text=APP_PASSWORD_HINT, wraplength=560, bootstyle="info")
         hint.grid(row=self.row, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.row += 1
@@ -349,6 +356,7 @@ class EmailTab(_Tab):
             per_minute=_number(self.per_minute_var.get(), "Писем в минуту"),
             timeout=_number(self.timeout_var.get(), "Тайм-аут"),
             daily_limit=_number(self.daily_limit_var.get(), "Писем в сутки"),
+            require_consent=self.require_consent_var.get(),
         )
 
     @staticmethod

@@ -77,6 +77,7 @@ class StartDialog(ttk.Toplevel):
             self._ask_cost()
         self._schedule(body)
         self._repeats(body)
+        self._consent(body)
         self._incomplete(body)
         if plan.taken_over:
             runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
@@ -130,6 +131,17 @@ class StartDialog(ttk.Toplevel):
             body, text="Отправить и тем, кто уже получил", variable=self.again_var,
             command=self.replan,
         ).pack(anchor="w")  # fmt: skip
+
+    def _consent(self, body: ttk.Frame) -> None:
+        """With «Только клиентам с согласием на рассылку» on: how many it leaves out."""
+        self.consent_label = None
+        if not self.plan.require_consent:
+            return
+        self.consent_label = ttk.Label(
+            body, text=f"Без согласия на рассылку: {self.plan.without_consent} — не отправляется",
+            bootstyle="warning" if self.plan.without_consent else "secondary", wraplength=620,
+        )  # fmt: skip
+        self.consent_label.pack(anchor="w", pady=(6, 0))
 
     def _incomplete(self, body: ttk.Frame) -> None:
         """Clients lacking a field the text uses without a default, and the choice to skip."""
