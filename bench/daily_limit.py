@@ -3,7 +3,8 @@
 Run: ``python3 bench/daily_limit.py``. A journal of 10,000 handed-over messages over the last
 three days from three mailboxes; the engine's choice of a mailbox before a message (each
 mailbox's count over the last 24 hours, its provider block, the time a slot frees) is timed
-over 5,000 calls and compared with the same count made by scanning the journal (``NOT INDEXED``), the baseline.
+over 5,000 calls and compared with the same count made by scanning the journal
+(``NOT INDEXED``), the baseline.
 Target: under 0.05 ms a message. Exit 1 when missed.
 """
 
