@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+from avtoprokat_mail.storage.directory import EMAIL_COLUMN
+from avtoprokat_mail.ui.client_grid import BOUNCED_CELL_BG
 from avtoprokat_mail.ui.mail_check import MailCheckWindow
-from tests.gui_helpers import Session, close_windows, pump, toplevels_of
+from tests.gui_helpers import Session, close_windows, pump, row_of, shown_surnames, toplevels_of
 from tests.imap_server import imap_server
 from tests.test_mailbox_check import _flags, office
 
@@ -37,6 +39,16 @@ def test_check_mail_lists_then_applies(tk_root, data_folder, db, office, gui_err
         assert _flags(session.conn, "Иванов")[3] == 1
         assert "справочник обновлён" in window.status_label.cget("text")
         assert str(window.apply_button.cget("state")) == "disabled"
+
+        # The directory follows at once: the bounced address in its colour, and the filter.
+        directory = session.window
+        petrov = directory.sheet.data_r(row_of(directory, "Петров"))
+        highlights = directory.sheet.get_cell_options(key="highlight")
+        assert highlights[(petrov, EMAIL_COLUMN)][0] == BOUNCED_CELL_BG
+        directory.filters.bounced_only_var.set(True)
+        pump(session.root, 0.3)
+        bounced = {"Петров", "Смирнова", "Кузнецов", "Волков", "Орлов"}  # hard bounces
+        assert set(shown_surnames(directory)) == bounced
     finally:
         close_windows(tk_root, (MailCheckWindow,))
         session.close()
