@@ -406,3 +406,19 @@ def _value_problem(key: str, parse: Callable[[str], Any], value: Any) -> list[st
     except SettingsError as error:
         return [f"{key}: {error}"]
     return []
+
+
+# --- cells of the CSV files the program writes ----------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell Excel will not run as a formula (CSV injection): text starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a CR gets a leading apostrophe. A phone in E.164 form
+    (+79031112233) and a plain number stay as they are; non-text values are left alone."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    if _CANONICAL_MOBILE.fullmatch(value) or _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value

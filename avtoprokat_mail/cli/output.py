@@ -6,6 +6,8 @@ import csv
 import sys
 from collections.abc import Sequence
 
+from avtoprokat_mail.validation import spreadsheet_safe
+
 
 def say(text: str) -> None:
     """A message for the person at the terminal (stderr: stdout is for results)."""
@@ -19,7 +21,7 @@ def write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> 
         sys.stdout.reconfigure(encoding="utf-8")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(headers)
-        writer.writerows(rows)
+        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     else:
         print_table(headers, rows)
 

