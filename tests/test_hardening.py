@@ -52,3 +52,16 @@ def test_the_command_lines_csv_neutralises_formulas(cli, db):
     assert status == 0
     (_header, row) = list(csv.reader(io.StringIO(out)))
     assert row[1] == "'" + HOSTILE
+
+
+def test_a_neutralised_cell_reads_back_as_it_was(db, tmp_path):
+    """The apostrophe only protects the file: importing our own export restores the value."""
+    from avtoprokat_mail.interchange import apply_import, plan_import
+
+    client_store.add_client(db, Client(surname="-Иванов", phone="+7 (495) 123-45-67"))
+    target = tmp_path / "клиенты.csv"
+    export_clients(db, target)
+    db.execute("DELETE FROM clients")
+    apply_import(db, plan_import(db, target))
+    (client,) = client_store.list_clients(db)
+    assert (client.surname, client.phone) == ("-Иванов", "+7 (495) 123-45-67")

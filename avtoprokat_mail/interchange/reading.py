@@ -129,7 +129,17 @@ def _first_record(text: str) -> str:
 def _csv_rows(path: Path, data: bytes) -> Iterator[Row]:
     text = decode(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
-    return _numbered(path, reader)
+    return (
+        (line, [_unprotected(cell) for cell in cells]) for line, cells in _numbered(path, reader)
+    )
+
+
+def _unprotected(cell: str) -> str:
+    """A cell as it was before a CSV writer kept Excel from running it as a formula (a leading
+    apostrophe before = + - @ tab or CR, as our exports and Excel's own text cells write it)."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+        return cell[1:]
+    return cell
 
 
 def _numbered(path: Path, reader) -> Iterator[Row]:
