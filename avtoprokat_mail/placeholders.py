@@ -150,7 +150,9 @@ def render(text: str, client: Client, *, header: bool = False) -> str:
         return clean_header_value(data) if header else data
 
     result = _PLACEHOLDER.sub(value, text)
-    return _LINE_BREAKS.sub(" ", result).strip() if header else result
+    # In a header the template's own text is cleaned as client data is: a subject typed (or
+    # imported) with an encoded-word line break must not add a header either.
+    return clean_header_value(result) if header else result
 
 
 def clean_header_value(text: str) -> str:

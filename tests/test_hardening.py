@@ -65,3 +65,27 @@ def test_a_neutralised_cell_reads_back_as_it_was(db, tmp_path):
     apply_import(db, plan_import(db, target))
     (client,) = client_store.list_clients(db)
     assert (client.surname, client.phone) == ("-Иванов", "+7 (495) 123-45-67")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_templates_own_subject_cannot_inject_a_header(tmp_path, fast):
+    """CVE-2024-6923 on Python 3.11/3.12: an encoded line break in the subject text itself
+    (an ASCII subject: a Cyrillic one goes through our own encoder, which was safe already)."""
+    import email
+    from email import policy
+
+    from avtoprokat_mail.model import Template
+    from avtoprokat_mail.sending.message import EmailFactory, Sender, build_email
+
+    template = Template(subject="Sale =?UTF-8?Q?=0A?=Bcc: spy@evil.example", body="Текст")
+    sender = Sender("Офис", "office@avtoprokat.ru")
+    client = Client(surname="Иванов", email="ivanov@mail.ru")
+    built = (
+        EmailFactory(template, sender).build(client)
+        if fast
+        else build_email(template, client, sender)
+    )
+    wire = built if isinstance(built, bytes) else built.as_bytes()
+    message = email.message_from_bytes(wire, policy=policy.default)
+    assert message["Bcc"] is None and b"\r\nBcc:" not in wire
+    assert "spy@evil.example" in message["Subject"]  # kept as harmless text
