@@ -33,8 +33,11 @@ _PLAIN_EMAIL = re.compile(
 )
 # Top-level names email-validator refuses as special-use (RFC 6761 and friends).
 _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test", "internal"})
-_CANONICAL_MOBILE = re.compile(r"\+79\d{9}")
-_PLAIN_PHONE = re.compile(r"\+?[\d\s().-]+")
+# ASCII digits only: "\d" alone also takes full-width and other scripts' digits, which would
+# pass as a valid mobile and slip past the duplicate check ("+79031112233" vs its look-alike).
+_CANONICAL_MOBILE = re.compile(r"\+79[0-9]{9}")
+_PLAIN_PHONE = re.compile(r"\+?[0-9\s().-]+")
+_MAX_LOCAL_PART = 64  # octets, RFC 5321
 
 
 def email_problem(address: str) -> str | None:
@@ -47,6 +50,8 @@ def email_problem(address: str) -> str | None:
         return "не указан email"
     if _is_plain_email(address):
         return None
+    if len(address.rpartition("@")[0].encode("utf-8")) > _MAX_LOCAL_PART:
+        return f"неверный email «{address}»: до «@» не больше {_MAX_LOCAL_PART} символов"
     if address.count("@") != 1 or "." not in address.rpartition("@")[2]:
         # Common typos ("ivanov@mail", "ivanov.mail.ru") that email-validator would refuse
         # too; answered here because a directory may hold thousands of them.
@@ -95,7 +100,7 @@ def normalize_mobile(text: str) -> str | None:
     if is_valid_mobile(text):
         return text
     if _PLAIN_PHONE.fullmatch(text):
-        digits = re.sub(r"\D", "", text)
+        digits = re.sub(r"[^0-9]", "", text)
         if text.startswith("+"):
             candidate = "+" + digits
         elif len(digits) == 11 and digits[0] in "78":  # 8 is the Russian trunk prefix

@@ -89,3 +89,20 @@ def test_a_templates_own_subject_cannot_inject_a_header(tmp_path, fast):
     message = email.message_from_bytes(wire, policy=policy.default)
     assert message["Bcc"] is None and b"\r\nBcc:" not in wire
     assert "spy@evil.example" in message["Subject"]  # kept as harmless text
+
+
+def test_an_email_local_part_over_64_octets_is_refused():
+    from avtoprokat_mail.validation import email_problem
+
+    assert email_problem("a" * 64 + "@mail.ru") is None
+    assert "не больше 64" in email_problem("a" * 65 + "@mail.ru")
+    assert email_problem("я" * 33 + "@почта.рф")  # 66 octets in UTF-8
+
+
+@pytest.mark.parametrize("digits", ["９０３１１１２２３３", "٩٠٣١١١٢٢٣٣", "۹۰۳۱۱۱۲۲۳۳"])
+def test_look_alike_digits_are_no_valid_mobile_but_normalise_to_ascii(digits):
+    from avtoprokat_mail.validation import is_valid_mobile, mobile_for_sending
+
+    look_alike = "+7" + digits
+    assert not is_valid_mobile(look_alike)
+    assert mobile_for_sending(look_alike) in (None, "+79031112233")  # ASCII, or refused
