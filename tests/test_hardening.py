@@ -106,3 +106,31 @@ def test_look_alike_digits_are_no_valid_mobile_but_normalise_to_ascii(digits):
     look_alike = "+7" + digits
     assert not is_valid_mobile(look_alike)
     assert mobile_for_sending(look_alike) in (None, "+79031112233")  # ASCII, or refused
+
+
+def test_an_attachment_name_with_a_line_break_is_a_clear_error_everywhere(db, tmp_path, cli):
+    """Refused on saving; and a run or a preview of a template that holds one (written to the
+    database by another version, or by hand) stops with a Russian reason, never a traceback."""
+    from avtoprokat_mail.model import Channel, Route, RunStatus, Template
+    from avtoprokat_mail.sending.campaign import Campaign, plan_run
+    from avtoprokat_mail.sending.lifecycle import start_run
+    from avtoprokat_mail.sending.outbox import OutboxTransport
+    from avtoprokat_mail.sending.template_check import check_template
+    from avtoprokat_mail.storage import database_file
+    from avtoprokat_mail.storage import templates as template_store
+
+    odd = tmp_path / "прайс\nBcc: spy@evil.example.pdf"
+    odd.write_bytes(b"%PDF")
+    template = Template(subject="Скидка", body="Текст", attachment1=str(odd))
+    assert any("перевод строки" in error for error in check_template(template).errors)
+
+    template_id = template_store.add_template(db, template)
+    client_store.add_client(db, Client(surname="Иванов", email="ivanov@mail.ru", marked=True))
+    status, _, err = cli("templates", "preview", str(template_id), "--client", "1")
+    assert status == 2 and "перевод строки" in err and "Traceback" not in err
+
+    template = template_store.get_template(db, template_id)
+    run_id = start_run(db, plan_run(db, template, again=True), Route.direct(Channel.EMAIL))
+    final = Campaign(database_file(db), run_id, OutboxTransport(tmp_path / "out")).run()
+    assert final.status is RunStatus.STOPPED and "перевод строки" in final.reason
+    assert final.pending == 1  # nobody lost: it can be finished once the file is renamed

@@ -115,13 +115,16 @@ def _preview(conn, args: argparse.Namespace) -> int:
     except TemplateError as error:
         raise UsageError(str(error)) from error
     sender = configured_sender(load_email_settings(conn))
-    message = build_email(template, client, sender, attachments)
+    try:
+        wire = build_email(template, client, sender, attachments).as_bytes()
+    except Exception as error:  # any failure to make the message: said, never a traceback
+        raise UsageError(f"не удаётся составить письмо клиенту {args.client}: {error}") from error
     if sender is None:
         print(
             "Внимание: отправитель ещё не настроен (окно «Параметры»), поэтому в письме нет From.",
             file=sys.stderr,
         )
     sys.stdout.flush()
-    sys.stdout.buffer.write(message.as_bytes())
+    sys.stdout.buffer.write(wire)
     sys.stdout.buffer.flush()
     return EXIT_OK

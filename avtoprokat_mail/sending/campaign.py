@@ -16,6 +16,7 @@ pending recipient matches, so a recipient another run took over is never sent by
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -56,6 +57,7 @@ from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.system.filelock import FileLock
 from avtoprokat_mail.validation import email_problem, mobile_for_sending
 
+logger = logging.getLogger(__name__)
 RETRY_DELAYS = (5.0, 30.0, 120.0)  # seconds before the 2nd, 3rd and 4th try of a message
 MAX_FAILURES_IN_A_ROW = 10
 RATE_WINDOW = 30  # messages the speed is measured over
@@ -563,7 +565,7 @@ class Campaign:
                 mailbox = self._choose_mailbox(conn)
                 self._wait_for_rate(mailbox)
                 self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-                payload = build(delivery, mailbox)
+                payload = self._build(build, delivery, mailbox)
                 status, reply = self._deliver(conn, delivery, mailbox, payload)
             if status is DeliveryStatus.PENDING:
                 # Another run took this recipient over meanwhile: it is skipped here now.
@@ -576,6 +578,18 @@ class Campaign:
                     f"Подряд не отправлено {failures_in_a_row} сообщений, последняя ошибка: "
                     f"{reply}. Рассылка остановлена: проверьте параметры и продолжите её."
                 ))  # fmt: skip
+
+    def _build(self, build, delivery: Delivery, mailbox: Mailbox) -> object:
+        """The message for one recipient; a failure to make it stops the run with the reason
+        (the recipient stays pending), never a traceback that leaves the run interrupted."""
+        try:
+            return build(delivery, mailbox)
+        except Exception as error:
+            logger.exception("building the message for %s", delivery.recipient)
+            raise _Stop(RunStatus.STOPPED, (
+                f"Не удалось составить сообщение для {delivery.recipient}: {error}. "
+                "Исправьте шаблон или данные клиента и продолжите рассылку."
+            )) from None  # fmt: skip
 
     def _deliver(
         self, conn, delivery: Delivery, mailbox: Mailbox, payload: object

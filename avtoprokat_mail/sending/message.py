@@ -69,6 +69,12 @@ def attachment_problems(template: Template) -> list[str]:
         if not name:
             continue
         path = Path(name)
+        if any(ord(char) < 32 or ord(char) == 127 for char in path.name):
+            problems.append(
+                f"Приложение {number}: в имени файла есть перевод строки или другой служебный "
+                "символ — переименуйте файл и выберите его снова."
+            )
+            continue
         if not path.is_file():
             problems.append(f"Приложение {number}: файл не найден — {name}")
             continue
