@@ -134,3 +134,27 @@ def test_an_attachment_name_with_a_line_break_is_a_clear_error_everywhere(db, tm
     final = Campaign(database_file(db), run_id, OutboxTransport(tmp_path / "out")).run()
     assert final.status is RunStatus.STOPPED and "перевод строки" in final.reason
     assert final.pending == 1  # nobody lost: it can be finished once the file is renamed
+
+
+def test_control_characters_are_never_stored_nor_printed(db, cli, tmp_path):
+    """ESC and BEL would drive the terminal of «clients list»; a NUL would reach a header."""
+    from avtoprokat_mail.interchange import apply_import, plan_import
+    from avtoprokat_mail.model import Template
+    from avtoprokat_mail.storage import templates as template_store
+
+    client_store.add_client(
+        db, Client(surname="Ива\x1b[2Jнов", name="Пётр\x00", note="строка 1\r\nстрока 2\x07")
+    )
+    source = tmp_path / "клиенты.csv"
+    source.write_text("Фамилия;Email\nСидо\x1b[31m\x07ров;s@mail.ru\n", encoding="utf-8")
+    apply_import(db, plan_import(db, source))
+    template_store.add_template(db, Template(subject="Тема\x00\x1b", body="Текст\x07\nдалее"))
+
+    first, second = client_store.list_clients(db)
+    assert (first.surname, first.name, first.note) == ("Ива[2Jнов", "Пётр", "строка 1\nстрока 2")
+    assert second.surname == "Сидо[31mров"
+    (template,) = template_store.list_templates(db)
+    assert (template.subject, template.body) == ("Тема", "Текст\nдалее")
+    db.execute("UPDATE clients SET surname = 'Стар\x1bый' WHERE id = 1")  # an old database
+    status, out, _ = cli("clients", "list")
+    assert status == 0 and "\x1b" not in out and "\x07" not in out

@@ -6,7 +6,7 @@ import csv
 import sys
 from collections.abc import Sequence
 
-from avtoprokat_mail.validation import spreadsheet_safe
+from avtoprokat_mail.validation import spreadsheet_safe, strip_controls
 
 
 def say(text: str) -> None:
@@ -28,7 +28,7 @@ def write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> 
 
 def print_table(headers: Sequence[str], rows: list[list]) -> None:
     """Plain aligned columns for a terminal."""
-    texts = [[str(v) for v in row] for row in rows]
+    texts = [[strip_controls(str(v)) for v in row] for row in rows]  # no ESC to the terminal
     widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(headers)]
     for line in [list(headers), *texts]:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())

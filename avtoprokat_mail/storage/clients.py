@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from avtoprokat_mail.model import CLIENT_FIELD_NAMES, CLIENT_TEXT_FIELDS, Client, ClientNotes
 from avtoprokat_mail.storage.db import transaction
+from avtoprokat_mail.validation import strip_controls
 
 # The column order of :func:`fetch_rows`: the grid and the filters index rows by it.
 ROW_COLUMNS: tuple[str, ...] = (
@@ -95,9 +96,15 @@ def get_client(conn: sqlite3.Connection, client_id: int) -> Client | None:
     return client_from_row(row) if row else None
 
 
+_MULTILINE = frozenset({"address", "note"})  # the fields that may hold line breaks
+
+
 def _values(client: Client) -> tuple:
     """The values of :data:`_STORED_FIELDS`."""
-    texts = tuple(str(getattr(client, name) or "").strip() for name in CLIENT_TEXT_FIELDS)
+    texts = tuple(
+        strip_controls(str(getattr(client, name) or ""), multiline=name in _MULTILINE).strip()
+        for name in CLIENT_TEXT_FIELDS
+    )
     return (*texts, int(bool(client.opt_out)), client.consent or "")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from avtoprokat_mail.model import Template
+from avtoprokat_mail.validation import strip_controls
 
 _FIELDS = ("subject", "body", "sms", "attachment1", "attachment2", "note")
 _SELECT = f"SELECT {', '.join(_FIELDS)}, created, sent, id FROM templates"
@@ -18,8 +19,8 @@ def _from_row(row: tuple) -> Template:
 
 def _values(template: Template) -> tuple:
     return (
-        template.subject.strip(),
-        template.body,
+        strip_controls(template.subject).strip(),
+        strip_controls(template.body, multiline=True),
         int(bool(template.sms)),
         template.attachment1.strip(),
         template.attachment2.strip(),
