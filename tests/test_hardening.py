@@ -158,3 +158,38 @@ def test_control_characters_are_never_stored_nor_printed(db, cli, tmp_path):
     db.execute("UPDATE clients SET surname = 'Стар\x1bый' WHERE id = 1")  # an old database
     status, out, _ = cli("clients", "list")
     assert status == 0 and "\x1b" not in out and "\x07" not in out
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "<someone@else.example>, " + "y" * 80,
+        'Ivanov: the "boss", <x@y.z>' + " word" * 20,
+        "Петров, <spy@evil.example>; группа:",
+        "A" * 1200,  # one unbreakable token: no line may pass 998 octets
+    ],
+)
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_hostile_display_name_reads_back_as_the_clients_one_address(name, fast):
+    import email
+    from email import policy
+
+    from avtoprokat_mail.model import Template
+    from avtoprokat_mail.sending.message import EmailFactory, Sender, build_email
+
+    template = Template(subject="Скидка", body="Текст")
+    sender = Sender("Офис", "office@avtoprokat.ru")
+    client = Client(surname=name, email="client@mail.ru")
+    built = (
+        EmailFactory(template, sender).build(client)
+        if fast
+        else build_email(template, client, sender)
+    )
+    wire = built if isinstance(built, bytes) else built.as_bytes()
+    message = email.message_from_bytes(wire, policy=policy.default)
+    (address,) = message["To"].addresses
+    assert address.addr_spec == "client@mail.ru"
+    # Python's address parser keeps the folding space between two encoded-words (RFC 2047
+    # says to drop it, as mail readers do): compare the name without spaces.
+    assert address.display_name.replace(" ", "") == name.replace(" ", "")
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 998

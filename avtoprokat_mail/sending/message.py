@@ -259,8 +259,19 @@ def _set_text(message: EmailMessage, name: str, text: str) -> None:
         message.set_raw(name, _encoded_words(name, text))
 
 
+# A display name holding one of these (or too long to fold) loses its quoting when the email
+# package folds it: "<x@evil.example>, yyy…" would read back as a second address. Such a name
+# goes as RFC 2047 encoded-words, which every reader takes as one name.
+_SPECIALS = frozenset('()<>[]:;@\\,."')
+_LONGEST_PLAIN_NAME = 60
+
+
+def _plain_name(display_name: str) -> bool:
+    return len(display_name) <= _LONGEST_PLAIN_NAME and not _SPECIALS.intersection(display_name)
+
+
 def _set_address(message: EmailMessage, name: str, display_name: str, address: str) -> None:
-    if display_name.isascii() or message.policy.utf8:
+    if (display_name.isascii() or message.policy.utf8) and _plain_name(display_name):
         message[name] = _address(display_name, address)
     else:
         message.set_raw(name, f"{_encoded_words(name, display_name)}\n <{address}>")
@@ -365,7 +376,7 @@ def _text_line(name: str, text: str) -> bytes | None:
 
 def _address_line(name: str, display_name: str, address: str) -> bytes | None:
     """Like :func:`_set_address`."""
-    if display_name.isascii():
+    if display_name.isascii() and _plain_name(display_name):
         header = _SMTP.header_factory(name, [_address(display_name, address)])
         return _SMTP.fold_binary(name, header)
     return _raw_line(name, f"{_encoded_words(name, display_name)}\n <{address}>")
