@@ -193,3 +193,24 @@ def test_a_hostile_display_name_reads_back_as_the_clients_one_address(name, fast
     # says to drop it, as mail readers do): compare the name without spaces.
     assert address.display_name.replace(" ", "") == name.replace(" ", "")
     assert max(len(line) for line in wire.split(b"\r\n")) <= 998
+
+
+def test_a_size_refusal_at_mail_from_is_said_as_a_size_problem(
+    db, tmp_path, faulty_server, trust_test_ca
+):
+    """552 at MAIL FROM (the SIZE extension) is the message's size, not the sender address."""
+    from avtoprokat_mail.model import Channel, Route, RunStatus, Security
+    from avtoprokat_mail.sending.campaign import Campaign, plan_run
+    from avtoprokat_mail.sending.lifecycle import start_run
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+    from avtoprokat_mail.storage import database_file
+    from tests.mailing_data import add_clients, add_template, russian_clients
+    from tests.smtp_servers import PASSWORD, FaultyHandler
+
+    server = faulty_server(FaultyHandler(mail_reply="552 5.3.4 Message size exceeds fixed limit"))
+    add_clients(db, russian_clients(3))
+    run_id = start_run(db, plan_run(db, add_template(db)), Route.direct(Channel.EMAIL))
+    transport = SmtpTransport(server.settings(Security.STARTTLS, auth=True), PASSWORD)
+    final = Campaign(database_file(db), run_id, transport, retry_delays=(0.01,)).run()
+    assert final.status is RunStatus.STOPPED and final.pending == 3
+    assert "слишком большое" in final.reason and "Email отправителя" not in final.reason
