@@ -133,6 +133,7 @@ def start_smtp_server(
     auth: bool = True,
     auth_in_clear: bool = False,
     mechanisms: tuple[str, ...] = MECHANISMS,
+    require_starttls: bool = True,
 ) -> SmtpServer:
     """Start aiosmtpd on a free port of 127.0.0.1.
 
@@ -149,7 +150,7 @@ def start_smtp_server(
         "auth_exclude_mechanism": [m for m in MECHANISMS if m not in mechanisms],
     }
     if starttls is not None:
-        kwargs.update(tls_context=starttls, require_starttls=True)
+        kwargs.update(tls_context=starttls, require_starttls=require_starttls)
     if implicit_tls is not None:
         # aiosmtpd counts only STARTTLS as "TLS" for auth_require_tls; this socket is TLS anyway.
         kwargs.update(ssl_context=implicit_tls, auth_require_tls=False)

@@ -214,3 +214,38 @@ def test_a_size_refusal_at_mail_from_is_said_as_a_size_problem(
     final = Campaign(database_file(db), run_id, transport, retry_delays=(0.01,)).run()
     assert final.status is RunStatus.STOPPED and final.pending == 3
     assert "слишком большое" in final.reason and "Email отправителя" not in final.reason
+
+
+def test_a_password_about_to_go_in_clear_text_is_warned_about(
+    db, cli, test_ca, trust_test_ca, memory_keyring
+):
+    """security = none with a login, against a server that offers STARTTLS but takes a password
+    in the clear too: the check says so and suggests STARTTLS; «Старт» and send warn."""
+    from avtoprokat_mail.credentials import PasswordStore
+    from avtoprokat_mail.model import Security
+    from avtoprokat_mail.sending.lifecycle import Mailer
+    from avtoprokat_mail.sending.smtp import check_smtp
+    from avtoprokat_mail.storage.settings import save_email_settings
+    from tests.mailing_data import add_clients, add_template, russian_clients
+    from tests.smtp_servers import PASSWORD, start_smtp_server
+
+    careless = start_smtp_server(
+        starttls=test_ca.server_context(), auth_in_clear=True, require_starttls=False
+    )
+    try:
+        settings = careless.settings(Security.NONE, auth=True)
+        result = check_smtp(settings, PASSWORD)
+    finally:
+        careless.stop()
+    assert result.ok and "выберите шифрование STARTTLS" in result.message
+
+    save_email_settings(db, settings)
+    add_clients(db, russian_clients(2))
+    template = add_template(db)
+    plan = Mailer(db, PasswordStore()).plan(template)
+    assert any("без шифрования" in warning for warning in plan.warnings)
+    from avtoprokat_mail.credentials import smtp_account
+
+    PasswordStore().set(smtp_account(settings), PASSWORD)
+    status, _, err = cli("send", str(template.id))  # no terminal: the summary, then no start
+    assert status == 2 and "Внимание: Пароль от" in err and "без шифрования" in err

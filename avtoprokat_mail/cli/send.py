@@ -163,6 +163,8 @@ def _print_schedule(schedule: Schedule) -> None:
 
 def _print_plan(plan: RunPlan, *, test: bool) -> None:
     _say(f"Получателей: {len(plan.recipients)}, пропущено: {len(plan.skipped)}")
+    for warning in [] if test else plan.warnings:
+        _say(f"Внимание: {warning}")
     for reason, count in plan.skip_reasons.most_common():
         _say(f"  пропущено ({count}): {reason}")
     if plan.repeats:

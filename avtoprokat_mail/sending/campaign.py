@@ -87,6 +87,7 @@ class RunPlan:
     skip_incomplete: bool = False  # skip the clients lacking a field the text uses
     # Recipients lacking a field the text uses without a default, with the placeholders.
     incomplete: list[tuple[Delivery, list[str]]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said, but the user decides
     # Pending recipients of earlier, unfinished runs of the template that this run takes over.
     taken_over: list[Delivery] = field(default_factory=list)
     require_consent: bool = False  # the setting: clients without consent are skipped

@@ -32,6 +32,7 @@ from avtoprokat_mail.model import (
     Route,
     Run,
     RunStatus,
+    Security,
     Template,
 )
 from avtoprokat_mail.sending.campaign import (
@@ -204,6 +205,12 @@ class Mailer:
         plan = plan_run(self.conn, template, again=again, skip_incomplete=skip_incomplete)
         if template.id is not None and (busy := self.active_run(template.id)):
             plan.problems.insert(0, _busy_message(busy))
+        email = load_email_settings(self.conn)
+        if plan.channel is Channel.EMAIL and email.auth and email.security is Security.NONE:
+            plan.warnings.append(
+                f"Пароль от {email.user} уйдёт на {email.host} без шифрования: выберите "
+                "STARTTLS или SSL/TLS в «Параметрах» (почти все серверы их поддерживают)."
+            )
         return plan
 
     def schedule(self, plan: RunPlan, now: float | None = None) -> Schedule:

@@ -318,8 +318,18 @@ def check_smtp(settings: EmailSettings, password: str | None) -> CheckResult:
     except Exception as error:
         smtp.close()
         return CheckResult(False, explain(error, settings).message)
+    offers_tls = settings.security is Security.NONE and smtp.has_extn("starttls")
     disconnect(smtp)
-    return CheckResult(True, _success(settings))
+    message = _success(settings)
+    if offers_tls and settings.auth:
+        message += f" {CLEAR_TEXT_ADVICE}"
+    return CheckResult(True, message)
+
+
+CLEAR_TEXT_ADVICE = (
+    "Сервер поддерживает STARTTLS: выберите шифрование STARTTLS в «Параметрах», чтобы пароль "
+    "не передавался открытым текстом."
+)
 
 
 def _success(settings: EmailSettings) -> str:

@@ -76,6 +76,12 @@ class StartDialog(ttk.Toplevel):
             self.cost_label.pack(anchor="w")
             self._ask_cost()
         self._schedule(body)
+        self.warning_label = ttk.Label(
+            body, text="\n".join(plan.warnings), bootstyle="warning", wraplength=620,
+            justify="left",
+        )  # fmt: skip
+        if plan.warnings:
+            self.warning_label.pack(anchor="w", pady=(4, 0))
         self._repeats(body)
         self._consent(body)
         self._incomplete(body)
