@@ -140,7 +140,7 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     if not _confirmed(args, f"{what} {len(plan.recipients)} сообщений?"):
         return EXIT_ERROR
     try:
-        prepared = mailer.start(plan, outbox=args.outbox)
+        prepared = mailer.start(plan, outbox=args.outbox, setup=setup)
     except NobodyLeft as nobody:  # the repeat check, made again at the start, left nobody
         _say(str(nobody))
         print(result_line(0, 0, len(plan.recipients) + len(plan.skipped), 0))

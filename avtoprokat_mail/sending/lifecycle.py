@@ -224,10 +224,7 @@ class Mailer:
 
     def active_run(self, template_id: int) -> Run | None:
         """A real run of the template that some process is sending (or has paused) now."""
-        for run in run_store.runs_of_template(self.conn, template_id):
-            if not run.test and run.status in HELD and is_being_sent(self.folder, run.id):
-                return run
-        return None
+        return active_run(self.conn, self.folder, template_id)
 
     def status_of(self, run: Run) -> RunStatus:
         """The run's status, INTERRUPTED when nobody sends a running or paused run any more."""
@@ -290,7 +287,9 @@ class Mailer:
         self.passwords.set(account, secret)
         return prepare(self.conn, channel, route, self.passwords, self.environ)
 
-    def start(self, plan: RunPlan, *, outbox: Path | None = None) -> PreparedRun:
+    def start(
+        self, plan: RunPlan, *, outbox: Path | None = None, setup: SendingSetup | None = None
+    ) -> PreparedRun:
         """Write the run of ``plan`` (a test run into ``outbox`` when given), ready to send.
 
         The settings are checked first; then, in one write transaction, a running start of the
@@ -298,7 +297,7 @@ class Mailer:
         pending recipients of earlier unfinished runs are taken over.
         """
         route = Route.outbox(outbox) if outbox else Route.direct(plan.channel)
-        setup = self.setup(plan.channel, route)
+        setup = setup or self.setup(plan.channel, route)  # a caller that showed it has one
         run_id, lock = create_run(self.conn, plan, route)
         return PreparedRun(run_id, setup, lock, self.database)
 
@@ -369,6 +368,15 @@ def plan_schedule(
     return Schedule(today, later, now + days * run_store.DAY)
 
 
+def active_run(conn: sqlite3.Connection, folder: Path, template_id: int) -> Run | None:
+    """A real run of the template that some process holds now (sending, paused or waiting):
+    stored as such, with its OS lock taken."""
+    for run in run_store.runs_of_template(conn, template_id):
+        if not run.test and run.status in HELD and is_being_sent(folder, run.id):
+            return run
+    return None
+
+
 def _busy_message(run: Run) -> str:
     return (
         f"Этот шаблон уже рассылается: рассылка № {run.id} идёт в другом окне или процессе. "
@@ -402,9 +410,8 @@ def create_run(conn: sqlite3.Connection, plan: RunPlan, route: Route) -> tuple[i
     recipients, skipped = list(plan.recipients), list(plan.skipped)
     with transaction(conn):
         if template.id is not None and not test:
-            for other in run_store.runs_of_template(conn, template.id):
-                if not other.test and other.status in HELD and is_being_sent(folder, other.id):
-                    raise RunRefused(_busy_message(other))
+            if busy := active_run(conn, folder, template.id):
+                raise RunRefused(_busy_message(busy))
             if not plan.again:
                 recipients, skipped = _leave_out_reached(conn, template.id, recipients, skipped)
             if not recipients:
