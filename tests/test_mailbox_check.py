@@ -182,3 +182,8 @@ def test_settings_test_also_logs_in_to_imap(cli, db, office, starttls_server):
     status, out, err = cli("settings", "test")
     assert status == 0, out + err
     assert "IMAP" in out and "вход выполнен" in out
+
+
+def test_without_an_imap_server_the_check_says_what_to_fill_in(cli):
+    status, _, err = cli("mailbox", "check")
+    assert status == 2 and "Не указан IMAP-сервер" in err and "пароль" not in err

@@ -70,6 +70,12 @@ def check_mailbox(
 ) -> MailCheck:
     """Read the new messages of the sender's INBOX and say what they mean (InboxError if not)."""
     email, imap = load_email_settings(conn), load_imap_settings(conn)
+    if not imap.host:  # nothing to read yet: say what to fill in, not which password lacks
+        raise InboxError(
+            "Не указан IMAP-сервер, с которого читать почту: заполните строку «IMAP» в "
+            "«Параметрах» на вкладке EMail (у mail.ru, Яндекса и Gmail её заполняет выбор "
+            "почтового сервиса)."
+        )
     user = imap.user or email.user or email.sender_address
     account = imap_account(imap, email)
     password = environ.get(IMAP_PASSWORD_ENV) or passwords.get(account)
