@@ -257,14 +257,9 @@ class Mailer:
     def interrupted_runs(self) -> list[RunState]:
         """Runs left unfinished by a process that is gone, oldest first (offered at start-up):
         interrupted ones, and waiting ones that no open window waits with."""
-        states = []
-        for run in reversed(run_store.list_runs(self.conn)):
-            status = effective_status(run, self.folder)
-            if status is RunStatus.INTERRUPTED or (
-                status is RunStatus.WAITING and not is_being_sent(self.folder, run.id)
-            ):
-                states.append(self.state(run.id))
-        return states
+        held = [run for run in reversed(run_store.list_runs(self.conn)) if run.status in HELD]
+        states = [self.state(run.id) for run in held]  # one lock probe each, in state()
+        return [state for state in states if not state.busy]
 
     # --- doing it ---------------------------------------------------------------------------------
     def setup(self, channel: Channel, route: Route) -> SendingSetup:
