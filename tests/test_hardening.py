@@ -249,3 +249,107 @@ def test_a_password_about_to_go_in_clear_text_is_warned_about(
     PasswordStore().set(smtp_account(settings), PASSWORD)
     status, _, err = cli("send", str(template.id))  # no terminal: the summary, then no start
     assert status == 2 and "Внимание: Пароль от" in err and "без шифрования" in err
+
+
+# --- secrets echoed back by a server -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "secret", "shown"),
+    [
+        # the password equal to the login's local part: the login stays whole
+        ("логин «ivan@example.com» не принят", "ivan", "логин «ivan@example.com» не принят"),
+        # a one-letter password leaves words and host names alone
+        ("Сервер smtp.mail.ru и a.example", "a", "Сервер smtp.mail.ru и a.example"),
+        # where it is the secret, it goes
+        ("bad password hunter2!", "hunter2!", "bad password ***"),
+        ("bad password «hunter2»", "hunter2", "bad password «***»"),
+        (
+            "strange error for psw=Secr%C3%A9t&login=ivan",
+            "Secrét",
+            "strange error for psw=***&login=ivan",
+        ),
+        ("echo: AGl2YW5AZXhhbXBsZS5jb20AaHVudGVyMg==", "hunter2", "echo: ***"),
+        ("echo: aHVudGVyMg", "hunter2", "echo: ***"),  # AUTH LOGIN's password line, unpadded
+        (
+            "echo: aXZhbkBleGFtcGxlLmNvbQ==",
+            "hunter2",
+            "echo: aXZhbkBleGFtcGxlLmNvbQ==",
+        ),  # login only
+    ],
+)
+def test_a_secret_is_hidden_only_where_it_stands_as_a_secret(text, secret, shown):
+    from avtoprokat_mail.redaction import hide_secret
+
+    assert hide_secret(text, secret) == shown
+
+
+def _echoing_server(scripted_server, password: str, mechanism: str):
+    """A server that quotes the client's whole AUTH exchange in its refusal."""
+    from base64 import b64encode
+
+    from tests.smtp_servers import USER
+
+    def b64(text: str) -> str:
+        return b64encode(text.encode()).decode()
+
+    if mechanism == "PLAIN":
+        refusal = f"535 5.7.8 Bad credentials: AUTH PLAIN {b64(chr(0) + USER + chr(0) + password)}"
+        exchange = [refusal]
+    else:
+        refusal = f"535 5.7.8 Rejected {b64(USER)} / {b64(password)} ({password})"
+        exchange = ["334 UGFzc3dvcmQ6", refusal]
+    replies = [
+        b"220 echo.example ESMTP\r\n",
+        f"250-echo.example\r\n250 AUTH {mechanism}\r\n".encode(),
+        *(line.encode() + b"\r\n" for line in exchange),
+    ]
+    return scripted_server(replies, hang_up=True)
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_an_echoed_auth_exchange_reaches_no_message_log_database_or_stderr(
+    db, cli, scripted_server, memory_keyring, caplog, mechanism
+):
+    """The refusal quotes the base64 of login and password: the user still sees the reply,
+    without the secret, on screen, in the log, in runs.reason and on stderr."""
+    import logging
+    from base64 import b64encode
+
+    from avtoprokat_mail.credentials import PasswordStore, smtp_account
+    from avtoprokat_mail.model import Security
+    from avtoprokat_mail.sending.smtp import check_smtp
+    from avtoprokat_mail.storage.settings import save_email_settings
+    from tests.mailing_data import add_clients, add_template, russian_clients
+
+    password = "Пароль-42"
+    from tests.smtp_servers import USER
+
+    forms = [
+        password,
+        *(b64encode(f.encode()).decode() for f in (password, f"\0{USER}\0{password}")),
+    ]
+    server = _echoing_server(scripted_server, password, mechanism)
+    settings = server.settings(Security.NONE, auth=True)
+    caplog.set_level(logging.DEBUG)
+
+    result = check_smtp(settings, password)
+    assert not result.ok and "не принял логин" in result.message and "535" in result.message
+    assert "***" in result.message
+
+    save_email_settings(db, settings)
+    PasswordStore().set(smtp_account(settings), password)
+    add_clients(db, russian_clients(2))
+    template = add_template(db)
+    status, out, err = cli("send", str(template.id), "--yes")
+    assert status == 2 and "не принял логин" in err
+    reasons = [row[0] or "" for row in db.execute("SELECT reason FROM runs")]
+    logged = caplog.text + "".join(path.read_text("utf-8", "replace") for path in db_log_files(db))
+    for place in (result.message, out + err, " ".join(reasons), logged):
+        for form in forms:
+            assert form not in place
+
+
+def db_log_files(db):
+    """The program's log files next to the test's database, if it wrote any."""
+    from avtoprokat_mail.storage import database_file
+
+    return list(database_file(db).parent.rglob("*.log"))

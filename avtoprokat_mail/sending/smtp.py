@@ -27,6 +27,7 @@ from avtoprokat_mail.model import (
     EmailSettings,
     Security,
 )
+from avtoprokat_mail.redaction import hide_secret
 from avtoprokat_mail.sending.checks import CheckResult
 from avtoprokat_mail.sending.message import wire_address
 from avtoprokat_mail.sending.replies import ReplyKind, classify
@@ -223,7 +224,7 @@ def connect(
             smtp.close()
         if not isinstance(error, Exception):
             raise  # KeyboardInterrupt and the like are not connection failures
-        problem = _without_password(explain(error, settings), password)
+        problem = explain(error, settings)
         logger.info("SMTP %s:%s: %s", settings.host, settings.port, problem.message)
         raise problem from error
     return smtp
@@ -283,18 +284,14 @@ def _login(smtp: smtplib.SMTP, settings: EmailSettings, password: str) -> None:
         detail = f" (предлагает только {', '.join(offered)})" if offered else ""
         raise failure(FailureKind.AUTH_UNSUPPORTED, settings, detail)
     if code not in (235, 503):  # 503: already authenticated
-        raise smtplib.SMTPAuthenticationError(code, reply)
+        # The reply may echo the exchange (base64 of login and password): it is quoted to
+        # the user, logged and stored, so it loses the secret here, where it entered.
+        said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        raise smtplib.SMTPAuthenticationError(code, hide_secret(said, password))
 
 
 def _b64(text: str) -> str:
     return b64encode(text.encode("utf-8")).decode("ascii")
-
-
-def _without_password(problem: SmtpFailure, password: str | None) -> SmtpFailure:
-    """Belt and braces: a server reply quoted in a message could echo what it was sent."""
-    if password and password in problem.message:
-        return SmtpFailure(problem.kind, problem.message.replace(password, "***"))
-    return problem
 
 
 def disconnect(smtp: smtplib.SMTP) -> None:

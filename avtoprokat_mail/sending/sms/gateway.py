@@ -40,6 +40,7 @@ from urllib.parse import urlencode, urlsplit
 
 from avtoprokat_mail import __version__
 from avtoprokat_mail.model import SmsSettings, sms_endpoint
+from avtoprokat_mail.redaction import hide_secret
 from avtoprokat_mail.validation import endpoint_problem
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,6 @@ class SmsGateway(ABC):
         *,
         uncertain: bool = False,
     ) -> NoReturn:
-        message = self._scrub(message)
         logger.info(
             "%s: %s failure%s: %s",
             self.name,
@@ -225,9 +225,9 @@ class SmsGateway(ABC):
             )
         return number
 
-    def _scrub(self, text: str) -> str:
-        """``text`` with the secret masked, for anything the gateway itself wrote."""
-        return text.replace(self._secret, "***") if self._secret else text
+    def server_text(self, said: object) -> str:
+        """What the gateway said in words, shortened, and with the secret hidden if echoed."""
+        return hide_secret(str(said or "без пояснения")[:300], self._secret)
 
     def _post(self, path: str, params: dict[str, str], *, delivers: bool = False) -> Any:
         """POST ``params`` to ``base_url + path`` and return the decoded JSON answer.
@@ -273,7 +273,7 @@ class SmsGateway(ABC):
         if code in known:
             kind, text = known[code]
             self._fail(kind, f"{self.name}: {text}", code)
-        said = str(gateway_text or "без пояснения")[:300]
+        said = self.server_text(gateway_text)
         self._fail(
             FailureKind.REQUEST,
             f"{self.name}: запрос отклонён: «{said}» (код {code}). Если непонятно, что "

@@ -171,7 +171,7 @@ class SmsRuGateway(SmsGateway):
             self._fail(FailureKind.BAD_NUMBER, f"{NAME}: {text}", code)
         if code in _CODES:
             self._fail_for_code(code, _CODES, None)
-        said = str(entry.get("status_text") or "без пояснения")[:300]
+        said = self.server_text(entry.get("status_text"))
         self._fail(
             FailureKind.REQUEST,
             f"{NAME}: SMS на номер {phone} не принято: «{said}» (код {code}). Если непонятно, "
