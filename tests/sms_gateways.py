@@ -77,6 +77,9 @@ class Behaviour(Enum):
     # A send goes out (it is in ``sent``), then no answer for ``stall_seconds``: the client
     # cannot know it was sent. Other calls answer normally.
     STALL_AFTER_SEND = "stall_after_send"
+    # A send goes out, then the whole HTTP answer comes a byte every 0.05 s (some 10 s): each
+    # read gets a byte well within the client's timeout, the answer as a whole does not.
+    TRICKLE_AFTER_SEND = "trickle_after_send"
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,25 @@ class _Handler(BaseHTTPRequestHandler):
             fake._release.wait(fake.stall_seconds)
             if fake._release.is_set():
                 return
+        if fake.behaviour is Behaviour.TRICKLE_AFTER_SEND and _sends(parts.path, request.params):
+            self._trickle(status, text, content_type)
+            return
         self._send(status, text, content_type)
+
+    def _trickle(self, status: int, text: str, content_type: str) -> None:
+        data = text.encode("utf-8")
+        head = (
+            f"HTTP/1.0 {status} OK\r\nContent-Type: {content_type}; charset=utf-8\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode("ascii")
+        self.close_connection = True
+        for byte in head + data:
+            if self.gateway._release.wait(0.05):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+            except OSError:
+                return  # the client gave up
 
     def _send(self, status: int, text: str, content_type: str) -> None:
         data = text.encode("utf-8")

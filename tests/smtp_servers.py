@@ -182,7 +182,10 @@ class ScriptedServer(Endpoint):
     closed its end (``client_closed``).
     """
 
-    def __init__(self, replies: Sequence[bytes] = (), *, hang_up: bool = False) -> None:
+    def __init__(
+        self, replies: Sequence[bytes] = (), *, hang_up: bool = False, trickle: float = 0.0
+    ) -> None:
+        self.trickle = trickle  # when set, replies go out a byte at a time, this far apart
         self._listener = socket.create_server((HOST, 0))
         self._listener.settimeout(_POLL)
         super().__init__(HOST, self._listener.getsockname()[1])
@@ -210,7 +213,7 @@ class ScriptedServer(Endpoint):
         with conn, contextlib.suppress(OSError):
             conn.settimeout(_POLL)
             if replies:
-                conn.sendall(replies.pop(0))
+                self._say(conn, replies.pop(0))
             while not self._stopping.is_set() and (replies or not self.hang_up):
                 try:
                     data = conn.recv(4096)
@@ -224,8 +227,17 @@ class ScriptedServer(Endpoint):
                     line, pending = pending.split(b"\n", 1)
                     self.received.append(line.rstrip(b"\r"))
                     if replies:
-                        conn.sendall(replies.pop(0))
+                        self._say(conn, replies.pop(0))
             conn.shutdown(socket.SHUT_RDWR)
+
+    def _say(self, conn: socket.socket, reply: bytes) -> None:
+        if not self.trickle:
+            conn.sendall(reply)
+            return
+        for byte in reply:  # a byte at a time: each recv of the client gets something soon
+            if self._stopping.wait(self.trickle):
+                return
+            conn.sendall(bytes([byte]))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -318,8 +330,10 @@ def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
     """Start ScriptedServer(replies, hang_up=...) servers; all stop when the test ends."""
     servers: list[ScriptedServer] = []
 
-    def start(replies: Sequence[bytes] = (), *, hang_up: bool = False) -> ScriptedServer:
-        servers.append(ScriptedServer(replies, hang_up=hang_up))
+    def start(
+        replies: Sequence[bytes] = (), *, hang_up: bool = False, trickle: float = 0.0
+    ) -> ScriptedServer:
+        servers.append(ScriptedServer(replies, hang_up=hang_up, trickle=trickle))
         return servers[-1]
 
     try:
@@ -376,6 +390,9 @@ class FaultyHandler(RecordingHandler):
     ``stall_after_data_once``: addresses whose first message is received in full (and
     recorded) but never answered: the reply is what gets lost.
     ``stall_all``: while set, every MAIL waits without an answer.
+    ``trickle_after_data_once``: addresses whose first message is received in full (and
+    recorded), then answered slowly: a "250-" line a byte every 0.2 s (some 9 s), then the
+    accept reply: a client that waits long enough sees the message accepted.
     ``accept_reply``: the answer to an accepted message (ASCII for a server without SMTPUTF8).
     ``mail_reply``: when set, the answer to every MAIL (e.g. a 553 for a refused sender).
 
@@ -393,6 +410,7 @@ class FaultyHandler(RecordingHandler):
         delay: float = 0.0,
         stall_rcpt_once: Sequence[str] = (),
         stall_after_data_once: Sequence[str] = (),
+        trickle_after_data_once: Sequence[str] = (),
         accept_reply: str = "250 2.0.0 Сообщение принято",
         mail_reply: str | None = None,
     ) -> None:
@@ -404,6 +422,7 @@ class FaultyHandler(RecordingHandler):
         self.delay = delay
         self.stall_rcpt_once = set(stall_rcpt_once)
         self.stall_after_data_once = set(stall_after_data_once)
+        self.trickle_after_data_once = set(trickle_after_data_once)
         self.stall_all = threading.Event()
         self.arrivals: list[float] = []
         self.rcpt_seen: dict[str, int] = {}
@@ -418,6 +437,14 @@ class FaultyHandler(RecordingHandler):
         deadline = time.monotonic() + STALL_SECONDS
         while time.monotonic() < deadline and (until_cleared is None or until_cleared.is_set()):
             await asyncio.sleep(_POLL)
+
+    async def _trickle(self, server: Any, text: bytes) -> None:
+        deadline = time.monotonic() + STALL_SECONDS
+        for byte in text:
+            if time.monotonic() > deadline or server.transport.is_closing():
+                return
+            server.transport.write(bytes([byte]))
+            await asyncio.sleep(0.2)
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
@@ -451,6 +478,9 @@ class FaultyHandler(RecordingHandler):
         if address in self.stall_after_data_once:
             self.stall_after_data_once.discard(address)
             await self._stall()
+        if address in self.trickle_after_data_once:
+            self.trickle_after_data_once.discard(address)
+            await self._trickle(server, b"250-" + b"x" * 40 + b"\r\n")
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.drop_every and len(self.envelopes) % self.drop_every == 0:

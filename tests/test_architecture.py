@@ -20,7 +20,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "avtoprokat_mail"
 ROOT = "avtoprokat_mail"
 LAYERS = {
-    "model": 0, "redaction": 0, "validation": 0, "placeholders": 0, "paths": 0, "credentials": 0, "system": 0,
+    "model": 0, "redaction": 0, "validation": 0, "placeholders": 0, "paths": 0,
+    "credentials": 0, "system": 0,
     "storage": 1, "interchange": 2, "sending": 2, "cli": 3, "ui": 3, "app": 4, "__main__": 4,
 }  # fmt: skip
 ALLOWED_UPWARD = {("cli.dispatch", "app")}  # `avtoprokat-mail gui` opens the window

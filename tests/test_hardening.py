@@ -353,3 +353,96 @@ def db_log_files(db):
     from avtoprokat_mail.storage import database_file
 
     return list(database_file(db).parent.rglob("*.log"))
+
+
+# --- a server that trickles its replies --------------------------------------------------------
+def test_a_trickling_server_fails_the_connection_test_by_its_deadline(
+    scripted_server, cli, db, memory_keyring
+):
+    """One byte every 0.1 s never trips a 1-second socket timeout: the reply's own deadline
+    does, in «Проверить соединение» and in settings test alike."""
+    from avtoprokat_mail.model import Security
+    from avtoprokat_mail.sending.smtp import check_smtp
+    from avtoprokat_mail.storage.settings import save_email_settings
+
+    # Without a deadline on the reply the test would pass after some 12 s of trickle.
+    greeting = b"220-" + b"x" * 40 + b"\r\n220 slow.example ESMTP\r\n"
+    replies = [greeting, b"250 slow.example\r\n", b"250 OK\r\n", b"221 Bye\r\n"]
+    server = scripted_server(replies, trickle=0.1)
+    settings = server.settings(Security.NONE, timeout=1)
+
+    result = check_smtp(settings, None)
+    assert not result.ok and "не ответил за 1 с" in result.message
+
+    save_email_settings(db, settings)
+    status, out, err = cli("settings", "test")
+    assert status != 0 and "не ответил за 1 с" in out + err
+
+
+def test_a_reply_trickled_after_the_message_makes_it_uncertain_not_a_hang(
+    db, faulty_server, trust_test_ca
+):
+    """The answer to a sent message trickles in: the reply is lost by its deadline, the
+    message counts as uncertain (it may have arrived) and the run goes on with the others."""
+    from collections import Counter
+
+    from avtoprokat_mail.model import Channel, DeliveryStatus, Route, RunStatus, Security
+    from avtoprokat_mail.sending.campaign import Campaign, plan_run
+    from avtoprokat_mail.sending.lifecycle import start_run
+    from avtoprokat_mail.sending.smtp import SmtpTransport
+    from avtoprokat_mail.storage import database_file
+    from tests.mailing_data import add_clients, add_template, russian_clients
+    from tests.smtp_servers import PASSWORD, FaultyHandler
+
+    clients = russian_clients(3)
+    add_clients(db, clients)
+    slow = clients[1].email
+    handler = FaultyHandler(trickle_after_data_once=[slow])
+    server = faulty_server(handler)
+    run_id = start_run(db, plan_run(db, add_template(db)), Route.direct(Channel.EMAIL))
+    transport = SmtpTransport(server.settings(Security.STARTTLS, auth=True, timeout=1), PASSWORD)
+
+    final = Campaign(database_file(db), run_id, transport, retry_delays=(0.01,)).run()
+
+    assert (final.status, final.sent, final.uncertain) == (RunStatus.FINISHED, 2, 1)
+    status = db.execute(
+        "SELECT status FROM deliveries WHERE run_id = ? AND recipient = ?", (run_id, slow)
+    ).fetchone()[0]
+    assert status == DeliveryStatus.UNCERTAIN.value
+    assert Counter(e.rcpt_tos[0] for e in handler.envelopes)[slow] == 1
+
+
+@pytest.mark.parametrize("provider", ["smsru", "smsc"])
+def test_an_sms_answer_trickled_after_the_send_is_a_timeout_and_uncertain(provider, tmp_path):
+    """Each byte of the answer comes well within the timeout, the answer as a whole does not:
+    the request ends by its deadline and the SMS counts as maybe sent (it did go out)."""
+    from avtoprokat_mail.sending.sms.gateway import FailureKind
+    from tests.sms_gateways import Behaviour, FakeGateway
+    from tests.test_sms_send import (
+        PHONE,
+        SENDER,
+        SMSC_PASSWORD_LOGIN,
+        SMSRU_KEY,
+        TEXT,
+        failure_of,
+        gateway,
+    )
+
+    account = SMSRU_KEY if provider == "smsru" else SMSC_PASSWORD_LOGIN
+    with FakeGateway() as fake:
+        fake.behaviour = Behaviour.TRICKLE_AFTER_SEND
+        failure = failure_of(lambda: gateway(fake, *account, timeout=0.5).send(PHONE, TEXT))
+        assert (failure.kind, failure.uncertain) == (FailureKind.NETWORK, True)
+        assert "не ответил за 0.5 с" in failure.message
+        assert fake.sent == [(PHONE, TEXT, SENDER)]
+
+
+def test_an_imap_server_trickling_its_greeting_fails_by_the_lines_deadline(scripted_server):
+    """IMAP lines too: the connection test and the mailbox check stop at the line's deadline."""
+    from avtoprokat_mail.model import ImapSettings, Security
+    from avtoprokat_mail.sending.imap import InboxError, read_inbox
+
+    server = scripted_server([b"* OK " + b"x" * 100 + b"\r\n"], trickle=0.1)
+    settings = ImapSettings(host=server.host, port=server.port, security=Security.NONE)
+    with pytest.raises(InboxError, match="не ответил за 1 с"):
+        read_inbox(settings, "user", "password", timeout=1)

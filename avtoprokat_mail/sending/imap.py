@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 
 from avtoprokat_mail.model import ImapSettings, Security
 from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.sending.deadline import DeadlineIMAP4, DeadlineIMAP4_SSL
 
 BATCH = 50  # messages fetched per command
+CHECK_TIMEOUT = 20.0  # seconds for each line of the connection test
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCHED_UID = re.compile(rb"UID (\d+)")
 
@@ -44,6 +46,8 @@ def read_inbox(
         uids = [int(u) for u in (data[0] or b"").split()] if status == "OK" else []
         wanted = [uid for uid in uids if is_new(uidvalidity, uid)]
         messages = list(_fetch(connection, wanted))
+    except TimeoutError:
+        raise InboxError(_too_slow(settings, timeout)) from None
     except (imaplib.IMAP4.error, OSError) as error:
         raise InboxError(f"Чтение почты на {settings.host} прервалось: {error}") from None
     finally:
@@ -56,11 +60,13 @@ def check_imap(settings: ImapSettings, user: str, password: str | None) -> Check
     if not password:
         return CheckResult(False, f"IMAP {settings.host}: пароль не задан.")
     try:
-        connection = _connect(settings, user, password, timeout=20.0)
+        connection = _connect(settings, user, password, timeout=CHECK_TIMEOUT)
     except InboxError as error:
         return CheckResult(False, f"IMAP: {error}")
     try:
         status, data = connection.select("INBOX", readonly=True)
+    except TimeoutError:
+        return CheckResult(False, f"IMAP: {_too_slow(settings, CHECK_TIMEOUT)}")
     except (imaplib.IMAP4.error, OSError) as error:
         return CheckResult(False, f"IMAP {settings.host}: папка «Входящие» не открывается: {error}")
     finally:
@@ -76,11 +82,11 @@ def _connect(settings: ImapSettings, user: str, password: str, timeout: float) -
     where = f"{settings.host}:{settings.port}"
     try:
         if settings.security is Security.SSL:
-            connection = imaplib.IMAP4_SSL(
+            connection = DeadlineIMAP4_SSL(
                 settings.host, settings.port, ssl_context=context, timeout=timeout
             )
         else:
-            connection = imaplib.IMAP4(settings.host, settings.port, timeout=timeout)
+            connection = DeadlineIMAP4(settings.host, settings.port, timeout=timeout)
             if settings.security is Security.STARTTLS:
                 connection.starttls(ssl_context=context)
     except socket.gaierror:
@@ -96,20 +102,32 @@ def _connect(settings: ImapSettings, user: str, password: str, timeout: float) -
             "и шифрование (обычно 993, SSL/TLS)."
         ) from None
     except TimeoutError:
-        raise InboxError(f"IMAP-сервер {where} не ответил вовремя.") from None
+        raise InboxError(_too_slow(settings, timeout)) from None
     except OSError as error:
         raise InboxError(f"Нет соединения с IMAP-сервером {where}: {error}.") from None
-    _login(connection, settings, user, password)
+    _login(connection, settings, user, password, timeout)
     return connection
 
 
-def _login(connection: imaplib.IMAP4, settings: ImapSettings, user: str, password: str) -> None:
+def _too_slow(settings: ImapSettings, timeout: float) -> str:
+    return (
+        f"IMAP-сервер {settings.host}:{settings.port} не ответил за {timeout:g} с. Проверьте "
+        "имя сервера, порт и подключение к интернету и повторите попытку позже."
+    )
+
+
+def _login(
+    connection: imaplib.IMAP4, settings: ImapSettings, user: str, password: str, timeout: float
+) -> None:
     try:
         if user.isascii() and password.isascii():
             connection.login(user, password)
         else:  # LOGIN cannot carry non-ASCII; AUTHENTICATE PLAIN carries UTF-8
             secret = f"\0{user}\0{password}".encode()
             connection.authenticate("PLAIN", lambda _challenge: secret)
+    except TimeoutError:
+        _close(connection)
+        raise InboxError(_too_slow(settings, timeout)) from None
     except imaplib.IMAP4.error:
         _close(connection)
         raise InboxError(

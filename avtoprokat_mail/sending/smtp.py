@@ -29,6 +29,7 @@ from avtoprokat_mail.model import (
 )
 from avtoprokat_mail.redaction import hide_secret
 from avtoprokat_mail.sending.checks import CheckResult
+from avtoprokat_mail.sending.deadline import DeadlineSMTP, DeadlineSMTP_SSL
 from avtoprokat_mail.sending.message import wire_address
 from avtoprokat_mail.sending.replies import ReplyKind, classify
 from avtoprokat_mail.sending.transport import DeliveryError
@@ -53,6 +54,10 @@ class FailureKind(Enum):
     DISCONNECTED = "disconnected"  # the server closed the connection (or replied 421)
     PROTOCOL = "protocol"  # any other error reply of the server
 
+
+# The replies of setting a connection up (greeting, EHLO, STARTTLS, AUTH) share a deadline
+# of this many timeouts, and so do all the replies of the connection test.
+SETUP_TIMEOUTS = CHECK_TIMEOUTS = 2
 
 RATE_FIRST_PAUSE, RATE_MAX_PAUSE = 2.0, 60.0  # seconds between messages after "too many"
 
@@ -200,13 +205,22 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def connect(
-    settings: EmailSettings, password: str | None, *, context: ssl.SSLContext | None = None
+    settings: EmailSettings,
+    password: str | None,
+    *,
+    context: ssl.SSLContext | None = None,
+    deadline: float | None = None,
 ) -> smtplib.SMTP:
     """A connected, EHLO'd and (when ``settings.auth``) logged-in session.
 
     The server's certificate is always verified (``context`` defaults to
     ``ssl.create_default_context()``, which honours SSL_CERT_FILE). Raises SmtpFailure; a
     half-open connection is closed first.
+
+    Each reply must arrive within ``settings.timeout``, and all the replies of the setting up
+    by ``deadline`` (a ``time.monotonic()`` value; by default :data:`SETUP_TIMEOUTS` timeouts
+    from now), so a server trickling bytes is a timeout. The returned session keeps
+    ``deadline`` when one was given (the connection test), else replies have the timeout only.
     """
     if not settings.host.strip():
         raise failure(FailureKind.NOT_CONFIGURED, settings, "не указан SMTP-сервер")
@@ -215,9 +229,10 @@ def connect(
     if settings.auth and not password:
         raise failure(FailureKind.NO_PASSWORD, settings)
     context = context or ssl.create_default_context()
+    setup_deadline = deadline or time.monotonic() + SETUP_TIMEOUTS * settings.timeout
     smtp: smtplib.SMTP | None = None
     try:
-        smtp = _connected(settings, context)
+        smtp = _connected(settings, context, setup_deadline)
         _secure_and_log_in(smtp, settings, password if settings.auth else None, context)
     except BaseException as error:
         if smtp is not None:
@@ -227,15 +242,18 @@ def connect(
         problem = explain(error, settings)
         logger.info("SMTP %s:%s: %s", settings.host, settings.port, problem.message)
         raise problem from error
+    smtp.deadline = deadline  # type: ignore[attr-defined]  # a DeadlineSMTP
     return smtp
 
 
-def _connected(settings: EmailSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+def _connected(settings: EmailSettings, context: ssl.SSLContext, deadline: float) -> smtplib.SMTP:
     """TCP (and for SSL the TLS handshake) and the server's greeting, which must be 220."""
     host, port, timeout, name = settings.host.strip(), settings.port, settings.timeout, _ehlo_name()
     if settings.security == Security.SSL:
-        return smtplib.SMTP_SSL(host, port, name, timeout=timeout, context=context)
-    return smtplib.SMTP(host, port, name, timeout=timeout)
+        return DeadlineSMTP_SSL(
+            host, port, name, timeout=timeout, context=context, deadline=deadline
+        )
+    return DeadlineSMTP(host, port, name, timeout=timeout, deadline=deadline)
 
 
 def _ehlo_name() -> str:
@@ -305,7 +323,8 @@ def disconnect(smtp: smtplib.SMTP) -> None:
 def check_smtp(settings: EmailSettings, password: str | None) -> CheckResult:
     """Connect, negotiate TLS, log in, NOOP, QUIT: the settings work. Sends no mail."""
     try:
-        smtp = connect(settings, password)
+        deadline = time.monotonic() + CHECK_TIMEOUTS * settings.timeout
+        smtp = connect(settings, password, deadline=deadline)
     except SmtpFailure as problem:
         return CheckResult(False, problem.message)
     try:

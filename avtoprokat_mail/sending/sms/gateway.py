@@ -41,11 +41,13 @@ from urllib.parse import urlencode, urlsplit
 from avtoprokat_mail import __version__
 from avtoprokat_mail.model import SmsSettings, sms_endpoint
 from avtoprokat_mail.redaction import hide_secret
+from avtoprokat_mail.sending.deadline import watch_current, watchdog
 from avtoprokat_mail.validation import endpoint_problem
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 15.0  # seconds for connecting and for the answer
+REQUEST_TIMEOUTS = 2  # a whole request, trickled or not, ends after this many timeouts
 MAX_ANSWER_BYTES = 1_000_000  # a balance or a send answer is a few hundred bytes
 CURRENCY_NAMES = {"RUB": "руб."}
 
@@ -149,6 +151,34 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx code
 
 
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    """Its socket joins the current :func:`watchdog` block, which bounds the whole request."""
+
+    def connect(self) -> None:
+        super().connect()
+        watch_current(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        watch_current(self.sock)
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_WatchedHTTPConnection, req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._watched_context = context
+
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_WatchedHTTPSConnection, req, context=self._watched_context)
+
+
 class SmsGateway(ABC):
     """One SMS gateway account: its settings, its secret and the HTTP calls to its API."""
 
@@ -164,9 +194,9 @@ class SmsGateway(ABC):
         parts = urlsplit(self.base_url)
         host = parts.hostname or self.base_url
         self.host = f"{host}:{parts.port}" if parts.port else host  # never user:password@
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirects(), _WatchedHTTP()]
         if parts.scheme == "https":  # loading the trusted certificates takes a while
-            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+            handlers.append(_WatchedHTTPS(ssl.create_default_context()))
         self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:  # the secret stays out of reprs, logs and tracebacks
@@ -246,16 +276,21 @@ class SmsGateway(ABC):
             method="POST",
         )
         logger.debug("%s: POST %s%s", self.name, self.host, path)
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read(MAX_ANSWER_BYTES + 1)
-        except urllib.error.HTTPError as error:
-            error.close()
-            self._http_status_failure(error.code)
-        except urllib.error.URLError as error:  # before the request was out: not sent
-            self._network_failure(error.reason)
-        except (OSError, http.client.HTTPException) as error:  # raised while reading the answer
-            self._network_failure(error, uncertain=delivers)
+        # A server trickling its answer a byte at a time never trips the socket timeout:
+        # the watchdog ends the whole request after REQUEST_TIMEOUTS timeouts.
+        with watchdog(REQUEST_TIMEOUTS * self.timeout) as dog:
+            try:
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    body = response.read(MAX_ANSWER_BYTES + 1)
+            except urllib.error.HTTPError as error:
+                error.close()
+                self._http_status_failure(error.code)
+            except urllib.error.URLError as error:  # before the request was out: not sent
+                self._network_failure(TimeoutError() if dog.expired else error.reason)
+            except (OSError, http.client.HTTPException) as error:  # while reading the answer
+                self._network_failure(TimeoutError() if dog.expired else error, uncertain=delivers)
+        if dog.expired:  # the answer was cut short: what arrived cannot be trusted
+            self._network_failure(TimeoutError(), uncertain=delivers)
         if len(body) > MAX_ANSWER_BYTES:
             self._unreadable("слишком длинный ответ", uncertain=delivers)
         try:
