@@ -446,3 +446,144 @@ def test_an_imap_server_trickling_its_greeting_fails_by_the_lines_deadline(scrip
     settings = ImapSettings(host=server.host, port=server.port, security=Security.NONE)
     with pytest.raises(InboxError, match="не ответил за 1 с"):
         read_inbox(settings, "user", "password", timeout=1)
+
+
+# --- files that hold more, or other, than they seem --------------------------------------------
+CLIENTS_CSV = (
+    "Фамилия;Имя;Email\r\nИванов;Пётр;ivanov@mail.ru\r\nСмирнова;Анна;smirnova@mail.ru\r\n"
+)
+
+
+def _plan(db, path):
+    from avtoprokat_mail.interchange import plan_import
+
+    return plan_import(db, path)
+
+
+@pytest.mark.parametrize(("codec", "name"), [("koi8-r", "KOI8-R"), ("cp866", "CP866")])
+def test_a_koi8_or_dos_csv_is_read_in_its_encoding_and_said_so(db, cli, tmp_path, codec, name):
+    path = tmp_path / "клиенты.csv"
+    path.write_bytes(CLIENTS_CSV.encode(codec))
+    plan = _plan(db, path)
+    assert sorted(c.surname for c in plan.added) == ["Иванов", "Смирнова"]
+    assert any(name in note for note in plan.notes)
+    status, out, err = cli("clients", "import", str(path))
+    assert status == 0 and "imported 2" in out and name in err
+
+
+def test_a_csv_in_no_known_encoding_is_said_to_be_unrecognised(db, cli, tmp_path):
+    path = tmp_path / "клиенты.csv"
+    # Symbols and rare letters in each of Windows-1251, KOI8-R and CP866:
+    path.write_bytes(b"Name;Email\r\n" + b"\xb0\xb1\xb2\xb3\xdb\xdc\xdd\xde;a@mail.ru\r\n")
+    assert any("не распознана" in note for note in _plan(db, path).notes)
+    status, _out, err = cli("clients", "import", str(path), "--dry-run")
+    assert status == 0 and "Кодировка файла не распознана" in err
+
+
+def test_an_over_long_csv_cell_rejects_its_row_only(db, cli, tmp_path):
+    path = tmp_path / "клиенты.csv"
+    long_name = "Я" * 40_000
+    path.write_text(
+        f"Фамилия;Имя;Email\r\nИванов;{long_name};ivanov@mail.ru\r\nСмирнова;Анна;s@mail.ru\r\n",
+        encoding="utf-8",
+    )
+    plan = _plan(db, path)
+    assert [c.surname for c in plan.added] == ["Смирнова"]
+    assert [(r.line, "длиннее 32\u00a0767 знаков" in r.reason) for r in plan.rejected] == [
+        (2, True)
+    ]
+    _status, out, err = cli("clients", "import", str(path))
+    assert "строка 2: значение длиннее" in err and "imported 1, updated 0, rejected 1" in out
+    assert max(len(c.name) for c in client_store.list_clients(db)) < 100
+
+
+def _workbook(rows, path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    return workbook, sheet
+
+
+def _swell(path, placeholder: str, text: str) -> None:
+    """Put ``text`` where ``placeholder`` is in the saved workbook's XML: openpyxl itself
+    cuts a cell to Excel's 32,767 characters, other programs need not."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {info: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in parts.items():
+            archive.writestr(info, data.replace(placeholder.encode(), text.encode()))
+
+
+def test_an_over_long_xlsx_cell_rejects_its_row_naming_the_cell(db, tmp_path):
+    path = tmp_path / "клиенты.xlsx"
+    workbook, _sheet = _workbook(
+        [["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", "i@mail.ru"],
+         ["Смирнова", "Анна", "s@mail.ru"]], path,
+    )  # fmt: skip
+    workbook.save(path)
+    _swell(path, "ДЛИННОЕ", "Я" * 32_768)
+    plan = _plan(db, path)
+    assert [c.surname for c in plan.added] == ["Смирнова"]
+    (rejected,) = plan.rejected
+    assert rejected.line == 2 and "ячейка B2 длиннее" in rejected.reason
+
+
+def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_read(db, tmp_path, monkeypatch):
+    """A few hundred kilobytes of zip can hold hundreds of megabytes of text: the declared
+    unpacked size is checked first (here the limit is lowered to keep the test small)."""
+    from avtoprokat_mail.interchange import InterchangeError, reading
+
+    path = tmp_path / "клиенты.xlsx"
+    workbook, _ = _workbook([["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", ""]], path)
+    workbook.save(path)
+    _swell(path, "ДЛИННОЕ", "x" * 3_000_000)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 2 * 2**20)
+    with pytest.raises(InterchangeError, match="в распакованном виде занимает 3 МБ"):
+        _plan(db, path)
+
+
+def test_a_sparse_xlsx_row_is_read_to_the_header_and_the_stray_cell_named(db, tmp_path):
+    path = tmp_path / "клиенты.xlsx"
+    workbook, sheet = _workbook(
+        [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", "i@mail.ru"]], path
+    )
+    sheet["XFD2"] = "забыто"
+    workbook.save(path)
+    plan = _plan(db, path)
+    assert [(c.surname, c.name) for c in plan.added] == [("Иванов", "Пётр")]
+    assert any("XFD2" in note and "нет заголовка" in note for note in plan.notes)
+
+
+def test_formulas_without_stored_values_are_said_not_dropped_silently(db, cli, tmp_path):
+    """openpyxl, like many programs other than Excel, writes formulas without their value."""
+    path = tmp_path / "клиенты.xlsx"
+    workbook, _sheet = _workbook(
+        [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", '=LOWER("I")&"@mail.ru"'],
+         ["Смирнова", "Анна", "s@mail.ru"]], path,
+    )  # fmt: skip
+    workbook.save(path)
+    (note,) = _plan(db, path).notes
+    assert "В 1 ячейке формулы без сохранённого значения (C2)" in note
+    _status, _out, err = cli("clients", "import", str(path), "--dry-run")
+    assert "формулы без сохранённого значения (C2)" in err
+
+
+def test_the_import_preview_shows_what_was_not_read(tk_root, db, tmp_path):
+    from avtoprokat_mail.ui.import_dialog import ImportPreview
+    from tests.gui_helpers import pump
+
+    path = tmp_path / "клиенты.csv"
+    path.write_bytes(CLIENTS_CSV.encode("koi8-r"))
+    preview = ImportPreview.start(tk_root, db, path, on_done=lambda: None)
+    try:
+        pump(tk_root)
+        assert "KOI8-R" in preview.notes_label.cget("text")
+        assert preview.notes_label.winfo_ismapped()
+    finally:
+        preview.destroy()

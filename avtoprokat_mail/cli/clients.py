@@ -52,6 +52,11 @@ def run(context: Context) -> int:
 
 def _import(conn, args: argparse.Namespace) -> int:
     plan = plan_import(conn, args.file)
+    if plan.ignored_columns:
+        names = ", ".join(f"«{name}»" for name in plan.ignored_columns)
+        print(f"не загружаются столбцы с незнакомыми заголовками: {names}", file=sys.stderr)
+    for note in plan.notes:
+        print(note, file=sys.stderr)
     for rejected in plan.rejected:
         print(f"строка {rejected.line}: {rejected.reason}", file=sys.stderr)
     for line, text in plan.unreadable_consent:

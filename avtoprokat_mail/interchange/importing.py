@@ -57,6 +57,9 @@ class ImportPlan:
     # Consent cells that are neither a date nor yes/no: (line, text). Their rows are imported,
     # the consent left as it was (none for a new client).
     unreadable_consent: list[tuple[int, str]] = field(default_factory=list)
+    # What the file held that was not read, in sentences for the user (an unusual encoding,
+    # formulas without stored values, cells without a header).
+    notes: list[str] = field(default_factory=list)
 
 
 def parse_flag(text: str) -> bool | None:
@@ -90,15 +93,17 @@ def plan_import(conn: sqlite3.Connection, path: Path) -> ImportPlan:
     for line, cells in table.rows:
         planner.take(line, cells)
     updated = _merged(conn, planner.matches)
+    unread = [RejectedRow(line, reason) for line, reason in table.report.rejected]
     return ImportPlan(
         path=path,
         added=planner.added,
         updated=updated,
-        rejected=planner.rejected,
-        rows_read=planner.rows_read,
+        rejected=sorted(planner.rejected + unread, key=lambda row: row.line),
+        rows_read=planner.rows_read + len(unread),
         columns=dict(layout.labels),
         ignored_columns=list(layout.ignored),
         unreadable_consent=planner.unreadable_consent,
+        notes=list(table.report.notes),
     )
 
 

@@ -63,6 +63,10 @@ class ImportPreview(ttk.Toplevel):
             body, text=self.ignored(), bootstyle="warning", wraplength=780
         )
         self.ignored_label.pack(anchor="w")
+        self.notes_label = ttk.Label(
+            body, text="\n".join(self.plan.notes), bootstyle="warning", wraplength=780
+        )
+        self.notes_label.pack(anchor="w")
         self.consent_label = ttk.Label(
             body, text=self.unreadable_consent(), bootstyle="warning", wraplength=780
         )
