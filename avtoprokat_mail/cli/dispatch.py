@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -14,20 +15,14 @@ from avtoprokat_mail.cli.parser import build_parser
 from avtoprokat_mail.credentials import CredentialsError
 from avtoprokat_mail.interchange import InterchangeError
 from avtoprokat_mail.storage import DatabaseError, describe_error
+from avtoprokat_mail.system.console import prepare_streams
+from avtoprokat_mail.system.logsetup import log_path
 from avtoprokat_mail.validation import SettingsError
-
-
-def _give_missing_streams_a_null_device() -> None:
-    """A windowed .exe starts with no stdin, stdout or stderr (None): make them the null device,
-    so commands run from the Task Scheduler work by their exit status instead of crashing."""
-    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
-    _give_missing_streams_a_null_device()
+    prepare_streams()
     args = build_parser().parse_args(argv)
     handlers: dict[str | None, Callable[[Context], int]] = {
         None: _gui,
@@ -53,6 +48,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except sqlite3.Error as error:  # e.g. the file became locked by another program mid-command
         print(f"Ошибка: {describe_error(error, context.database)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:  # a defect: a sentence and the exit status, the details in the log
+        logging.getLogger(__name__).exception("the command %r failed", command)
+        print(
+            "Ошибка программы: команда не выполнена. Подробности записаны в журнал "
+            f"{log_path(context.folder)}.",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     finally:
         context.close()

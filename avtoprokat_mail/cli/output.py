@@ -17,8 +17,6 @@ def say(text: str) -> None:
 def write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> None:
     """A header and rows as CSV for scripts (UTF-8) or as a table for people."""
     if output_format == "csv":
-        # Scripts get UTF-8; a redirected stdout on Windows would otherwise be cp1251.
-        sys.stdout.reconfigure(encoding="utf-8")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(headers)
         writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
