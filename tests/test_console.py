@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from avtoprokat_mail.model import Client
 from avtoprokat_mail.storage import clients as client_store
 
@@ -95,3 +97,31 @@ def test_the_frozen_launcher_never_lets_an_exception_out(monkeypatch, capsys):
     monkeypatch.setattr(cli_package, "main", exploding)
     assert launcher._main() == 2
     assert "MemoryError: even this" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+def test_a_piped_password_is_stored_as_typed_whatever_the_code_page(
+    db, data_folder, tmp_path, encoding
+):
+    """Piped bytes are UTF-8 when they are valid UTF-8, else the stream's code page: on a
+    Windows reading pipes as cp1251, a UTF-8 password was stored as «РџР°СЂРѕР»СЊ»."""
+    import json
+
+    from avtoprokat_mail.storage.settings import set_setting
+
+    set_setting(db, "email.host", "smtp.mail.ru")
+    set_setting(db, "email.user", "office@mail.ru")
+    keyring_file = tmp_path / "keyring.json"
+    env = {**_ascii_environment(), "PYTHON_KEYRING_BACKEND": "tests.keyring_backends.FileKeyring",
+           "AVTOPROKAT_TEST_KEYRING_FILE": str(keyring_file)}  # fmt: skip
+    if encoding == "cp1251":
+        env["PYTHONIOENCODING"] = "cp1251"  # a pipe in the ANSI code page of a Russian Windows
+    password = "Пароль-Ёж-42"
+    stored = subprocess.run(
+        [sys.executable, "-m", "avtoprokat_mail", "--data-dir", str(data_folder), "settings",
+         "set-password"],
+        input=password.encode(encoding) + b"\r\n", capture_output=True, timeout=60, env=env,
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stderr.decode("utf-8", "replace")
+    assert list(json.loads(keyring_file.read_text("utf-8")).values()) == [password]

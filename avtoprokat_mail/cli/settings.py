@@ -28,6 +28,7 @@ from avtoprokat_mail.storage.settings import (
     set_setting,
     settings_items,
 )
+from avtoprokat_mail.system.console import read_secret
 from avtoprokat_mail.validation import value_text
 
 
@@ -104,7 +105,7 @@ def _set_password(context: Context) -> int:
     if not store.secure:
         env = SMS_PASSWORD_ENV if sms else SMTP_PASSWORD_ENV
         raise UsageError(f"{NO_SECURE_STORE} Для автоматизации задайте переменную окружения {env}.")
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = read_secret()
     if not password:
         raise UsageError("пустой пароль: передайте его на стандартный ввод")
     if sms:

@@ -44,3 +44,34 @@ def _settle(stream: object) -> None:
         stream.reconfigure(errors="replace")
     else:
         stream.reconfigure(encoding="utf-8", errors="replace")
+
+
+def read_secret() -> str:
+    """A password or key given on standard input: typed without echo on a console, else the
+    first line of a pipe or file.
+
+    Piped bytes are UTF-8 when they are valid UTF-8 (what PowerShell 7, Python and the Task
+    Scheduler's scripts send), else in the stream's own code page (cmd's ``echo`` on a
+    Russian Windows): Python alone would read them in the ANSI code page, and a password
+    piped as UTF-8 would be stored as «РџР°СЂРѕР»СЊ».
+    """
+    stream = sys.stdin
+    try:
+        console = stream.isatty()
+    except (AttributeError, OSError, ValueError):
+        console = False
+    if console:
+        import getpass
+
+        return getpass.getpass("Пароль: ")
+    raw = getattr(stream, "buffer", None)
+    if raw is None:  # a text stream without bytes underneath (a test's StringIO)
+        return stream.readline().rstrip("\r\n")
+    line = raw.readline()
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode(stream.encoding or "utf-8", errors="replace")
+    return text.rstrip("\r\n")
