@@ -92,6 +92,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 WINEDEBUG=-all wine --version
+# The Russian and English UTF-8 locales: Wine decodes a program's command line (a subject, a
+# sender's name) in the Unix locale's charset, and takes the Windows code pages from it.
+for locale in ru_RU en_US; do
+  if ! locale -a 2>/dev/null | grep -qix "$locale.utf-\?8"; then
+    command -v localedef >/dev/null 2>&1 || apt-get install -y -qq locales >/dev/null
+    localedef -i "$locale" -f UTF-8 "$locale.UTF-8"
+  fi
+done
 
 # Linux Python: pefile reads the .exe's resources; the program itself gives the reference output.
 python3 -c "import pefile" 2>/dev/null || python3 -m pip install -qq pefile
@@ -291,7 +299,7 @@ if [ -n "$REBUILD" ]; then
   if [ "$(cat "$PYDIR/.avtoprokat-wheels" 2>/dev/null)" != "$KEY" ]; then
     # Offline, from the wheels above.
     wine_run 600 "$WINPY" -m pip install "${PIP[@]}" \
-      --find-links "$(winpath "$WHEELS")" "$(winpath "$PROJECT_WHEEL")[build]"
+      --find-links "$(winpath "$WHEELS")" "$(winpath "$PROJECT_WHEEL")[build]" "${WIN_ONLY[@]}"
     echo "$KEY" >"$PYDIR/.avtoprokat-wheels"
   fi
   # build.spec reads the project's version and metadata from the installed package.
@@ -706,7 +714,7 @@ step "check: the Windows-only paths (tests/windows under the Windows Python)"
 # Cyrillic profile: pytest with the Windows Python, on the project's source.
 rc=0
 (cd "$ROOT" && timeout -k 5 600 "${WINE_ENV[@]}" PYTHONPATH="$(winpath "$ROOT")" \
-  LANG=ru_RU.UTF-8 LC_ALL=ru_RU.UTF-8 wine "$WINPY" -m pytest -q -p no:cacheprovider \
+  PYTHONIOENCODING=utf-8 LANG=ru_RU.UTF-8 LC_ALL=ru_RU.UTF-8 wine "$WINPY" -m pytest -q -p no:cacheprovider \
   --noconftest --rootdir "$(winpath "$ROOT")" "$(winpath "$ROOT/tests/windows")" \
   </dev/null 2>&1 9>&- | tee "$RUN/windows-tests.out") || rc=$?
 grep -q " passed" "$RUN/windows-tests.out" && ! grep -Eq "failed|error" "$RUN/windows-tests.out" \

@@ -50,18 +50,17 @@ def registered_viewer(tmp_path: Path):
         encoding="utf-8",
     )
     command = f'"{sys.executable}" "{viewer}" "%1"'
-    classes = r"Software\Classes"
-    with winreg.CreateKey(winreg.HKEY_CURRENT_USER, rf"{classes}\{extension}") as key:
+    # HKEY_CLASSES_ROOT, as an installer registers a program (Wine reads associations there).
+    classes = winreg.HKEY_CLASSES_ROOT
+    with winreg.CreateKey(classes, extension) as key:
         winreg.SetValueEx(key, "", 0, winreg.REG_SZ, progid)
-    with winreg.CreateKey(
-        winreg.HKEY_CURRENT_USER, rf"{classes}\{progid}\shell\open\command"
-    ) as key:
+    with winreg.CreateKey(classes, rf"{progid}\shell\open\command") as key:
         winreg.SetValueEx(key, "", 0, winreg.REG_SZ, command)
     yield extension, marker
     for sub in (rf"{progid}\shell\open\command", rf"{progid}\shell\open", rf"{progid}\shell",
                 progid, extension):  # fmt: skip
         with contextlib.suppress(OSError):
-            winreg.DeleteKey(winreg.HKEY_CURRENT_USER, rf"{classes}\{sub}")
+            winreg.DeleteKey(classes, sub)
 
 
 def _wait_for(predicate, seconds: float = 60.0) -> bool:
@@ -218,6 +217,8 @@ def test_the_window_declares_dpi_awareness_and_tk_follows_the_scale(screen_at_15
 def test_the_program_keeps_its_data_and_log_under_a_cyrillic_profile(cyrillic_folder):
     folder = cyrillic_folder / "AppData" / "Roaming" / "avtoprokat_mail"
     command = [sys.executable, "-m", "avtoprokat_mail", "--data-dir", str(folder)]
+    window = subprocess.run([*command, "--smoke"], capture_output=True, timeout=120)
+    assert window.returncode == 0, window.stderr.decode("utf-8", "replace")
     demo = subprocess.run([*command, "demo"], capture_output=True, timeout=120)
     assert demo.returncode == 0, demo.stderr.decode("utf-8", "replace")
     listed = subprocess.run([*command, "clients", "list"], capture_output=True, timeout=120)
