@@ -497,14 +497,17 @@ def test_an_over_long_csv_cell_rejects_its_row_only(db, cli, tmp_path):
     assert max(len(c.name) for c in client_store.list_clients(db)) < 100
 
 
-def _workbook(rows, path):
+def _workbook(path, rows, **cells):
+    """Save a workbook of ``rows`` (and single ``cells`` such as XFD2="x") at ``path``."""
     import openpyxl
 
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for row in rows:
         sheet.append(row)
-    return workbook, sheet
+    for coordinate, value in cells.items():
+        sheet[coordinate] = value
+    workbook.save(path)
 
 
 def _swell(path, placeholder: str, text: str) -> None:
@@ -521,11 +524,8 @@ def _swell(path, placeholder: str, text: str) -> None:
 
 def test_an_over_long_xlsx_cell_rejects_its_row_naming_the_cell(db, tmp_path):
     path = tmp_path / "клиенты.xlsx"
-    workbook, _sheet = _workbook(
-        [["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", "i@mail.ru"],
-         ["Смирнова", "Анна", "s@mail.ru"]], path,
-    )  # fmt: skip
-    workbook.save(path)
+    _workbook(path, [["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", "i@mail.ru"],
+                     ["Смирнова", "Анна", "s@mail.ru"]])  # fmt: skip
     _swell(path, "ДЛИННОЕ", "Я" * 32_768)
     plan = _plan(db, path)
     assert [c.surname for c in plan.added] == ["Смирнова"]
@@ -539,8 +539,7 @@ def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_read(db, tmp_p
     from avtoprokat_mail.interchange import InterchangeError, reading
 
     path = tmp_path / "клиенты.xlsx"
-    workbook, _ = _workbook([["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", ""]], path)
-    workbook.save(path)
+    _workbook(path, [["Фамилия", "Имя", "Email"], ["Иванов", "ДЛИННОЕ", ""]])
     _swell(path, "ДЛИННОЕ", "x" * 3_000_000)
     assert path.stat().st_size < 100_000
     monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 2 * 2**20)
@@ -550,11 +549,7 @@ def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_read(db, tmp_p
 
 def test_a_sparse_xlsx_row_is_read_to_the_header_and_the_stray_cell_named(db, tmp_path):
     path = tmp_path / "клиенты.xlsx"
-    workbook, sheet = _workbook(
-        [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", "i@mail.ru"]], path
-    )
-    sheet["XFD2"] = "забыто"
-    workbook.save(path)
+    _workbook(path, [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", "i@mail.ru"]], XFD2="забыто")
     plan = _plan(db, path)
     assert [(c.surname, c.name) for c in plan.added] == [("Иванов", "Пётр")]
     assert any("XFD2" in note and "нет заголовка" in note for note in plan.notes)
@@ -563,11 +558,8 @@ def test_a_sparse_xlsx_row_is_read_to_the_header_and_the_stray_cell_named(db, tm
 def test_formulas_without_stored_values_are_said_not_dropped_silently(db, cli, tmp_path):
     """openpyxl, like many programs other than Excel, writes formulas without their value."""
     path = tmp_path / "клиенты.xlsx"
-    workbook, _sheet = _workbook(
-        [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", '=LOWER("I")&"@mail.ru"'],
-         ["Смирнова", "Анна", "s@mail.ru"]], path,
-    )  # fmt: skip
-    workbook.save(path)
+    _workbook(path, [["Фамилия", "Имя", "Email"], ["Иванов", "Пётр", '=LOWER("I")&"@mail.ru"'],
+                     ["Смирнова", "Анна", "s@mail.ru"]])  # fmt: skip
     (note,) = _plan(db, path).notes
     assert "В 1 ячейке формулы без сохранённого значения (C2)" in note
     _status, _out, err = cli("clients", "import", str(path), "--dry-run")
