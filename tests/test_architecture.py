@@ -1,7 +1,7 @@
 """The shape of the package, checked: parts import only downwards, and nothing imports in a circle.
 
 Layers, lowest first (a module may import its own layer and the ones below):
-  core         model, redaction, validation, placeholders, paths, credentials, system/
+  core         model, redaction, sizes, validation, placeholders, paths, credentials, system/
   storage      storage/
   services     interchange/, sending/
   front ends   cli/, ui/ (neither imports the other)
@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "avtoprokat_mail"
 ROOT = "avtoprokat_mail"
 LAYERS = {
     "model": 0, "redaction": 0, "validation": 0, "placeholders": 0, "paths": 0,
-    "credentials": 0, "system": 0,
+    "credentials": 0, "sizes": 0, "system": 0,
     "storage": 1, "interchange": 2, "sending": 2, "cli": 3, "ui": 3, "app": 4, "__main__": 4,
 }  # fmt: skip
 ALLOWED_UPWARD = {("cli.dispatch", "app")}  # `avtoprokat-mail gui` opens the window

@@ -23,6 +23,7 @@ from avtoprokat_mail.sending.lifecycle import (
 )
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.sending.sms.estimate import cost_line
+from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage import templates as template_store
 
 
@@ -173,7 +174,7 @@ def _print_plan(plan: RunPlan, *, test: bool) -> None:
         runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
         _say(f"  из незавершённых рассылок ({runs}) переходят в эту: {len(plan.taken_over)}")
     for name, size in plan.attachments:
-        _say(f"  приложение: {name}, {size / 1024:.0f} КБ")
+        _say(f"  приложение: {name}, {size_text(size)}")
     _warn_incomplete(plan)
 
 

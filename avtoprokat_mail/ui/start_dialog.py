@@ -13,6 +13,7 @@ from avtoprokat_mail.model import SECURITY_NAMES, Channel, Route, Template
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.setup import SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
+from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import report_exception, run_in_background
@@ -67,7 +68,7 @@ class StartDialog(ttk.Toplevel):
         )
         self.recipients_label.pack(anchor="w")
         for name, size in plan.attachments:
-            ttk.Label(body, text=f"Приложение: {name} ({_size(size)})").pack(anchor="w")
+            ttk.Label(body, text=f"Приложение: {name} ({size_text(size)})").pack(anchor="w")
         if plan.channel is Channel.SMS:
             ttk.Label(body, text=f"SMS всего (с учётом длины текстов): {plan.segments}").pack(
                 anchor="w"
@@ -254,7 +255,3 @@ class StartDialog(ttk.Toplevel):
         self.destroy()
         self.on_started(prepared)
         return prepared
-
-
-def _size(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} МБ" if size >= 1024 * 1024 else f"{max(size // 1024, 1)} КБ"
