@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avtoprokat_mail.interchange.errors import InterchangeError
+from avtoprokat_mail.sizes import plural
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 _DELIMITERS = (";", ",", "\t")
@@ -397,14 +398,8 @@ def _first_few(items: list[str]) -> str:
 
 
 def _count(number: int, one: str, few: str, many: str) -> str:
-    """«1 ячейке», «3 ячейках»: the Russian plural for ``number``."""
-    if number % 10 == 1 and number % 100 != 11:
-        word = one
-    elif 2 <= number % 10 <= 4 and not 12 <= number % 100 <= 14:
-        word = few
-    else:
-        word = many
-    return f"{number} {word}"
+    """«1 ячейке», «3 ячейках»: ``number`` with its word."""
+    return f"{number} {plural(number, one, few, many)}"
 
 
 def cell_text(value: object) -> str:
