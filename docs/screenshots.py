@@ -90,7 +90,7 @@ def main() -> None:
     email.sender_address_var.set("office@avtoprokat-sever.ru")
     email.user_var.set("office@avtoprokat-sever.ru")
     capture(settings, "settings-email")
-    settings.notebook.select(settings.sms_tab)
+    settings.show_tab(settings.sms_tab)
     capture(settings, "settings-sms")
     settings.destroy()
     _capture_run(mailing, conn, folder)

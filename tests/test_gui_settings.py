@@ -129,7 +129,7 @@ def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyrin
     tab.per_minute_var.set("20")
     tab.daily_limit_var.set("450")
     tab.password_var.set(PASSWORD)
-    window.notebook.select(window.sms_tab)
+    window.show_tab(window.sms_tab)
     window.sms_tab.provider_var.set("SMSC.ru")
     window.sms_tab.login_var.set("avtoprokat")
     window.save_button.invoke()
@@ -160,10 +160,10 @@ def test_bad_values_are_refused_on_the_right_tab(session):
     window = open_settings(session)
     window.email_tab.host_var.set("smtp mail ru")
     window.email_tab.sender_address_var.set("office@mail.ru")
-    window.notebook.select(window.sms_tab)
+    window.show_tab(window.sms_tab)
     window.save_button.invoke()
     assert "не похоже на имя сервера" in window.error_label.cget("text")
-    assert window.notebook.select() == str(window.email_tab)
+    assert window.shown_tab is window.email_tab
     window.email_tab.host_var.set("smtp.mail.ru")
     window.email_tab.port_var.set("пятьсот")
     window.save_button.invoke()
@@ -236,7 +236,7 @@ def test_an_unexpected_error_in_the_check_is_shown_and_the_button_enabled_again(
 def test_sms_balance_check_in_the_window(session):
     with FakeGateway(balance="1234.5") as fake:
         window = open_settings(session)
-        window.notebook.select(window.sms_tab)
+        window.show_tab(window.sms_tab)
         tab = window.sms_tab
         tab.endpoint_var.set(fake.url)
         tab.password_var.set(SMSRU_API_ID)

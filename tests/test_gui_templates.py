@@ -364,3 +364,57 @@ def test_sms_counter_counts_the_rendered_default(session):
     assert form.counter_label.cget("text").startswith("Символов: 9, SMS: 1")
     type_into_body(form, "я" * 61)  # 70 in all once rendered, though the text holds 82
     assert form.counter_label.cget("text").startswith("Символов: 70, SMS: 1")
+
+
+def test_view_says_plainly_when_no_program_can_open_the_file(session, tmp_path, monkeypatch):
+    """No xdg-open on this computer (as on a bare Windows, no association): a clear message."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    document = tmp_path / "Прайс.xyz"
+    document.write_bytes(b"price")
+    form = new_form(open_mailing(session))
+    form.attachment_vars[0].set(str(document))
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    form.view_buttons[0].invoke()
+    assert "нет программы для просмотра файлов «.xyz»" in seen[0]
+    assert str(tmp_path) in seen[0]
+    assert "Errno" not in seen[0] and "xdg-open" not in seen[0]
+
+
+def test_cancel_asks_about_unsaved_edits(session):
+    mailing = open_mailing(session)
+    form = new_form(mailing)
+    form.subject_var.set("Скидка для %Наименование%")
+    type_into_body(form, "Здравствуйте, %Имя%!")
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Отмена", seen)
+    form.cancel_button.invoke()
+    assert seen == ["Сообщение изменено. Сохранить изменения?"]
+    assert form.winfo_exists()  # «Отмена» in the question: keep editing
+    answer_next_dialog(session.root, "Нет")
+    form.cancel_button.invoke()
+    pump(session.root)
+    assert not toplevels_of(mailing, TemplateForm)
+    assert template_store.list_templates(session.conn) == []  # «Нет»: thrown away
+
+    form = new_form(mailing)
+    form.subject_var.set("Сохранить при закрытии")
+    type_into_body(form, "Текст")
+    answer_next_dialog(session.root, "Да")
+    form.event_generate("<Escape>")
+    pump(session.root)
+    assert [t.subject for t in template_store.list_templates(session.conn)] == [
+        "Сохранить при закрытии"
+    ]
+
+
+def test_cancel_of_an_untouched_form_closes_without_asking(session):
+    template_store.add_template(session.conn, Template(subject="Тема", body="Текст"))
+    mailing = open_mailing(session)
+    mailing.tree.selection_set(mailing.tree.get_children()[0])
+    form = mailing.edit_selected()
+    form.cancel_button.invoke()  # a question would wait for an answer and fail this test
+    pump(session.root)
+    assert not toplevels_of(mailing, TemplateForm)

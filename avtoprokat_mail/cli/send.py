@@ -76,7 +76,10 @@ def run(context: Context) -> int:
             prepared = _resumed_run(mailer, args)
         else:
             prepared = _retried_run(mailer, args)
-    except (SetupError, RunRefused) as error:
+    except SetupError as error:
+        _say(f"Ошибка: {error.for_command_line()}")
+        return EXIT_ERROR
+    except RunRefused as error:
         _say(f"Ошибка: {error}")
         return EXIT_ERROR
     if isinstance(prepared, int):
@@ -166,8 +169,8 @@ def _print_plan(plan: RunPlan, *, test: bool) -> None:
     _say(f"Получателей: {len(plan.recipients)}, пропущено: {len(plan.skipped)}")
     for warning in [] if test else plan.warnings:
         _say(f"Внимание: {warning}")
-    for reason, count in plan.skip_reasons.most_common():
-        _say(f"  пропущено ({count}): {reason}")
+    for kind, count in plan.skip_kinds.most_common():
+        _say(f"  пропущено ({count}): {kind}")
     if plan.repeats:
         _say(f"  уже получили этот шаблон: {plan.repeats} — отправить и им: --again")
     if plan.taken_over and not test:  # a test run takes nobody over

@@ -72,6 +72,12 @@ NO_CONSENT = "нет согласия на рассылку"
 BOUNCED = "адрес не доставляется (возврат письма)"
 
 
+def reason_kind(reason: str) -> str:
+    """A skip reason without the value it quotes: «неверный email «a@b»: …» → «неверный email»."""
+    head, quote, _rest = reason.partition("«")
+    return head.strip(" :") if quote and head.strip(" :") else reason
+
+
 @dataclass
 class RunPlan:
     """What "Старт" would do, shown to the user before anything is sent."""
@@ -95,6 +101,11 @@ class RunPlan:
     @property
     def skip_reasons(self) -> Counter[str]:
         return Counter(d.reply for d in self.skipped)
+
+    @property
+    def skip_kinds(self) -> Counter[str]:
+        """Skip reasons grouped by kind: «неверный email — 12», not each bad address once."""
+        return Counter(reason_kind(d.reply) for d in self.skipped)
 
     @property
     def repeats(self) -> int:

@@ -262,20 +262,24 @@ class Mailer:
         return [state for state in states if not state.busy]
 
     # --- doing it ---------------------------------------------------------------------------------
+    def will_ask_secret(self, channel: Channel) -> bool:
+        """True when a start would ask for a password this computer cannot store."""
+        needed = secret_needed(self.conn, channel)
+        return not (
+            needed is None
+            or self.ask_secret is None
+            or self.passwords.secure
+            or self.passwords.get(needed[0])
+        )
+
     def setup(self, channel: Channel, route: Route) -> SendingSetup:
         """The transport for a run; asks a secret the store cannot keep, once; else SetupError."""
         try:
             return prepare(self.conn, channel, route, self.passwords, self.environ)
         except SetupError:
-            needed = None if route.is_test else secret_needed(self.conn, channel)
-            if (
-                needed is None
-                or self.ask_secret is None
-                or self.passwords.secure
-                or self.passwords.get(needed[0])
-            ):
+            if route.is_test or not self.will_ask_secret(channel):
                 raise
-        account, question = needed
+        account, question = secret_needed(self.conn, channel)
         secret = self.ask_secret(f"{question}\n\n{NO_SECURE_STORE}")
         if not secret:
             raise SetupError("Рассылка не начата: пароль не введён.")

@@ -40,7 +40,18 @@ def secret_needed(conn: sqlite3.Connection, channel: Channel) -> tuple[str, str]
 
 
 class SetupError(Exception):
-    """The run cannot be sent with the current settings; ``str()`` says what to fix (Russian)."""
+    """The run cannot be sent with the current settings; ``str()`` says what to fix (Russian).
+
+    ``cli_hint`` adds what only the command line can do about it (an environment variable);
+    the window does not show it.
+    """
+
+    def __init__(self, message: str, cli_hint: str = "") -> None:
+        super().__init__(message)
+        self.cli_hint = cli_hint
+
+    def for_command_line(self) -> str:
+        return f"{self} {self.cli_hint}".strip()
 
 
 @dataclass
@@ -86,7 +97,8 @@ def prepare(
         if not password:
             raise SetupError(
                 f"Не задан пароль для {settings.user} на {settings.host}: введите его в "
-                f"«Параметрах» (в командной строке: settings set-password или {SMTP_PASSWORD_ENV})."
+                "окне «Параметры».",
+                f"В командной строке: settings set-password или переменная {SMTP_PASSWORD_ENV}.",
             )
     from avtoprokat_mail.sending.smtp import SmtpTransport
 
@@ -126,7 +138,8 @@ def _prepare_sms(
     if not secret:
         raise SetupError(
             f"Не задан ключ (или пароль) SMS-шлюза {SMS_PROVIDER_NAMES[settings.provider]}: "
-            f"введите его в «Параметрах» на вкладке SMS (или {SMS_PASSWORD_ENV})."
+            "введите его в окне «Параметры» на вкладке SMS.",
+            f"В командной строке: settings set-password или переменная {SMS_PASSWORD_ENV}.",
         )
     from avtoprokat_mail.sending.sms.providers import gateway_for
     from avtoprokat_mail.sending.sms.transport import SmsTransport

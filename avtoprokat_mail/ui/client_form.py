@@ -11,7 +11,8 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client, ClientNotes
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent
+from avtoprokat_mail.ui.dialogs import ask_yes_no
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.validation import (
     client_problems,
     consent_problem,
@@ -43,7 +44,7 @@ class ClientForm(ttk.Toplevel):
     ) -> None:
         title = "Новый клиент" if client is None else f"Клиент: {client.display_name}"
         top = parent.winfo_toplevel()
-        super().__init__(title=title, master=top, transient=top, minsize=(520, 0))
+        super().__init__(title=title, master=top, transient=top, minsize=(520, 300))
         self.conn = conn
         self.client = client or Client()
         self.notes = (
@@ -57,11 +58,15 @@ class ClientForm(ttk.Toplevel):
         self.bind("<Escape>", lambda _e: self.destroy())
         self.bind("<Return>", lambda _e: self.save())
         self.entries["surname"].focus_set()
-        center_on_parent(self)
+        fit_window(self, conn, "client_form")
 
     def _build(self) -> None:
-        body = ttk.Frame(self, padding=14)
-        body.pack(fill="both", expand=True)
+        # The flags and buttons first, at the bottom: they stay in view in a short window.
+        bottom = ttk.Frame(self, padding=(14, 8, 14, 14))
+        bottom.pack(side="bottom", fill="x")
+        self.scroll = ScrollArea(self, padding=(14, 14, 14, 0))
+        self.scroll.pack(fill="both", expand=True)
+        body = self.scroll.content
         body.columnconfigure(1, weight=1)
         for row, name in enumerate(CLIENT_TEXT_FIELDS):
             label = CLIENT_LABELS[name] + (" (имя и отчество)" if name == "name" else "")
@@ -76,6 +81,13 @@ class ClientForm(ttk.Toplevel):
         self.normalize_button.grid(
             row=CLIENT_TEXT_FIELDS.index("mobile"), column=2, sticky="w", padx=(4, 0)
         )
+        ttk.ToolTip(
+            self.normalize_button,
+            text="Записать номер в виде +79XXXXXXXXX: так его примет SMS-шлюз.",
+        )
+        # Its room is kept while it is hidden: the form does not widen as a number is typed.
+        body.update_idletasks()
+        body.columnconfigure(2, minsize=self.normalize_button.winfo_reqwidth() + 4)
         self.vars["mobile"].trace_add("write", lambda *_: self._update_mobile_hint())
         self._update_mobile_hint()
         row = len(CLIENT_TEXT_FIELDS)
@@ -85,10 +97,6 @@ class ClientForm(ttk.Toplevel):
         self.error_label = ttk.Label(body, text="", bootstyle="danger", wraplength=460)
         self.error_label.grid(row=row + 3, column=0, columnspan=3, sticky="w")
         self.error_label.grid_remove()  # takes a line only when there is something to say
-        # The flags share the buttons' line: the form stays as tall as it was before the
-        # consent field, so it fits a 768-pixel screen.
-        bottom = ttk.Frame(body)
-        bottom.grid(row=row + 4, column=0, columnspan=3, sticky="ew", pady=(8, 0))
         for name in ("marked", "opt_out"):
             var = tk.BooleanVar(self, value=getattr(self.client, name))
             ttk.Checkbutton(bottom, text=CLIENT_LABELS[name], variable=var).pack(

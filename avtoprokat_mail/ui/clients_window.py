@@ -26,6 +26,9 @@ from avtoprokat_mail.ui.client_grid import BAD_CELL_BG, BOUNCED_CELL_BG, ClientG
 from avtoprokat_mail.ui.client_records import ClientRecords
 from avtoprokat_mail.ui.dialogs import ask_password
 from avtoprokat_mail.ui.mailing_window import MailingWindow
+from avtoprokat_mail.ui.screen import fit_window
+
+MAIN_WINDOW_SIZE = (1280, 760)  # at 100 %, before it is clamped to the screen
 
 
 class ClientsWindow(ttk.Frame):
@@ -76,6 +79,7 @@ class ClientsWindow(ttk.Frame):
         self._build_status()
         self.winfo_toplevel().bind("<Control-f>", lambda _e: self.filters.search_entry.focus_set())
         self.reload()
+        fit_window(self.winfo_toplevel(), conn, "main", size=MAIN_WINDOW_SIZE, owner=self)
 
     @property
     def sheet(self) -> Sheet:

@@ -34,5 +34,23 @@ def open_with_default_app(path: str | os.PathLike[str]) -> None:
             start_new_session=True,
         )
     except OSError as error:
-        message = f"Не удаётся открыть {path}: нет программы для этого файла ({error})."
-        raise OpenFileError(message) from error
+        raise OpenFileError(_why_not_opened(path, error)) from error
+
+
+# Windows' "no application is associated with the specified file for this operation".
+ERROR_NO_ASSOCIATION = 1155
+
+
+def _why_not_opened(path: Path, error: OSError) -> str:
+    """Plain Russian for an opening that failed: no program at all, or something else."""
+    no_viewer = isinstance(error, FileNotFoundError) or (
+        getattr(error, "winerror", None) == ERROR_NO_ASSOCIATION
+    )
+    if no_viewer:
+        kind = f"«{path.suffix}»" if path.suffix else "без расширения"
+        return (
+            f"На этом компьютере нет программы для просмотра файлов {kind}.\n\n"
+            f"Файл на месте и будет отправлен; открыть его можно из папки:\n{path.parent}"
+        )
+    reason = error.strerror or error.__class__.__name__
+    return f"Не удаётся открыть файл {path.name}: {reason}.\n\nПапка файла: {path.parent}"

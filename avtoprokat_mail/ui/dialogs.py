@@ -12,19 +12,9 @@ from collections.abc import Sequence
 
 import ttkbootstrap as ttk
 
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window, scaled
+
 _open: list[MessageDialog] = []
-
-
-def center_on_parent(window: tk.Toplevel) -> None:
-    """Put a dialog in the middle of the window it belongs to (kept on screen)."""
-    window.update_idletasks()
-    parent = window.master.winfo_toplevel() if window.master else window
-    width, height = window.winfo_reqwidth(), window.winfo_reqheight()
-    x = parent.winfo_rootx() + (parent.winfo_width() - width) // 2
-    y = parent.winfo_rooty() + (parent.winfo_height() - height) // 3
-    x = max(0, min(x, window.winfo_screenwidth() - width))
-    y = max(0, min(y, window.winfo_screenheight() - height))
-    window.geometry(f"+{x}+{y}")
 
 
 class MessageDialog(ttk.Toplevel):
@@ -35,7 +25,7 @@ class MessageDialog(ttk.Toplevel):
         parent: tk.Misc,
         title: str,
         message: str,
-        buttons: Sequence[tuple[str, object]],
+        buttons_spec: Sequence[tuple[str, object]],
         *,
         default: int = 0,
         cancel_value: object = None,
@@ -45,28 +35,38 @@ class MessageDialog(ttk.Toplevel):
             title=title,
             master=parent.winfo_toplevel(),
             transient=parent.winfo_toplevel(),
-            resizable=(False, False),
         )
         self.result: object = cancel_value
         self.message = message
-        body = ttk.Frame(self, padding=16)
-        body.pack(fill="both", expand=True)
-        ttk.Label(body, text=message, wraplength=460, justify="left").pack(anchor="w")
-        row = ttk.Frame(body)
-        row.pack(anchor="e", pady=(16, 0))
+        # The buttons first, at the bottom: a long message scrolls, the buttons stay in view.
+        row = ttk.Frame(self, padding=(16, 0, 16, 16))
+        row.pack(side="bottom", fill="x")
+        self.scroll = ScrollArea(self, padding=(16, 16, 16, 0))
+        self.scroll.pack(fill="both", expand=True)
+        body = self.scroll.content
+        self.message_label = ttk.Label(
+            body, text=message, wraplength=scaled(self, 460), justify="left"
+        )
+        self.message_label.pack(anchor="w", fill="x")
+        self._build_fields(body)
         self.buttons: dict[str, ttk.Button] = {}
-        for index, (text, value) in enumerate(buttons):
+        buttons = ttk.Frame(row)
+        buttons.pack(side="right", pady=(16, 0))
+        for index, (text, value) in enumerate(buttons_spec):
             style = bootstyle if index == default else "secondary"
             button = ttk.Button(
-                row, text=text, bootstyle=style, command=lambda v=value: self._finish(v)
+                buttons, text=text, bootstyle=style, command=lambda v=value: self._finish(v)
             )
             button.pack(side="left", padx=(8, 0))
             self.buttons[text] = button
         self.protocol("WM_DELETE_WINDOW", lambda: self._finish(cancel_value))
         self.bind("<Escape>", lambda _e: self._finish(cancel_value))
-        self.bind("<Return>", lambda _e: self._finish(buttons[default][1]))
+        self.bind("<Return>", lambda _e: self._finish(buttons_spec[default][1]))
         list(self.buttons.values())[default].focus_set()
-        center_on_parent(self)
+        fit_window(self)
+
+    def _build_fields(self, body: ttk.Frame) -> None:
+        """Fields of a dialog that asks for something; they go under the message."""
 
     def _finish(self, value: object) -> None:
         self.result = value
@@ -110,6 +110,12 @@ def ask_yes_no(parent: tk.Misc, title: str, message: str, *, danger: bool = Fals
     return bool(dialog.run())
 
 
+def ask_yes_no_cancel(parent: tk.Misc, title: str, message: str) -> bool | None:
+    """Ask a question that can also be put off: True «Да», False «Нет», None «Отмена»."""
+    dialog = MessageDialog(parent, title, message, [("Да", True), ("Нет", False), ("Отмена", None)])
+    return dialog.run()  # type: ignore[return-value]
+
+
 def show_info(parent: tk.Misc, title: str, message: str) -> None:
     """Tell the user something and wait for "OK"."""
     MessageDialog(parent, title, message, [("OK", None)]).run()
@@ -124,14 +130,16 @@ class PasswordDialog(MessageDialog):
     """Ask for a password that is not stored (no secure store on this computer)."""
 
     def __init__(self, parent: tk.Misc, title: str, message: str) -> None:
+        self.typed = ""
         super().__init__(
             parent, title, message, [("OK", True), ("Отмена", False)], cancel_value=False
         )
-        self.typed = ""
-        self.password_var = tk.StringVar(self)
-        self.entry = ttk.Entry(self, textvariable=self.password_var, show="•", width=36)
-        self.entry.pack(padx=16, pady=(0, 16), fill="x")
         self.entry.focus_set()
+
+    def _build_fields(self, body: ttk.Frame) -> None:
+        self.password_var = tk.StringVar(self)
+        self.entry = ttk.Entry(body, textvariable=self.password_var, show="•", width=36)
+        self.entry.pack(pady=(12, 0), fill="x")
 
     def _collect(self) -> None:
         self.typed = self.password_var.get()

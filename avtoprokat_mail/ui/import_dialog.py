@@ -9,7 +9,8 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.ui.dialogs import center_on_parent, show_error
+from avtoprokat_mail.ui.dialogs import show_error
+from avtoprokat_mail.ui.screen import fit_window
 
 
 class ImportPreview(ttk.Toplevel):
@@ -28,7 +29,7 @@ class ImportPreview(ttk.Toplevel):
         self.on_done = on_done
         self._build()
         self.bind("<Escape>", lambda _e: self.destroy())
-        center_on_parent(self)
+        fit_window(self, conn, "import_preview")
 
     @classmethod
     def start(

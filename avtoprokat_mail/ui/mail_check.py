@@ -18,7 +18,7 @@ from avtoprokat_mail.sending.returns import ReturnKind
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import database_file
 from avtoprokat_mail.ui.background import run_in_background
-from avtoprokat_mail.ui.dialogs import center_on_parent
+from avtoprokat_mail.ui.screen import fit_window
 
 KIND_LABELS = {ReturnKind.BOUNCE: "возврат письма", ReturnKind.UNSUBSCRIBE: "просит отписать"}
 COLUMNS = (
@@ -39,7 +39,7 @@ class MailCheckWindow(ttk.Toplevel):
         self.check: MailCheck | None = None
         self._build()
         self.bind("<Escape>", lambda _e: self.destroy())
-        center_on_parent(self)
+        fit_window(self, conn, "mail_check")
         database = database_file(conn)  # the worker opens its own connection to it
         self.task = run_in_background(
             self, lambda: check_mailbox_at(database, passwords),

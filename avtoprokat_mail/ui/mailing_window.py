@@ -12,10 +12,11 @@ from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage import templates as template_store
-from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
+from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
 from avtoprokat_mail.ui.formatting import format_time, run_status_text
 from avtoprokat_mail.ui.mail_check import MailCheckWindow
 from avtoprokat_mail.ui.progress_window import ProgressWindow
+from avtoprokat_mail.ui.screen import fit_window
 from avtoprokat_mail.ui.settings_window import SettingsWindow
 from avtoprokat_mail.ui.start_dialog import StartDialog
 from avtoprokat_mail.ui.template_form import TemplateForm
@@ -42,9 +43,9 @@ class MailingWindow(ttk.Toplevel):
 
     def __init__(self, parent: tk.Misc, mailer: Mailer) -> None:
         top = parent.winfo_toplevel()
-        super().__init__(
-            title="Сообщения email рассылки", master=top, transient=top, minsize=(820, 460)
-        )
+        # Not transient: the main window can be brought in front of it (a transient window
+        # stays above its owner and covers it on Windows).
+        super().__init__(title="Сообщения email рассылки", master=top, minsize=(820, 400))
         self.mailer = mailer
         self.directory = parent  # the client directory, refreshed when «Проверить почту» changes it
         self.conn: sqlite3.Connection = mailer.conn
@@ -55,7 +56,7 @@ class MailingWindow(ttk.Toplevel):
         self._build_runs()
         self.reload()
         self.bind("<Escape>", lambda _e: self.destroy())
-        center_on_parent(self)
+        fit_window(self, self.conn, "mailing")
 
     def _build_toolbar(self) -> None:
         bar = ttk.Frame(self, padding=(10, 10, 10, 4))
@@ -99,7 +100,8 @@ class MailingWindow(ttk.Toplevel):
     def _build_runs(self) -> None:
         """The runs of the selected template: finish a cancelled one, or see its report."""
         frame = ttk.Labelframe(self, text="Рассылки этого шаблона", padding=(8, 4, 8, 8))
-        frame.pack(fill="x", padx=10, pady=(0, 10))
+        # Packed before the template list: a short window squeezes the list, not this.
+        frame.pack(side="bottom", fill="x", padx=10, pady=(0, 10), before=self.tree.master)
         bar = ttk.Frame(frame)
         bar.pack(fill="x", pady=(0, 4))
         self.continue_button = ttk.Button(bar, text="Продолжить рассылку", bootstyle="success",

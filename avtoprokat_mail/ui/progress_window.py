@@ -22,7 +22,8 @@ from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import BackgroundTask
-from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error, show_info
+from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
+from avtoprokat_mail.ui.screen import fit_window
 
 DRAIN_MS = 50
 REPORT_BATCH = 500  # report rows inserted per Tk callback
@@ -81,7 +82,8 @@ class ProgressWindow(ttk.Toplevel):
         top = parent.winfo_toplevel()
         self.mailer, self.conn, self.run_id = mailer, mailer.conn, run_id
         self.run = run_store.get_run(self.conn, run_id)
-        super().__init__(title=_title(self.run), master=top, transient=top, minsize=(560, 0))
+        # Not transient: the other windows can be brought in front of a long run.
+        super().__init__(title=_title(self.run), master=top, minsize=(560, 300))
         self.on_finished, self.retry_delays = on_finished, retry_delays
         self.final: Progress | None = None
         self.waiting_until = 0.0  # Unix time a waiting run goes on at; 0 while it is not waiting
@@ -100,7 +102,8 @@ class ProgressWindow(ttk.Toplevel):
             past = mailer.state(run_id).progress()
             self.show(past)
             self._finish(past, notify=False)
-        center_on_parent(self)
+        if self.final is None:  # a finished run was fitted for its report
+            fit_window(self, self.conn, "progress")
 
     # --- construction ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -193,6 +196,7 @@ class ProgressWindow(ttk.Toplevel):
         for key in ("current", "speed", "left"):
             self.labels[key].configure(text="—")
         self.report.show(self.mailer.state(self.run_id))
+        fit_window(self, self.conn, "report")  # the report needs more room than the counters
         if notify:
             self.on_finished(final)
 

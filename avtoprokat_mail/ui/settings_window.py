@@ -44,8 +44,9 @@ from avtoprokat_mail.storage.settings import (
     save_sms_settings,
 )
 from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
-from avtoprokat_mail.ui.dialogs import ask_password, center_on_parent
+from avtoprokat_mail.ui.dialogs import ask_password
 from avtoprokat_mail.ui.mailboxes_tab import MailboxesTab
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
 
 
@@ -54,28 +55,41 @@ class SettingsWindow(ttk.Toplevel):
 
     def __init__(self, parent: tk.Misc, conn: sqlite3.Connection, passwords: PasswordStore) -> None:
         top = parent.winfo_toplevel()
-        super().__init__(title="Параметры рассылки", master=top, transient=top, minsize=(640, 0))
+        super().__init__(title="Параметры рассылки", master=top, transient=top, minsize=(640, 400))
         self.conn = conn
         self.passwords = passwords
         self.checks: dict[str, BackgroundTask] = {}  # the latest check of each tab
         self.email = load_email_settings(conn)
         self.imap = load_imap_settings(conn)
         self.sms = load_sms_settings(conn)
+        self._build_buttons()  # first: at the bottom, they keep their room in a short window
         self.notebook = ttk.Notebook(self)
         self.notebook.pack(fill="both", expand=True, padx=10, pady=(10, 0))
         self.email_tab = EmailTab(self.notebook, self)
         self.sms_tab = SmsTab(self.notebook, self)
         self.mailboxes_tab = MailboxesTab(self.notebook, self)
-        self.notebook.add(self.email_tab, text="EMail")
+        self.notebook.add(self.email_tab.page, text="EMail")
         self.notebook.add(self.mailboxes_tab, text="Ещё ящики")
-        self.notebook.add(self.sms_tab, text="SMS")
-        self._build_buttons()
+        self.notebook.add(self.sms_tab.page, text="SMS")
         self.bind("<Escape>", lambda _e: self.destroy())
-        center_on_parent(self)
+        fit_window(self, conn, "settings")
+
+    def show_tab(self, tab: tk.Widget) -> None:
+        """Bring a tab forward (a scrolled tab is shown by its page)."""
+        self.notebook.select(getattr(tab, "page", tab))
+
+    @property
+    def shown_tab(self) -> tk.Widget:
+        """The tab now in front."""
+        page = self.nametowidget(self.notebook.select())
+        for tab in (self.email_tab, self.sms_tab, self.mailboxes_tab):
+            if getattr(tab, "page", tab) is page:
+                return tab
+        return page
 
     def _build_buttons(self) -> None:
         bar = ttk.Frame(self, padding=10)
-        bar.pack(fill="x")
+        bar.pack(side="bottom", fill="x")
         self.error_label = ttk.Label(bar, text="", bootstyle="danger", wraplength=600)
         self.error_label.pack(side="top", anchor="w", fill="x")
         self.cancel_button = ttk.Button(
@@ -98,7 +112,7 @@ class SettingsWindow(ttk.Toplevel):
             (self.sms_tab, sms_settings_problems(sms)),
         ):
             if problems:
-                self.notebook.select(tab)
+                self.show_tab(tab)
                 self.error_label.configure(text="\n".join(problems))
                 return False
         try:
@@ -134,7 +148,10 @@ class _Tab(ttk.Frame):
     """Shared by both tabs: a grid of labelled fields, a password row and a check row."""
 
     def __init__(self, notebook: ttk.Notebook, window: SettingsWindow) -> None:
-        super().__init__(notebook, padding=12)
+        # The fields scroll when the window is shorter than they are (150 % on a laptop).
+        self.page = ScrollArea(notebook)
+        super().__init__(self.page.canvas, padding=12)
+        self.page.hold(self)
         self.window = window
         self.columnconfigure(1, weight=1)
         self.row = 0

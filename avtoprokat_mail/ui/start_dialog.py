@@ -17,7 +17,7 @@ from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import report_exception, run_in_background
-from avtoprokat_mail.ui.dialogs import center_on_parent
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 
 
 class StartDialog(ttk.Toplevel):
@@ -35,7 +35,7 @@ class StartDialog(ttk.Toplevel):
         on_started: Callable[[PreparedRun], None],
     ) -> None:
         top = parent.winfo_toplevel()
-        super().__init__(title="Старт рассылки", master=top, transient=top, minsize=(560, 0))
+        super().__init__(title="Старт рассылки", master=top, transient=top, minsize=(560, 360))
         self.mailer, self.template, self.on_started = mailer, template, on_started
         self.conn = mailer.conn
         self.again_var = tk.BooleanVar(self, value=False)
@@ -43,7 +43,7 @@ class StartDialog(ttk.Toplevel):
         self.body: ttk.Frame | None = None
         self.replan()
         self.bind("<Escape>", lambda _e: self.destroy())
-        center_on_parent(self)
+        fit_window(self, self.conn, "start_summary")
 
     def replan(self) -> None:
         """Plan with the current choices and (re)draw the summary."""
@@ -58,8 +58,12 @@ class StartDialog(ttk.Toplevel):
 
     def _build(self) -> None:
         plan = self.plan
-        body = self.body = ttk.Frame(self, padding=14)
-        body.pack(fill="both", expand=True)
+        self.body = ttk.Frame(self)
+        self.body.pack(fill="both", expand=True)
+        self._buttons(self.body)  # first: at the bottom, they keep their room
+        self.scroll = ScrollArea(self.body, padding=(14, 14, 14, 0))
+        self.scroll.pack(fill="both", expand=True)
+        body = self.scroll.content
         title = plan.template.title(80)
         ttk.Label(body, text=title, font="-weight bold", wraplength=620).pack(anchor="w")
         ttk.Label(body, text=self._how()).pack(anchor="w", pady=(4, 8))
@@ -95,11 +99,6 @@ class StartDialog(ttk.Toplevel):
             ).pack(anchor="w", pady=(4, 0))  # fmt: skip
         if plan.skipped:
             self._skipped(body)
-        self.problem_label = ttk.Label(
-            body, text="\n".join(plan.problems), bootstyle="danger", wraplength=620, justify="left"
-        )
-        self.problem_label.pack(anchor="w", pady=(8, 0))
-        self._buttons(body)
 
     def _schedule(self, body: ttk.Frame) -> None:
         """Through which mailbox the messages go today, and when a limited run will end."""
@@ -172,8 +171,15 @@ class StartDialog(ttk.Toplevel):
         ).pack(anchor="w")  # fmt: skip
 
     def _buttons(self, body: ttk.Frame) -> None:
-        buttons = ttk.Frame(body)
-        buttons.pack(fill="x", pady=(12, 0))
+        bar = ttk.Frame(body, padding=(14, 8, 14, 14))
+        bar.pack(side="bottom", fill="x")
+        self.problem_label = ttk.Label(
+            bar, text="\n".join(self.plan.problems), bootstyle="danger", wraplength=620,
+            justify="left",
+        )  # fmt: skip
+        self.problem_label.pack(anchor="w", fill="x")
+        buttons = ttk.Frame(bar)
+        buttons.pack(fill="x", pady=(8, 0))
         self.start_button = ttk.Button(
             buttons, text="Начать рассылку", bootstyle="success", command=self.start
         )
@@ -207,7 +213,10 @@ class StartDialog(ttk.Toplevel):
             route = Route.direct(Channel.SMS)
             setup = prepare(self.conn, Channel.SMS, route, self.mailer.passwords)
         except SetupError as error:
-            self.cost_label.configure(text=f"Стоимость не известна: {error}")
+            why = str(error)
+            if self.mailer.will_ask_secret(Channel.SMS):
+                why = "пароль SMS-шлюза не сохранён в Windows: программа спросит его при запуске."
+            self.cost_label.configure(text=f"Стоимость не известна: {why}")
             return
         gateway, plan, label = setup.gateway, self.plan, self.cost_label
 
@@ -222,21 +231,44 @@ class StartDialog(ttk.Toplevel):
         )  # fmt: skip
 
     def _skipped(self, body: ttk.Frame) -> None:
-        reasons = ", ".join(f"{reason} — {count}" for reason, count in
-                            self.plan.skip_reasons.most_common())  # fmt: skip
+        """How many are skipped and why, by kind; the table lists each, the full row on click."""
+        kinds = ", ".join(f"{kind} — {count}" for kind, count in
+                          self.plan.skip_kinds.most_common())  # fmt: skip
         self.skipped_label = ttk.Label(
-            body, text=f"Пропущено: {len(self.plan.skipped)} ({reasons})", wraplength=620
-        )
+            body, text=f"Пропущено: {len(self.plan.skipped)} ({kinds})", wraplength=620,
+            justify="left",
+        )  # fmt: skip
         self.skipped_label.pack(anchor="w", pady=(6, 2))
-        tree = ttk.Treeview(body, columns=("who", "address", "reason"), show="headings", height=6)
-        for column, title, width in (("who", "Клиент", 180), ("address", "Адрес", 200),
-                                     ("reason", "Причина", 280)):  # fmt: skip
+        self.skipped_detail = ttk.Label(
+            body, text="Щёлкните строку, чтобы увидеть её целиком.", bootstyle="secondary",
+            wraplength=620, justify="left",
+        )  # fmt: skip
+        self.skipped_detail.pack(side="bottom", anchor="w", fill="x", pady=(2, 0))
+        frame = ttk.Frame(body)
+        frame.pack(fill="both", expand=True)
+        rows = [(d.display_name, d.recipient, d.reply) for d in self.plan.skipped]
+        tree = ttk.Treeview(frame, columns=("who", "address", "reason"), show="headings",
+                            height=min(max(len(rows), 3), 8))  # fmt: skip
+        for column, title in (("who", "Клиент"), ("address", "Адрес"), ("reason", "Причина")):
             tree.heading(column, text=title)
-            tree.column(column, width=width, stretch=column == "reason")
-        for d in self.plan.skipped:
-            tree.insert("", "end", values=(d.display_name, d.recipient, d.reply))
-        tree.pack(fill="both", expand=True)
+            tree.column(column, stretch=column == "reason")
+        for row in rows:
+            tree.insert("", "end", values=row)
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=tree.yview)
+        tree.configure(yscrollcommand=scroll.set)
+        tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        tree.bind("<<TreeviewSelect>>", lambda _e: self._show_skipped_row())
         self.skipped_tree = tree
+
+    def _show_skipped_row(self) -> None:
+        selected = self.skipped_tree.selection()
+        if not selected:
+            return
+        who, address, reason = self.skipped_tree.item(selected[0], "values")
+        self.skipped_detail.configure(
+            text=f"Клиент: {who}\nАдрес: {address or '—'}\nПричина: {reason}", bootstyle="default"
+        )
 
     def start(self) -> PreparedRun | None:
         """Start the run (asking a password the store cannot keep, once)."""

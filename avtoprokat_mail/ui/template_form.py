@@ -21,8 +21,9 @@ from avtoprokat_mail.sending.template_check import check_template
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.desktop import OpenFileError, open_with_default_app
-from avtoprokat_mail.ui.dialogs import ask_yes_no, center_on_parent, show_error
+from avtoprokat_mail.ui.dialogs import ask_yes_no, ask_yes_no_cancel, show_error
 from avtoprokat_mail.ui.formatting import format_time
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.ui.template_preview import TemplatePreview
 from avtoprokat_mail.ui.testsend_panel import SendTestPanel
 
@@ -43,7 +44,7 @@ class TemplateForm(ttk.Toplevel):
     ) -> None:
         top = parent.winfo_toplevel()
         title = "Новое сообщение рассылки" if template is None else "Сообщение рассылки"
-        super().__init__(title=title, master=top, transient=top, minsize=(760, 560))
+        super().__init__(title=title, master=top, transient=top, minsize=(640, 420))
         self.conn = conn
         self.template = template or Template()
         self.on_saved = on_saved
@@ -53,21 +54,25 @@ class TemplateForm(ttk.Toplevel):
         self._build()
         self.last_field: tk.Widget = self.body_text
         self.refresh_preview()
-        self.bind("<Escape>", lambda _e: self.destroy())
+        self.bind("<Escape>", lambda _e: self.cancel())
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.subject_entry.focus_set()
-        center_on_parent(self)
+        self.saved_state = self.collect()
+        fit_window(self, conn, "template_form")
 
     # --- construction --------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = ttk.Frame(self, padding=12)
-        outer.pack(fill="both", expand=True)
+        # The buttons first: packed at the bottom, they keep their room in a short window.
+        self._build_buttons()
+        self.scroll = ScrollArea(self, padding=(12, 12, 12, 0))
+        self.scroll.pack(fill="both", expand=True)
+        outer = self.scroll.content
         self._build_insert_buttons(outer)
         form = ttk.Frame(outer)
         form.pack(side="left", fill="both", expand=True, padx=(12, 0))
         form.columnconfigure(1, weight=1)
         self._build_fields(form)
         self._build_preview(form)
-        self._build_buttons(form)
 
     def _build_insert_buttons(self, outer: ttk.Frame) -> None:
         column = ttk.Frame(outer)
@@ -199,17 +204,23 @@ class TemplateForm(ttk.Toplevel):
         )
         self.test_send.pack(fill="x")
 
-    def _build_buttons(self, form: ttk.Frame) -> None:
-        self.message_label = ttk.Label(form, text="", bootstyle="danger", wraplength=640)
-        self.message_label.grid(row=9, column=0, columnspan=2, sticky="w", pady=(6, 0))
-        buttons = ttk.Frame(form)
-        buttons.grid(row=10, column=0, columnspan=2, sticky="e", pady=(6, 0))
+    def _build_buttons(self) -> None:
+        bar = ttk.Frame(self, padding=(12, 6, 12, 12))
+        bar.pack(side="bottom", fill="x")
+        buttons = ttk.Frame(bar)
+        buttons.pack(side="right", anchor="n")
         self.save_button = ttk.Button(buttons, text="Сохранить", command=self.save)
         self.save_button.pack(side="left")
         self.cancel_button = ttk.Button(
-            buttons, text="Отмена", bootstyle="secondary", command=self.destroy
+            buttons, text="Отмена", bootstyle="secondary", command=self.cancel
         )
         self.cancel_button.pack(side="left", padx=(8, 0))
+        # Errors wrap beside the buttons: the line grows downwards, never the window.
+        self.message_label = ttk.Label(bar, text="", bootstyle="danger", justify="left")
+        self.message_label.pack(side="left", fill="x", expand=True, anchor="w")
+        self.message_label.bind(
+            "<Configure>", lambda e: self.message_label.configure(wraplength=max(e.width, 200))
+        )
 
     # --- the fields ---------------------------------------------------------------------------
     def _remember(self, widget: tk.Widget) -> None:
@@ -304,6 +315,24 @@ class TemplateForm(ttk.Toplevel):
         self.test_send.show_channel(template.sms)
 
     # --- saving ---------------------------------------------------------------------------------
+    @property
+    def changed(self) -> bool:
+        """True when the form holds edits not yet saved."""
+        return self.collect() != self.saved_state
+
+    def cancel(self) -> bool:
+        """«Отмена»: close, asking first what to do with unsaved edits; True when closed."""
+        if self.changed:
+            answer = ask_yes_no_cancel(
+                self, "Сообщение рассылки", "Сообщение изменено. Сохранить изменения?"
+            )
+            if answer is None:
+                return False
+            if answer:
+                return self.save()
+        self.destroy()
+        return True
+
     def save(self) -> bool:
         """Check, store and close; returns True when saved."""
         template = self.collect()
