@@ -26,7 +26,7 @@ from avtoprokat_mail.ui.client_grid import BAD_CELL_BG, BOUNCED_CELL_BG, ClientG
 from avtoprokat_mail.ui.client_records import ClientRecords
 from avtoprokat_mail.ui.dialogs import ask_password
 from avtoprokat_mail.ui.mailing_window import MailingWindow
-from avtoprokat_mail.ui.screen import fit_window
+from avtoprokat_mail.ui.screen import FlowBar, fit_window
 
 MAIN_WINDOW_SIZE = (1280, 760)  # at 100 %, before it is clamped to the screen
 
@@ -52,7 +52,7 @@ class ClientsWindow(ttk.Frame):
         self.mailing_window: MailingWindow | None = None
         self._build_menu()
         # Made first, filled once the parts it acts on exist: first on screen and in Tab order.
-        toolbar = ttk.Frame(self, padding=(8, 8, 8, 4))
+        toolbar = FlowBar(self, padding=(8, 8, 8, 4))
         toolbar.pack(fill="x")
         self.filters = ClientFilterBar(self, on_change=self.apply_filter)
         self.filters.pack(fill="x")
@@ -111,7 +111,7 @@ class ClientsWindow(ttk.Frame):
         top.configure(menu=menubar)
         self.menus = {"Файл": file_menu, "Рассылка": mailing_menu, "Справка": help_menu}
 
-    def _fill_toolbar(self, bar: ttk.Frame) -> None:
+    def _fill_toolbar(self, bar: FlowBar) -> None:
         self.buttons: dict[str, ttk.Button] = {}
         records, grid = self.records, self.client_grid
         groups = (
@@ -131,13 +131,13 @@ class ClientsWindow(ttk.Frame):
         for group in groups:
             for text, command, style in group:
                 button = ttk.Button(bar, text=text, command=command, bootstyle=style)
-                button.pack(side="left", padx=(0, 4))
+                bar.add(button)
                 self.buttons[text] = button
-            ttk.Separator(bar, orient="vertical").pack(side="left", fill="y", padx=8)
+            bar.add(ttk.Separator(bar, orient="vertical"), space_after=8)
 
     def _build_status(self) -> None:
         bar = ttk.Frame(self, padding=(8, 4))
-        bar.pack(fill="x")
+        bar.pack(side="bottom", fill="x", before=self.client_grid)  # kept when the window is short
         self.status_label = ttk.Label(bar, text="")
         self.status_label.pack(side="left")
         legend = ttk.Frame(bar)

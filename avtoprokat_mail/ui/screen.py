@@ -17,6 +17,7 @@ import re
 import sqlite3
 import sys
 import tkinter as tk
+import tkinter.font as tkfont
 from dataclasses import dataclass
 
 import ttkbootstrap as ttk
@@ -71,10 +72,28 @@ def _windows_work_area() -> Area | None:  # pragma: no cover - Windows only
 
 
 def room_for_window(widget: tk.Misc) -> Area:
-    """The work area less the window manager's frame: the most a window's inside can take."""
+    """The work area less the window manager's frame and the window's menu bar: the most
+    the window's inside (what ``wm geometry`` sizes) can take."""
     area = work_area(widget)
-    frame_w, frame_h = scaled(widget, FRAME_WIDTH), scaled(widget, FRAME_HEIGHT)
+    frame_w = scaled(widget, FRAME_WIDTH)
+    frame_h = scaled(widget, FRAME_HEIGHT) + menu_bar_height(widget)
     return Area(area.x, area.y, area.width - frame_w, area.height - frame_h)
+
+
+def menu_bar_height(window: tk.Misc) -> int:
+    """The height of the window's menu bar, which ``wm geometry`` leaves out, or 0.
+
+    Estimated from the menu font: the menu widget's own height is that of its drop-down
+    form, and the bar is only measurable once shown (the estimate errs on the tall side).
+    """
+    try:
+        has_menu = isinstance(window, tk.Wm) and bool(str(window.cget("menu")))
+    except tk.TclError:
+        has_menu = False
+    if not has_menu:
+        return 0
+    linespace = tkfont.nametofont("TkMenuFont", root=window).metrics("linespace")
+    return linespace + scaled(window, 15)
 
 
 @dataclass(frozen=True)
@@ -287,3 +306,61 @@ class ScrollArea(ttk.Frame):
         total = max(self.content.winfo_height(), 1)
         top = widget.winfo_rooty() - self.content.winfo_rooty()
         self.canvas.yview_moveto(max(0.0, (top - 10) / total))
+
+
+class FlowBar(ttk.Frame):
+    """A toolbar whose buttons wrap onto a second row when the window is too narrow for one
+    (a 1366-pixel screen at 150 % has room for about 900 pixels' worth of 100 % buttons)."""
+
+    def __init__(self, master: tk.Misc, **options) -> None:
+        super().__init__(master, **options)
+        self.items: list[tuple[tk.Widget, int]] = []  # (widget, space after it)
+        self._rows: list[ttk.Frame] = []
+        self._width = 0
+        self.bind("<Configure>", self._on_resized, add="+")
+
+    def add(self, widget: tk.Widget, space_after: int = 4) -> None:
+        """Put ``widget`` after the ones added before it."""
+        self.items.append((widget, space_after))
+        self.reflow(self.winfo_width() if self.winfo_ismapped() else 0)
+
+    def _on_resized(self, event: tk.Event) -> None:
+        if event.width != self._width:
+            self.reflow(event.width)
+
+    def _side_padding(self) -> int:
+        """Left plus right padding of the bar, in pixels."""
+        pads = [int(self.winfo_fpixels(str(p))) for p in self.tk.splitlist(
+            self.tk.call(self._w, "cget", "-padding"))]  # fmt: skip
+        if not pads:
+            return 0
+        left = pads[0]
+        right = pads[2] if len(pads) > 2 else left
+        return left + right
+
+    def reflow(self, width: int) -> None:
+        """Lay the items out in rows no wider than ``width`` (all in one row while unknown)."""
+        self._width = width
+        room = width - self._side_padding() if width else 0
+        row = used = 0
+        placed: list[list[tuple[tk.Widget, int]]] = [[]]
+        for widget, space in self.items:
+            needed = widget.winfo_reqwidth() + space
+            if room and placed[row] and used + needed > room:
+                row, used = row + 1, 0
+                placed.append([])
+            placed[row].append((widget, space))
+            used += needed
+        while len(self._rows) < len(placed):
+            frame = ttk.Frame(self)
+            self._rows.append(frame)
+        for index, frame in enumerate(self._rows):
+            if index < len(placed):
+                frame.pack(fill="x", pady=(0, 4) if index + 1 < len(placed) else 0)
+            else:
+                frame.pack_forget()
+        for frame, items in zip(self._rows, placed, strict=False):
+            for widget, space in items:
+                # A row frame is a child of the bar, so the bar's widgets can be packed in it.
+                widget.pack(in_=frame, side="left", padx=(0, space), fill="y")
+                widget.lift(frame)
