@@ -21,13 +21,15 @@ LIST_COLUMNS = (
 
 def register(commands) -> None:
     clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
-        dest="clients_command", metavar="ДЕЙСТВИЕ", required=True
+        dest="clients_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
     )
     imp = clients.add_parser("import", help="импорт из CSV или XLSX")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--dry-run", action="store_true", help="только показать, что будет сделано")
+    imp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="только показать, что будет сделано, не меняя базу"
+    )
     exp = clients.add_parser("export", help="экспорт в CSV или XLSX (по расширению файла)")
-    exp.add_argument("file", type=Path)
+    exp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
     lst = clients.add_parser("list", help="список клиентов")
     lst.add_argument("--marked", action="store_true", help="только отмеченные")
     add_format_option(lst)

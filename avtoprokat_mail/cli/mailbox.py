@@ -13,7 +13,9 @@ CHECK_COLUMNS = ("kind", "email", "client_id", "reason", "date")
 
 def register(commands) -> None:
     mailbox = commands.add_parser("mailbox", help="почта, вернувшаяся в ящик отправителя")
-    actions = mailbox.add_subparsers(dest="mailbox_command", metavar="ДЕЙСТВИЕ", required=True)
+    actions = mailbox.add_subparsers(
+        dest="mailbox_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
+    )
     check = actions.add_parser(
         "check", help="найти во «Входящих» возвраты писем и просьбы отписаться"
     )

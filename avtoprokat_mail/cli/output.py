@@ -33,4 +33,7 @@ def print_table(headers: Sequence[str], rows: list[list]) -> None:
 
 
 def add_format_option(parser) -> None:
-    parser.add_argument("--format", choices=("table", "csv"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "csv"), default="table",
+        help="table — таблица для чтения (по умолчанию), csv — для программ (UTF-8)",
+    )  # fmt: skip
