@@ -250,7 +250,9 @@ def test_list_table(cli) -> None:
     status, out, _ = cli("clients", "list")
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["id", "surname", "name"]
+    assert lines[0].split()[:4] == ["№", "Фамилия", "Имя", "Должность"]
+    assert lines[0].endswith("Недоставлено  Согласие на рассылку")
+    assert not {"surname", "email", "opt_out", "consent"} & set(lines[0].split())
     assert len(lines) == 4
 
 

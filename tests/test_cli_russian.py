@@ -1,4 +1,4 @@
-"""The command line speaks Russian: argparse's help and errors.
+"""The command line speaks Russian: argparse's help and errors, table headers.
 
 Only the result lines that the command-line contract fixes for scripts stay English; they are
 asserted in test_cli.py and test_send_cli.py.
@@ -22,6 +22,8 @@ import pytest
 from avtoprokat_mail.cli import main
 from avtoprokat_mail.cli.parser import build_parser
 from avtoprokat_mail.cli.russian import MESSAGES, PLURAL_MESSAGES
+from avtoprokat_mail.model import EmailSettings
+from avtoprokat_mail.storage.settings import add_mailbox
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,6 +205,56 @@ def test_every_message_argparse_can_show_a_user_is_translated() -> None:
     assert "the following arguments are required: %s" in singular  # the scan works
     assert singular - NOT_FOR_USERS - set(MESSAGES) == set()
     assert {p for p in plural if p[0] not in NOT_FOR_USERS} - set(PLURAL_MESSAGES) == set()
+
+
+# --- tables -------------------------------------------------------------------------------------
+def test_table_headers_are_russian_and_csv_headers_stay(cli, db) -> None:
+    cli("templates", "add", "--subject", "Напоминание", "--body", "Текст")
+    add_mailbox(db, EmailSettings(sender_address="second@mail.ru", host="smtp.mail.ru"))
+
+    tables = {
+        ("templates", "list"): ["№", "Создан", "Отправлен", "SMS", "Тема", "Примечание"],
+        ("runs", "list"): [
+            "№", "Шаблон", "Начата", "Закончена", "Состояние", "Отправлено", "Ошибок",
+            "Пропущено", "Тестовая",
+        ],
+        ("settings", "mailboxes", "list"): [
+            "№", "Email отправителя", "SMTP-сервер", "Порт", "Защита", "Логин", "В сутки",
+        ],
+        ("clients", "list"): ["№", "Фамилия", "Имя", "Должность", "Наименование", "Email"],
+    }  # fmt: skip
+    for command, titles in tables.items():
+        status, out, _ = cli(*command)
+        assert status == 0
+        assert columns(out.splitlines()[0])[: len(titles)] == titles, (command, out)
+
+    csv_headers = {
+        ("templates", "list"): "id,created,sent,sms,subject,note",
+        ("runs", "list"): "id,template_id,started,finished,status,sent,failed,skipped,test",
+        ("settings", "mailboxes", "list"): "id,sender_address,host,port,security,user,daily_limit",
+    }
+    for command, header in csv_headers.items():
+        assert cli(*command, "--format", "csv")[1].splitlines()[0] == header
+
+
+def test_runs_show_table_is_russian(cli, db) -> None:
+    from avtoprokat_mail.model import Channel, Delivery, Route, Run, Template
+    from avtoprokat_mail.storage import runs as run_store
+
+    status, _, err = cli("runs", "show", "1")
+    assert (status, err.strip()) == (2, "Ошибка: нет рассылки с номером 1")
+    run_id = run_store.create_run(
+        db, Run.of(Template(subject="Тема", body="Текст"), Route.direct(Channel.EMAIL)),
+        [Delivery(position=1, recipient="ivanov@mail.ru")],
+    )  # fmt: skip
+    status, out, _ = cli("runs", "show", str(run_id))
+    assert status == 0
+    assert columns(out.splitlines()[0]) == [
+        "№ клиента", "Получатель", "Результат", "Время", "Ответ сервера", "Ящик",
+    ]  # fmt: skip
+    assert "ivanov@mail.ru" in out.splitlines()[1]
+    csv_out = cli("runs", "show", str(run_id), "--format", "csv")[1]
+    assert csv_out.splitlines()[0] == "client_id,recipient,status,time,reply,mailbox"
 
 
 # --- a real process ---------------------------------------------------------------------------

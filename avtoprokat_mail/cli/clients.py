@@ -10,6 +10,7 @@ from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
 from avtoprokat_mail.cli.output import add_format_option, write_rows
 from avtoprokat_mail.interchange import apply_import, export_clients, plan_import
+from avtoprokat_mail.model import CLIENT_LABELS
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage.directory import ClientFilter, ClientTable
 
@@ -17,6 +18,7 @@ LIST_COLUMNS = (
     "id", "surname", "name", "position", "organization", "email", "mobile", "phone",
     "marked", "opt_out", "bounced", "consent",
 )  # fmt: skip
+LIST_TITLES = ("№", *(CLIENT_LABELS[name] for name in LIST_COLUMNS[1:]))
 
 
 def register(commands) -> None:
@@ -83,7 +85,7 @@ def _list(conn, args: argparse.Namespace) -> int:
         [int(v) if isinstance(v, bool) else v for v in (getattr(c, n) for n in LIST_COLUMNS)]
         for c in clients
     ]
-    write_rows(LIST_COLUMNS, rows, args.format)
+    write_rows(LIST_COLUMNS, rows, args.format, titles=LIST_TITLES)
     return EXIT_OK
 
 

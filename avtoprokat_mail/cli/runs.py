@@ -30,9 +30,11 @@ def run(context: Context) -> int:
     args = context.args
     if args.runs_command == "list":
         headers, rows = runs_table(context.conn, context.folder)
+        titles = RUN_TITLES
     else:
         headers, rows = run_details(context.conn, args.run_id)
-    write_rows(headers, rows, args.format)
+        titles = DELIVERY_TITLES
+    write_rows(headers, rows, args.format, titles=titles)
     return EXIT_OK
 
 
@@ -40,6 +42,11 @@ RUN_COLUMNS = (
     "id", "template_id", "started", "finished", "status", "sent", "failed", "skipped", "test",
 )  # fmt: skip
 DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply", "mailbox")
+RUN_TITLES = (
+    "№", "Шаблон", "Начата", "Закончена", "Состояние", "Отправлено", "Ошибок", "Пропущено",
+    "Тестовая",
+)  # fmt: skip
+DELIVERY_TITLES = ("№ клиента", "Получатель", "Результат", "Время", "Ответ сервера", "Ящик")
 
 
 def runs_table(conn: sqlite3.Connection, folder: Path) -> tuple[tuple[str, ...], list[list]]:

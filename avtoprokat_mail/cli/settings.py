@@ -167,6 +167,7 @@ def _test(context: Context) -> int:
 
 
 MAILBOX_COLUMNS = ("id", "sender_address", "host", "port", "security", "user", "daily_limit")
+MAILBOX_TITLES = ("№", "Email отправителя", "SMTP-сервер", "Порт", "Защита", "Логин", "В сутки")
 
 
 def _extra_mailbox(conn, mailbox_id: int) -> EmailSettings:
@@ -183,7 +184,7 @@ def _mailboxes(context: Context) -> int:
             [mailbox_id, *(value_text(getattr(m, n)) for n in MAILBOX_COLUMNS[1:])]
             for mailbox_id, m in list_mailboxes(conn)
         ]
-        write_rows(MAILBOX_COLUMNS, rows, args.format)
+        write_rows(MAILBOX_COLUMNS, rows, args.format, titles=MAILBOX_TITLES)
     elif args.mailboxes_command == "add":
         mailbox = EmailSettings(
             sender_name=args.name, sender_address=args.address, host=args.host, port=args.port,

@@ -26,6 +26,7 @@ from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.validation import email_problem
 
 TEMPLATE_COLUMNS = ("id", "created", "sent", "sms", "subject", "note")
+TEMPLATE_TITLES = ("№", "Создан", "Отправлен", "SMS", "Тема", "Примечание")
 
 
 def register(commands) -> None:
@@ -68,7 +69,7 @@ def _list(conn, args: argparse.Namespace) -> int:
         [t.id, t.created, t.sent, int(t.sms), t.subject, t.note]
         for t in template_store.list_templates(conn)
     ]
-    write_rows(TEMPLATE_COLUMNS, rows, args.format)
+    write_rows(TEMPLATE_COLUMNS, rows, args.format, titles=TEMPLATE_TITLES)
     return EXIT_OK
 
 
