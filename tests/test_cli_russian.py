@@ -1,4 +1,4 @@
-"""The command line speaks Russian: argparse's help and errors, table headers.
+"""The command line speaks Russian: argparse's help and errors, table headers, --dry-run.
 
 Only the result lines that the command-line contract fixes for scripts stay English; they are
 asserted in test_cli.py and test_send_cli.py.
@@ -207,7 +207,7 @@ def test_every_message_argparse_can_show_a_user_is_translated() -> None:
     assert {p for p in plural if p[0] not in NOT_FOR_USERS} - set(PLURAL_MESSAGES) == set()
 
 
-# --- tables -------------------------------------------------------------------------------------
+# --- tables and --dry-run -------------------------------------------------------------------------
 def test_table_headers_are_russian_and_csv_headers_stay(cli, db) -> None:
     cli("templates", "add", "--subject", "Напоминание", "--body", "Текст")
     add_mailbox(db, EmailSettings(sender_address="second@mail.ru", host="smtp.mail.ru"))
@@ -255,6 +255,17 @@ def test_runs_show_table_is_russian(cli, db) -> None:
     assert "ivanov@mail.ru" in out.splitlines()[1]
     csv_out = cli("runs", "show", str(run_id), "--format", "csv")[1]
     assert csv_out.splitlines()[0] == "client_id,recipient,status,time,reply,mailbox"
+
+
+def test_dry_run_says_what_would_happen(cli, db, tmp_path: Path) -> None:
+    source = tmp_path / "клиенты.csv"
+    source.write_text("Фамилия;Email\nИванов;i@mail.ru\nПетров;плохой\n", encoding="utf-8")
+    status, out, err = cli("clients", "import", str(source), "--dry-run")
+    assert status == 0
+    assert out.strip() == "будет: добавлено 1, обновлено 0, отклонено 1"
+    assert err.startswith("строка 3: ")
+    status, out, _ = cli("clients", "import", str(source))
+    assert out.strip() == "imported 1, updated 0, rejected 1"  # the contract's line, unchanged
 
 
 # --- a real process ---------------------------------------------------------------------------

@@ -67,9 +67,12 @@ def _import(conn, args: argparse.Namespace) -> int:
         print(
             f"строка {line}: согласие «{text}» не распознано, загружена без него", file=sys.stderr
         )
-    if not args.dry_run:
-        apply_import(conn, plan)
-    print(f"imported {len(plan.added)}, updated {len(plan.updated)}, rejected {len(plan.rejected)}")
+    added, updated, rejected = len(plan.added), len(plan.updated), len(plan.rejected)
+    if args.dry_run:  # nothing was imported: the stable result line would say otherwise
+        print(f"будет: добавлено {added}, обновлено {updated}, отклонено {rejected}")
+        return EXIT_OK
+    apply_import(conn, plan)
+    print(f"imported {added}, updated {updated}, rejected {rejected}")
     return EXIT_OK
 
 
