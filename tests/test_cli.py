@@ -168,10 +168,17 @@ def test_import_names_unreadable_consent_on_stderr(
 def test_import_dry_run_writes_nothing(cli, db: sqlite3.Connection, tmp_path: Path) -> None:
     path = tmp_path / "клиенты.csv"
     path.write_bytes(IMPORT_CSV)
-    status, out, _ = cli("clients", "import", str(path), "--dry-run")
+    status, out, err = cli("clients", "import", str(path), "--dry-run")
     assert status == 0
-    assert out.strip().splitlines()[-1] == "imported 2, updated 0, rejected 2"
+    assert out.strip().splitlines()[-1] == "будет: добавлено 2, обновлено 0, отклонено 2"
+    assert "imported" not in out  # the stable line would claim an import that did not happen
+    assert len(err.strip().splitlines()) == 2  # the rejected rows, as without --dry-run
     assert store.counts(db) == (0, 0)
+
+    store.add_client(db, Client(surname="Иванов", email="ivanov@mail.ru"))
+    _, out, _ = cli("clients", "import", str(path), "--dry-run")
+    assert out.strip().splitlines()[-1] == "будет: добавлено 1, обновлено 1, отклонено 2"
+    assert store.counts(db)[0] == 1
 
 
 @pytest.mark.parametrize("name", ["нет-такого.csv", "garbage.xlsx"])
@@ -250,7 +257,9 @@ def test_list_table(cli) -> None:
     status, out, _ = cli("clients", "list")
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["id", "surname", "name"]
+    assert lines[0].split()[:4] == ["№", "Фамилия", "Имя", "Должность"]
+    assert lines[0].endswith("Недоставлено  Согласие на рассылку")
+    assert not {"surname", "email", "opt_out", "consent"} & set(lines[0].split())
     assert len(lines) == 4
 
 

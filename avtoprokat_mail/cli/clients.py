@@ -10,6 +10,7 @@ from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
 from avtoprokat_mail.cli.output import add_format_option, write_rows
 from avtoprokat_mail.interchange import apply_import, export_clients, plan_import
+from avtoprokat_mail.model import CLIENT_LABELS
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage.directory import ClientFilter, ClientTable
 
@@ -17,17 +18,20 @@ LIST_COLUMNS = (
     "id", "surname", "name", "position", "organization", "email", "mobile", "phone",
     "marked", "opt_out", "bounced", "consent",
 )  # fmt: skip
+LIST_TITLES = ("№", *(CLIENT_LABELS[name] for name in LIST_COLUMNS[1:]))
 
 
 def register(commands) -> None:
     clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
-        dest="clients_command", metavar="ДЕЙСТВИЕ", required=True
+        dest="clients_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
     )
     imp = clients.add_parser("import", help="импорт из CSV или XLSX")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--dry-run", action="store_true", help="только показать, что будет сделано")
+    imp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="только показать, что будет сделано, не меняя базу"
+    )
     exp = clients.add_parser("export", help="экспорт в CSV или XLSX (по расширению файла)")
-    exp.add_argument("file", type=Path)
+    exp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
     lst = clients.add_parser("list", help="список клиентов")
     lst.add_argument("--marked", action="store_true", help="только отмеченные")
     add_format_option(lst)
@@ -63,9 +67,12 @@ def _import(conn, args: argparse.Namespace) -> int:
         print(
             f"строка {line}: согласие «{text}» не распознано, загружена без него", file=sys.stderr
         )
-    if not args.dry_run:
-        apply_import(conn, plan)
-    print(f"imported {len(plan.added)}, updated {len(plan.updated)}, rejected {len(plan.rejected)}")
+    added, updated, rejected = len(plan.added), len(plan.updated), len(plan.rejected)
+    if args.dry_run:  # nothing was imported: the stable result line would say otherwise
+        print(f"будет: добавлено {added}, обновлено {updated}, отклонено {rejected}")
+        return EXIT_OK
+    apply_import(conn, plan)
+    print(f"imported {added}, updated {updated}, rejected {rejected}")
     return EXIT_OK
 
 
@@ -81,7 +88,7 @@ def _list(conn, args: argparse.Namespace) -> int:
         [int(v) if isinstance(v, bool) else v for v in (getattr(c, n) for n in LIST_COLUMNS)]
         for c in clients
     ]
-    write_rows(LIST_COLUMNS, rows, args.format)
+    write_rows(LIST_COLUMNS, rows, args.format, titles=LIST_TITLES)
     return EXIT_OK
 
 

@@ -9,11 +9,14 @@ from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK
 from avtoprokat_mail.cli.output import add_format_option, say, write_rows
 
 CHECK_COLUMNS = ("kind", "email", "client_id", "reason", "date")
+CHECK_TITLES = ("Что", "Адрес", "№ клиента", "Причина", "Дата")
 
 
 def register(commands) -> None:
     mailbox = commands.add_parser("mailbox", help="почта, вернувшаяся в ящик отправителя")
-    actions = mailbox.add_subparsers(dest="mailbox_command", metavar="ДЕЙСТВИЕ", required=True)
+    actions = mailbox.add_subparsers(
+        dest="mailbox_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
+    )
     check = actions.add_parser(
         "check", help="найти во «Входящих» возвраты писем и просьбы отписаться"
     )
@@ -39,7 +42,7 @@ def run(context: Context) -> int:
         for f in check.findings
         for client_id in (f.client_ids or [""])
     ]
-    write_rows(CHECK_COLUMNS, rows, args.format)
+    write_rows(CHECK_COLUMNS, rows, args.format, titles=CHECK_TITLES)
     if args.apply:
         apply_check(context.conn, check)
         say(f"Изменено в справочнике: {sum(len(f.client_ids) for f in check.findings)} клиентов.")

@@ -14,14 +14,19 @@ def say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def write_rows(headers: Sequence[str], rows: list[list], output_format: str) -> None:
-    """A header and rows as CSV for scripts (UTF-8) or as a table for people."""
+def write_rows(
+    headers: Sequence[str], rows: list[list], output_format: str, *, titles: Sequence[str]
+) -> None:
+    """Rows as CSV for scripts (UTF-8, under ``headers``: the names the command-line contract
+    fixes) or as a table for people (under ``titles``: the same columns in Russian)."""
+    if len(titles) != len(headers):
+        raise ValueError(f"{len(headers)} columns, {len(titles)} titles")
     if output_format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(headers)
         writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     else:
-        print_table(headers, rows)
+        print_table(titles, rows)
 
 
 def print_table(headers: Sequence[str], rows: list[list]) -> None:
@@ -33,4 +38,7 @@ def print_table(headers: Sequence[str], rows: list[list]) -> None:
 
 
 def add_format_option(parser) -> None:
-    parser.add_argument("--format", choices=("table", "csv"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "csv"), default="table",
+        help="table — таблица для чтения (по умолчанию), csv — для программ (UTF-8)",
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
 from avtoprokat_mail.cli.output import add_format_option, write_rows
+from avtoprokat_mail.cli.russian import whole_number
 from avtoprokat_mail.model import DeliveryStatus
 from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.storage import runs as run_store
@@ -15,11 +16,13 @@ from avtoprokat_mail.storage import runs as run_store
 
 def register(commands) -> None:
     runs = commands.add_parser("runs", help="журнал рассылок").add_subparsers(
-        dest="runs_command", metavar="ДЕЙСТВИЕ", required=True
+        dest="runs_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
     )
     add_format_option(runs.add_parser("list", help="все рассылки"))
     show = runs.add_parser("show", help="исход по каждому получателю")
-    show.add_argument("run_id", type=int, metavar="RUN_ID")
+    show.add_argument(
+        "run_id", type=whole_number, metavar="НОМЕР_РАССЫЛКИ", help="номер рассылки (runs list)"
+    )
     add_format_option(show)
 
 
@@ -27,9 +30,11 @@ def run(context: Context) -> int:
     args = context.args
     if args.runs_command == "list":
         headers, rows = runs_table(context.conn, context.folder)
+        titles = RUN_TITLES
     else:
         headers, rows = run_details(context.conn, args.run_id)
-    write_rows(headers, rows, args.format)
+        titles = DELIVERY_TITLES
+    write_rows(headers, rows, args.format, titles=titles)
     return EXIT_OK
 
 
@@ -37,6 +42,11 @@ RUN_COLUMNS = (
     "id", "template_id", "started", "finished", "status", "sent", "failed", "skipped", "test",
 )  # fmt: skip
 DELIVERY_COLUMNS = ("client_id", "recipient", "status", "time", "reply", "mailbox")
+RUN_TITLES = (
+    "№", "Шаблон", "Начата", "Закончена", "Состояние", "Отправлено", "Ошибок", "Пропущено",
+    "Тестовая",
+)  # fmt: skip
+DELIVERY_TITLES = ("№ клиента", "Получатель", "Результат", "Время", "Ответ сервера", "Ящик")
 
 
 def runs_table(conn: sqlite3.Connection, folder: Path) -> tuple[tuple[str, ...], list[list]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, EXIT_WAITING
 from avtoprokat_mail.cli.output import say as _say
+from avtoprokat_mail.cli.russian import whole_number
 from avtoprokat_mail.model import Channel, Route, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
 from avtoprokat_mail.sending.lifecycle import (
@@ -29,14 +30,17 @@ from avtoprokat_mail.storage import templates as template_store
 
 def register(commands) -> None:
     send = commands.add_parser("send", help="разослать шаблон отмеченным клиентам")
-    send.add_argument("template_id", type=int, nargs="?", metavar="TEMPLATE_ID")
     send.add_argument(
-        "--resume", type=int, metavar="RUN_ID",
-        help="продолжить прерванную, отменённую или остановленную рассылку",
+        "template_id", type=whole_number, nargs="?", metavar="НОМЕР_ШАБЛОНА",
+        help="номер шаблона (templates list)",
     )  # fmt: skip
     send.add_argument(
-        "--retry", type=int, metavar="RUN_ID",
-        help="новой рассылкой отправить тем, кому рассылка RUN_ID не отправила",
+        "--resume", type=whole_number, metavar="НОМЕР_РАССЫЛКИ",
+        help="продолжить прерванную, отменённую, остановленную или ждущую рассылку",
+    )  # fmt: skip
+    send.add_argument(
+        "--retry", type=whole_number, metavar="НОМЕР_РАССЫЛКИ",
+        help="новой рассылкой отправить тем, кому та рассылка не отправила",
     )  # fmt: skip
     send.add_argument(
         "--include-uncertain", action="store_true",
@@ -49,7 +53,10 @@ def register(commands) -> None:
         "--skip-incomplete", action="store_true",
         help="пропустить клиентов, у которых нет данных для обозначений шаблона",
     )  # fmt: skip
-    send.add_argument("--outbox", type=Path, metavar="DIR", help="записать письма в папку .eml")
+    send.add_argument(
+        "--outbox", type=Path, metavar="ПАПКА",
+        help="тестовая рассылка: записать письма файлами .eml в папку, никому не отправляя",
+    )  # fmt: skip
     send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
     send.add_argument(
         "--wait", action="store_true",
@@ -66,7 +73,9 @@ def run(context: Context) -> int:
     args = context.args
     chosen = [x is not None for x in (args.template_id, args.resume, args.retry)]
     if sum(chosen) != 1:
-        _say("Ошибка: укажите номер шаблона, или --resume RUN_ID, или --retry RUN_ID")
+        _say(
+            "Ошибка: укажите номер шаблона, или --resume НОМЕР_РАССЫЛКИ, или --retry НОМЕР_РАССЫЛКИ"
+        )
         return EXIT_ERROR
     mailer = Mailer(context.conn, context.passwords)
     try:
