@@ -12,20 +12,33 @@ from math import ceil
 
 import pytest
 
+from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.model import (
+    DELIVERY_STATUS_LABELS,
+    Channel,
     Client,
+    Delivery,
+    DeliveryStatus,
+    Route,
+    Run,
+    RunStatus,
 )
 from avtoprokat_mail.paths import database_path
+from avtoprokat_mail.sending.lifecycle import Mailer
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage import open_database
+from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage.directory import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN
 from avtoprokat_mail.ui.client_grid import MARK_WIDTH, ROW_HEIGHT
 from avtoprokat_mail.ui.column_widths import (
     MAXIMUM,
     PADDING,
+    STRETCH_MAXIMUM,
     sample,
     scale_factor,
+    treeview_fonts,
 )
+from avtoprokat_mail.ui.progress_window import ProgressWindow
 from tests.gui_helpers import Session, pump
 
 LONG_EMAIL = "konstantin.rozhdestvenskiy@grand-avtoprokat-moskva.ru"  # cut at a 320 px cap
@@ -161,6 +174,70 @@ def test_everything_doubles_at_twice_the_scaling(open_clients, scaling):
     assert double[NOTE_COLUMN] == ceil(MAXIMUM * factor)
     for column in range(1, len(GRID_HEADERS)):
         assert double[column] >= 1.8 * normal[column], GRID_HEADERS[column]
+
+
+# --- the report of a run ----------------------------------------------------------------------
+RECIPIENTS = [
+    Delivery(1, "konstantin.rozhdestvenskiy@transport-logistika.ru",
+             surname="Преображенский", name="Константин Ильич",
+             status=DeliveryStatus.SENT,
+             reply="250 2.0.0 Ok: queued as 4F5A1C2B3D; message accepted for delivery " * 3),
+    Delivery(2, "ap@bk.ru", surname="Петрова", name="Анна", status=DeliveryStatus.FAILED,
+             reply="550 5.1.1 Mailbox unavailable"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def report(tk_root, db, memory_keyring, gui_errors):
+    """Opens the report of a finished run to RECIPIENTS (at the scaling in force)."""
+    run_id = run_store.create_run(db, Run(Channel.EMAIL, Route.direct(Channel.EMAIL)), RECIPIENTS)
+    run_store.set_status(db, run_id, RunStatus.FINISHED)
+    opened: list[ProgressWindow] = []
+
+    def open_report() -> ProgressWindow:
+        window = ProgressWindow(tk_root, Mailer(db, PasswordStore()), run_id)
+        opened.append(window)
+        pump(tk_root)
+        return window
+
+    yield open_report
+    for window in opened:
+        window.destroy()
+
+
+@pytest.mark.parametrize("scale", [NORMAL, DOUBLE])
+def test_report_columns_fit_recipients_and_clients(report, scaling, scale):
+    scaling(scale)
+    window = report()
+    tree = window.report.tree
+    factor = scale_factor(tree)
+    heading_font, font = treeview_fonts(tree)
+    assert len(tree.get_children()) == len(RECIPIENTS)
+    longest = RECIPIENTS[0]
+    assert tree.column("recipient", "width") >= padded(font, longest.recipient, factor)
+    assert tree.column("name", "width") >= padded(font, longest.display_name, factor)
+    for d in RECIPIENTS:
+        status = DELIVERY_STATUS_LABELS[d.status]
+        assert tree.column("status", "width") >= padded(font, status, factor)
+    for column in tree["columns"]:
+        assert tree.column(column, "width") >= padded(heading_font, tree.heading(column, "text"),
+                                                      factor)  # fmt: skip
+
+
+def test_the_server_reply_takes_the_rest_but_starts_modest(report, scaling):
+    scaling(NORMAL)
+    window = report()
+    tree = window.report.tree
+    stretching = [c for c in tree["columns"] if tree.column(c, "stretch")]
+    assert stretching == ["reply"]
+    assert tree.column("reply", "width") <= ceil(STRETCH_MAXIMUM * scale_factor(tree)) + 1
+    # The window made wider: the reply column, and only it, gets the room.
+    others = {c: tree.column(c, "width") for c in tree["columns"] if c != "reply"}
+    reply = tree.column("reply", "width")
+    window.geometry(f"{window.winfo_width() + 300}x{window.winfo_height()}")
+    pump(window, 0.2)
+    assert tree.column("reply", "width") > reply
+    assert {c: tree.column(c, "width") for c in others} == others
 
 
 # --- the sample ---------------------------------------------------------------------------------

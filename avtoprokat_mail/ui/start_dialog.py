@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import SECURITY_NAMES, Channel, Route, Template
+from avtoprokat_mail.model import SECURITY_NAMES, Channel, Delivery, Route, Template
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.setup import SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
@@ -17,6 +17,7 @@ from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import report_exception, run_in_background
+from avtoprokat_mail.ui.column_widths import fit_treeview
 from avtoprokat_mail.ui.dialogs import center_on_parent
 
 
@@ -229,12 +230,15 @@ class StartDialog(ttk.Toplevel):
         )
         self.skipped_label.pack(anchor="w", pady=(6, 2))
         tree = ttk.Treeview(body, columns=("who", "address", "reason"), show="headings", height=6)
-        for column, title, width in (("who", "Клиент", 180), ("address", "Адрес", 200),
-                                     ("reason", "Причина", 280)):  # fmt: skip
+        for column, title in (("who", "Клиент"), ("address", "Адрес"), ("reason", "Причина")):
             tree.heading(column, text=title)
-            tree.column(column, width=width, stretch=column == "reason")
+
+        def values(d: Delivery) -> tuple[str, str, str]:
+            return d.display_name, d.recipient, d.reply
+
+        fit_treeview(tree, self.plan.skipped, values, stretch="reason", addresses=("address",))
         for d in self.plan.skipped:
-            tree.insert("", "end", values=(d.display_name, d.recipient, d.reply))
+            tree.insert("", "end", values=values(d))
         tree.pack(fill="both", expand=True)
         self.skipped_tree = tree
 
