@@ -17,8 +17,19 @@ from avtoprokat_mail.storage.directory import (
     MOBILE_COLUMN,
     ClientTable,
 )
+from avtoprokat_mail.ui.column_widths import (
+    ADDRESS_MAXIMUM,
+    MAXIMUM,
+    fit_width,
+    font_of,
+    sample,
+)
+from avtoprokat_mail.ui.screen import scaled, ui_scale
 
-COLUMN_WIDTHS = (34, 120, 190, 160, 200, 250, 130, 140, 260, 180, 60, 90)
+# Pixels at 100 % (96 DPI); scaled to the display's Tk scaling when the grid is built.
+MARK_WIDTH = 34  # the check box column
+ROW_HEIGHT = 24
+SORT_ARROWS = (" ▲", " ▼")  # appended to the sorted column's header
 BAD_CELL_BG = "#f8d0d4"  # pink: a value a run cannot use
 BOUNCED_CELL_BG = "#fbdcb4"  # light orange: a valid email whose mail comes back undelivered
 
@@ -53,11 +64,13 @@ class ClientGrid(ttk.Frame):
         self.on_reordered = on_reordered
         self.on_edit = on_edit
         self._header_press_column: int | None = None
+        self._fit_pending = True  # fit the columns to the rows when they are next shown
+        self.dragged_columns: set[int] = set()  # widths the user set: kept by later fits
         self.sheet = Sheet(
             self,
             headers=list(GRID_HEADERS),
             show_row_index=False,
-            default_row_height=24,
+            default_row_height=scaled(self, ROW_HEIGHT),
             table_selected_cells_border_fg="#2c7be5",
         )
         self.sheet.change_theme("light blue", redraw=False)
@@ -75,7 +88,7 @@ class ClientGrid(ttk.Frame):
         )
         self.sheet.set_sheet_data(table.grid, redraw=False)
         self.sheet.checkbox("A", edit_data=False, check_function=self._on_check_clicked)
-        self.sheet.set_column_widths(list(COLUMN_WIDTHS))
+        self.sheet.extra_bindings("column_width_resize", self._on_column_resized)
         self.sheet.pack(fill="both", expand=True)
         self.sheet.bind("<Double-Button-1>", self._on_double_click)
         for widget in (self.sheet.MT, self.sheet.RI, self.sheet):
@@ -93,13 +106,50 @@ class ClientGrid(ttk.Frame):
 
     # --- showing ---------------------------------------------------------------------------
     def show(self, indexes: list[int]) -> None:
-        """Display exactly the rows at these data indexes, in table order."""
+        """Display exactly the rows at these data indexes, in table order.
+
+        The first showing after the rows were read (:meth:`keep_order`) fits the columns to
+        them; a filter typed afterwards does not, so columns do not jump at each keystroke.
+        """
         self.shown = indexes
         if len(indexes) == len(self.table):
             self.sheet.display_rows("all", all_rows_displayed=True, redraw=False)
         else:
             self.sheet.display_rows(indexes, all_rows_displayed=False, redraw=False)
+        if self._fit_pending:
+            self.fit_columns()
         self.sheet.redraw()
+
+    def fit_columns(self) -> None:
+        """Fit each column to its header and a sample of the rows shown.
+
+        Headers are measured with a sort arrow, so sorting does not cut them. A column the
+        user has dragged keeps its width. Never tksheet's own fit: it measures every row.
+        """
+        self._fit_pending = False
+        sheet = self.sheet
+        factor = ui_scale(self)
+        header_font, font = font_of(self, sheet.header_font()), font_of(self, sheet.font())
+        grid = self.table.grid
+        rows = [grid[i] for i in sample(self.shown)]
+        current = sheet.get_column_widths()
+        widths = [scaled(self, MARK_WIDTH)]
+        for column in range(1, len(GRID_HEADERS)):
+            if column in self.dragged_columns and column < len(current):
+                widths.append(current[column])
+                continue
+            header = GRID_HEADERS[column] + SORT_ARROWS[1]
+            values = (row[column] for row in rows)
+            maximum = ADDRESS_MAXIMUM if column == EMAIL_COLUMN else MAXIMUM
+            widths.append(
+                fit_width(header_font, font, header, values, factor=factor, maximum=maximum)
+            )
+        sheet.set_column_widths(widths)
+
+    def _on_column_resized(self, event: dict) -> None:
+        """The user dragged a column edge: later fits keep that width."""
+        for column in event["resized"]["columns"]:
+            self.dragged_columns.add(self.sheet.displayed_column_to_data(column))
 
     def highlight_bad_cells(self) -> None:
         """Paint the email and mobile cells the table judges bad, and the bounced emails
@@ -121,13 +171,17 @@ class ClientGrid(ttk.Frame):
         descending = self.sort_state == (column, False)
         self.sort_state = (column, descending)
         self.table.sort(column, descending=descending)
-        arrow = " ▼" if descending else " ▲"
+        arrow = SORT_ARROWS[descending]
         self.sheet.headers([h + (arrow if i == column else "") for i, h in enumerate(GRID_HEADERS)])
         self.highlight_bad_cells()
         self.on_reordered()
 
     def keep_order(self) -> None:
-        """Sort freshly read rows the way the user last asked (no-op when never sorted)."""
+        """Sort freshly read rows the way the user last asked (no-op when never sorted).
+
+        Called right after the rows were read: their columns are fitted when next shown.
+        """
+        self._fit_pending = True
         if self.sort_state:
             self.table.sort(self.sort_state[0], descending=self.sort_state[1])
 

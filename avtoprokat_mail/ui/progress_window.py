@@ -15,13 +15,14 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import DELIVERY_STATUS_LABELS, DeliveryStatus, Run, RunStatus
+from avtoprokat_mail.model import DELIVERY_STATUS_LABELS, Delivery, DeliveryStatus, Run, RunStatus
 from avtoprokat_mail.sending.campaign import RETRY_DELAYS, Progress, format_duration
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused, RunState
 from avtoprokat_mail.sending.setup import SetupError
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import BackgroundTask
+from avtoprokat_mail.ui.column_widths import fit_treeview
 from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error, show_info
 from avtoprokat_mail.ui.screen import fit_window
 
@@ -259,17 +260,26 @@ class ProgressWindow(ttk.Toplevel):
         )  # fmt: skip
 
 
+def _report_values(d: Delivery) -> tuple:
+    """A delivery as a row of the report, in the order of :attr:`ReportFrame.COLUMNS`."""
+    name = " ".join(filter(None, (d.surname, d.name)))
+    return (d.position, d.recipient, name, DELIVERY_STATUS_LABELS[d.status], d.reply, d.mailbox)
+
+
 class ReportFrame(ttk.Frame):
     """The per-recipient report under the counters, shown when the run ends."""
 
-    COLUMNS = (("position", "№", 50), ("recipient", "Получатель", 220), ("name", "Клиент", 180),
-               ("status", "Результат", 140), ("reply", "Ответ сервера", 320),
-               ("mailbox", "Ящик отправителя", 180))  # fmt: skip
+    # Widths are fitted to the rows (ui/column_widths.py); the server's reply takes the rest.
+    COLUMNS = (("position", "№"), ("recipient", "Получатель"), ("name", "Клиент"),
+               ("status", "Результат"), ("reply", "Ответ сервера"),
+               ("mailbox", "Ящик отправителя"))  # fmt: skip
+    STRETCH = "reply"
 
     def __init__(self, window: ProgressWindow, parent: ttk.Frame) -> None:
         super().__init__(parent)
         self.window = window
         self.state: RunState | None = None
+        self._fitted = False
         actions = ttk.Frame(self)
         actions.pack(fill="x", pady=(10, 0))
         self.continue_button = ttk.Button(actions, text="Продолжить рассылку", bootstyle="success",
@@ -292,11 +302,10 @@ class ReportFrame(ttk.Frame):
                                         command=self.export)  # fmt: skip
         self.export_button.pack(side="right")
         self.tree = ttk.Treeview(
-            self, columns=[c for c, _, _ in self.COLUMNS], show="headings", height=10
+            self, columns=[c for c, _ in self.COLUMNS], show="headings", height=10
         )
-        for column, title, width in self.COLUMNS:
+        for column, title in self.COLUMNS:
             self.tree.heading(column, text=title)
-            self.tree.column(column, width=width, stretch=column == "reply")
         self.tree.pack(fill="both", expand=True)
 
     def show(self, state: RunState) -> None:
@@ -337,16 +346,17 @@ class ReportFrame(ttk.Frame):
         self.tree.delete(*self.tree.get_children())
         self._generation = getattr(self, "_generation", 0) + 1
         rows = run_store.deliveries(self.window.conn, self.window.run_id, self.statuses())
+        if not self._fitted:  # once, to every row: ticking «Только неотправленные» keeps them
+            fit_treeview(self.tree, rows, _report_values, stretch=self.STRETCH,
+                         addresses=("recipient", "mailbox"))  # fmt: skip
+            self._fitted = True
         self._insert_batch(rows, 0, self._generation)
 
     def _insert_batch(self, rows: list, start: int, generation: int) -> None:
         if generation != self._generation or not self.winfo_exists():
             return  # a newer refresh has started, or the window is gone
         for d in rows[start : start + REPORT_BATCH]:
-            name = " ".join(filter(None, (d.surname, d.name)))
-            status = DELIVERY_STATUS_LABELS[d.status]
-            values = (d.position, d.recipient, name, status, d.reply, d.mailbox)
-            self.tree.insert("", "end", values=values)
+            self.tree.insert("", "end", values=_report_values(d))
         if start + REPORT_BATCH < len(rows):
             self.after(1, self._insert_batch, rows, start + REPORT_BATCH, generation)
 

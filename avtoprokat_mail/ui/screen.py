@@ -36,9 +36,9 @@ def ui_scale(widget: tk.Misc) -> float:
     return float(widget.tk.call("tk", "scaling")) / (96 / 72)
 
 
-def scaled(widget: tk.Misc, pixels: int) -> int:
-    """``pixels`` at 100 % scaled to the screen's DPI."""
-    return round(pixels * ui_scale(widget))
+def scaled(widget: tk.Misc, pixels: float) -> int:
+    """``pixels`` at 100 % scaled to the screen's DPI (never below one pixel)."""
+    return max(1, round(pixels * ui_scale(widget)))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
-from avtoprokat_mail.model import SECURITY_NAMES, Channel, Route, Template
+from avtoprokat_mail.model import SECURITY_NAMES, Channel, Delivery, Route, Template
 from avtoprokat_mail.sending.lifecycle import Mailer, PreparedRun, RunRefused
 from avtoprokat_mail.sending.setup import SetupError, prepare
 from avtoprokat_mail.sending.sms.estimate import cost_line
@@ -17,6 +17,7 @@ from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import report_exception, run_in_background
+from avtoprokat_mail.ui.column_widths import fit_treeview
 from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 
 
@@ -246,14 +247,18 @@ class StartDialog(ttk.Toplevel):
         self.skipped_detail.pack(side="bottom", anchor="w", fill="x", pady=(2, 0))
         frame = ttk.Frame(body)
         frame.pack(fill="both", expand=True)
-        rows = [(d.display_name, d.recipient, d.reply) for d in self.plan.skipped]
+        skipped = self.plan.skipped
         tree = ttk.Treeview(frame, columns=("who", "address", "reason"), show="headings",
-                            height=min(max(len(rows), 3), 8))  # fmt: skip
+                            height=min(max(len(skipped), 3), 8))  # fmt: skip
         for column, title in (("who", "Клиент"), ("address", "Адрес"), ("reason", "Причина")):
             tree.heading(column, text=title)
-            tree.column(column, stretch=column == "reason")
-        for row in rows:
-            tree.insert("", "end", values=row)
+
+        def values(d: Delivery) -> tuple[str, str, str]:
+            return d.display_name, d.recipient, d.reply
+
+        fit_treeview(tree, skipped, values, stretch="reason", addresses=("address",))
+        for d in skipped:
+            tree.insert("", "end", values=values(d))
         scroll = ttk.Scrollbar(frame, orient="vertical", command=tree.yview)
         tree.configure(yscrollcommand=scroll.set)
         tree.pack(side="left", fill="both", expand=True)
