@@ -28,7 +28,11 @@ from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error
 from avtoprokat_mail.ui.formatting import format_time
 
 THEME = "bootstrap-light"
-ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+ASSETS = Path(__file__).resolve().parent / "assets"
+ICON = ASSETS / "icon.png"
+ICON_ICO = ASSETS / "icon.ico"  # every size Windows asks for at 100 %, 125 % and 150 %
+# Title bar and taskbar icon sizes at 100 %, 125 % and 150 % (16, 20, 24; 32, 40, 48) and more.
+ICON_SIZES = (16, 20, 24, 32, 40, 48, 64, 256)
 logger = logging.getLogger(__name__)
 
 
@@ -74,11 +78,35 @@ def create_root(database: Path | None = None) -> ttk.App:
         theme=THEME,
         size=(1280, 760),
         minsize=(900, 500),
-        iconphoto=str(ICON) if ICON.exists() else "",
+        iconphoto=None,
     )
+    set_window_icon(root)
     log = log_path(database.parent) if database else None
     root.report_callback_exception = error_reporter(root, database, log)
     return root
+
+
+def set_window_icon(root: tkinter.Tk) -> list[tkinter.PhotoImage]:
+    """The program's icon, drawn crisp at any display scaling.
+
+    Windows takes the size it needs for the title bar and taskbar from the .ico (it holds
+    each size); the other systems get the picture at each size to choose from. A single
+    256-pixel picture would be shrunk by the system and come out blurred at 125 %.
+    """
+    if sys.platform == "win32" and ICON_ICO.exists():
+        root.iconbitmap(default=str(ICON_ICO))
+    if not ICON.exists():
+        return []
+    from PIL import Image, ImageTk
+
+    with Image.open(ICON) as picture:
+        images = [
+            ImageTk.PhotoImage(picture.resize((size, size), Image.Resampling.LANCZOS), master=root)
+            for size in ICON_SIZES
+        ]
+    root.iconphoto(True, *images)
+    root.icon_images = images  # a Tk image lives only while Python holds it
+    return images
 
 
 def error_reporter(root: ttk.App, database: Path | None, log: Path | None):

@@ -29,9 +29,7 @@ def main() -> None:
     ASSETS.mkdir(parents=True, exist_ok=True)
     image = draw()
     image.save(ASSETS / "icon.png")
-    image.save(
-        ASSETS / "icon.ico", sizes=[(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (256, 256)]
-    )
+    image.save(ASSETS / "icon.ico", sizes=[(n, n) for n in (16, 20, 24, 32, 40, 48, 64, 256)])
 
 
 if __name__ == "__main__":

@@ -84,3 +84,15 @@ def test_an_error_in_a_button_handler_reaches_the_log_and_a_dialog(tk_root, data
     content = log.read_text(encoding="utf-8")
     assert "Traceback" in content and "ZeroDivisionError" in content
     assert "деление на ноль в обработчике" in content
+
+
+def test_the_icon_is_offered_at_every_size_a_scaled_display_asks_for(tk_root):
+    """16/20/24 px for the title bar and 32/40/48 px for the taskbar at 100/125/150 %."""
+    from PIL import Image
+
+    from avtoprokat_mail.app import ICON_ICO
+
+    sizes = [(image.width(), image.height()) for image in tk_root.icon_images]
+    assert sizes == [(n, n) for n in (16, 20, 24, 32, 40, 48, 64, 256)]
+    with Image.open(ICON_ICO) as ico:
+        assert {(n, n) for n in (16, 20, 24, 32, 40, 48)} <= set(ico.info["sizes"])
