@@ -37,14 +37,16 @@ def open_with_default_app(path: str | os.PathLike[str]) -> None:
         raise OpenFileError(_why_not_opened(path, error)) from error
 
 
-# Windows' "no application is associated with the specified file for this operation".
-ERROR_NO_ASSOCIATION = 1155
+# What Windows' ShellExecute reports for a file no program is registered to open: "no
+# application is associated" (1155), "association incomplete" (1156), SE_ERR_NOASSOC (31),
+# and "file not found" (2) when the registered program itself is gone.
+NO_VIEWER_ERRORS = {2, 31, 1155, 1156}
 
 
 def _why_not_opened(path: Path, error: OSError) -> str:
     """Plain Russian for an opening that failed: no program at all, or something else."""
     no_viewer = isinstance(error, FileNotFoundError) or (
-        getattr(error, "winerror", None) == ERROR_NO_ASSOCIATION
+        getattr(error, "winerror", None) in NO_VIEWER_ERRORS
     )
     if no_viewer:
         kind = f"«{path.suffix}»" if path.suffix else "без расширения"
