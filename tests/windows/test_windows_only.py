@@ -88,7 +88,7 @@ def test_viewing_a_file_nothing_opens_is_a_clear_russian_error(cyrillic_folder):
 
     orphan = cyrillic_folder / "файл.zzqxnoprogram"
     orphan.write_text("x", encoding="utf-8")
-    with pytest.raises(OpenFileError, match="нет программы для просмотра файлов «.zzqxnoprogram»"):
+    with pytest.raises(OpenFileError, match=r"нет программы для просмотра файлов «\.zzqxnoprogram»"):
         open_with_default_app(orphan)
 
 
