@@ -1,6 +1,6 @@
 """Remake the screenshots in docs/ from the real windows on demo data.
 
-Run on a display (``xvfb-run -a -s "-screen 0 1400x900x24" python3 docs/screenshots.py``);
+Run on a display (``xvfb-run -a -s "-screen 0 1366x768x24" python3 docs/screenshots.py``);
 needs ImageMagick's ``import``. Each window is captured by its X window id, nothing else.
 """
 

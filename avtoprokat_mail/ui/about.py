@@ -6,6 +6,7 @@ import tkinter as tk
 from pathlib import Path
 
 from avtoprokat_mail import APP_NAME, __version__
+from avtoprokat_mail.system.logsetup import log_path
 from avtoprokat_mail.ui.dialogs import show_info
 
 
@@ -16,5 +17,5 @@ def show_about(parent: tk.Misc, data_folder: Path) -> None:
         "О программе",
         f"{APP_NAME}\nВерсия {__version__}\n\n"
         "Рассылка email и SMS отмеченным клиентам.\n\n"
-        f"Папка данных: {data_folder}",
+        f"Папка данных: {data_folder}\nЖурнал: {log_path(data_folder)}",
     )

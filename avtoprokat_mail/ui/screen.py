@@ -237,6 +237,8 @@ class ScrollArea(ttk.Frame):
         self.canvas.grid(row=0, column=0, sticky="nsew")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
+        # The bar's lane is kept even while it is hidden: its coming does not squeeze the content.
+        self.columnconfigure(1, minsize=self.bar.winfo_reqwidth())
         self.content = ttk.Frame(self.canvas, padding=padding)
         self._item = self.canvas.create_window(0, 0, anchor="nw", window=self.content)
         self.content.bind("<Configure>", self._on_content_changed, add="+")

@@ -107,6 +107,8 @@ class StartDialog(ttk.Toplevel):
         plan = self.plan
         if plan.channel is not Channel.EMAIL or not plan.recipients:
             return
+        if not load_email_settings(self.conn).host:
+            return  # no mailbox yet: «Способ» says so, there is no schedule to tell
         schedule = self.mailer.schedule(plan)
         if len(schedule.today) < 2 and not schedule.later:
             return  # one mailbox with room for everyone: nothing worth saying
