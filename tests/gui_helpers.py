@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from avtoprokat_mail.credentials import PasswordStore
@@ -42,6 +43,28 @@ def answer_next_dialog(root: tk.Misc, button: str, seen: list[str] | None = None
         dialog.press(button)
 
     root.after(20, press)
+
+
+@contextmanager
+def no_dialog_expected(root: tk.Misc) -> Iterator[None]:
+    """Fail (instead of hanging) when a modal dialog opens inside the block: it is answered
+    with its last button, and its message is reported."""
+    seen: list[str] = []
+    pending: list[str] = []
+
+    def watch() -> None:
+        dialog = dialogs.open_dialog()
+        if dialog is not None:
+            seen.append(dialog.message)
+            list(dialog.buttons.values())[-1].invoke()
+        pending[:] = [root.after(20, watch)]
+
+    pending.append(root.after(20, watch))
+    try:
+        yield
+    finally:
+        root.after_cancel(pending[0])
+    assert not seen, f"an unexpected question: {seen}"
 
 
 def toplevels_of(root: tk.Misc, kind: type) -> list:

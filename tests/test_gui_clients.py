@@ -442,3 +442,28 @@ def test_demo_option_fills_the_window(tmp_path):
     finally:
         conn.close()
     assert total >= 200 and 0 < marked < total
+
+
+def test_cancel_of_an_edited_client_form_asks_first(session):
+    from tests.gui_helpers import no_dialog_expected
+
+    session.window.records.add()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, ClientForm)
+    with no_dialog_expected(session.root):  # nothing typed yet: it just closes
+        form.cancel_button.invoke()
+    assert not form.winfo_exists()
+    session.window.records.add()
+    pump(session.root)
+    (form,) = toplevels_of(session.root, ClientForm)
+    form.vars["surname"].set("Новиков")
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Отмена", seen)
+    form.event_generate("<Escape>")
+    assert seen == ["Карточка клиента изменена. Сохранить изменения?"]
+    assert form.winfo_exists()
+    answer_next_dialog(session.root, "Да")
+    form.cancel_button.invoke()
+    pump(session.root)
+    assert not form.winfo_exists()
+    assert "Новиков" in shown_surnames(session.window)

@@ -14,7 +14,7 @@ from avtoprokat_mail.model import EmailSettings, Security, SmsProvider
 from avtoprokat_mail.storage.settings import load_email_settings, load_sms_settings
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.settings_window import SettingsWindow
-from tests.gui_helpers import Session, pump, toplevels_of
+from tests.gui_helpers import Session, answer_next_dialog, no_dialog_expected, pump, toplevels_of
 from tests.imap_server import imap_server
 from tests.sms_gateways import SMSRU_API_ID, FakeGateway
 from tests.smtp_servers import PASSWORD
@@ -295,8 +295,33 @@ def test_without_a_secure_store_the_check_asks_for_the_password_once(
 def test_cancel_keeps_the_stored_settings(session):
     window = open_settings(session)
     window.email_tab.host_var.set("smtp.yandex.ru")
+    seen: list[str] = []
+    answer_next_dialog(session.root, "Нет", seen)
     window.cancel_button.invoke()
+    assert seen == ["Параметры изменены. Сохранить изменения?"]
+    assert not window.winfo_exists()
     assert load_email_settings(session.conn) == EmailSettings()
+
+
+def test_cancel_can_keep_editing_or_save(session):
+    window = open_settings(session)
+    window.email_tab.sender_name_var.set("Автопрокат")
+    answer_next_dialog(session.root, "Отмена")
+    window.event_generate("<Escape>")
+    assert window.winfo_exists()
+    assert load_email_settings(session.conn).sender_name == ""
+    answer_next_dialog(session.root, "Да")
+    window.cancel_button.invoke()
+    assert not window.winfo_exists()
+    assert load_email_settings(session.conn).sender_name == "Автопрокат"
+
+
+def test_cancel_of_untouched_settings_closes_without_asking(session):
+    window = open_settings(session)
+    window.show_tab(window.sms_tab)
+    with no_dialog_expected(session.root):
+        window.cancel_button.invoke()
+    assert not window.winfo_exists()
 
 
 def test_more_mailboxes_are_added_with_their_password_in_the_store_and_removed(session):

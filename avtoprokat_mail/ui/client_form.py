@@ -11,7 +11,7 @@ import ttkbootstrap as ttk
 
 from avtoprokat_mail.model import CLIENT_LABELS, CLIENT_TEXT_FIELDS, Client, ClientNotes
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.ui.dialogs import ask_yes_no
+from avtoprokat_mail.ui.dialogs import ask_yes_no, close_asking, variable_values
 from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.validation import (
     client_problems,
@@ -55,9 +55,11 @@ class ClientForm(ttk.Toplevel):
         self.entries: dict[str, ttk.Entry] = {}
         self.error_label: ttk.Label
         self._build()
-        self.bind("<Escape>", lambda _e: self.destroy())
+        self.bind("<Escape>", lambda _e: self.cancel())
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.bind("<Return>", lambda _e: self.save())
         self.entries["surname"].focus_set()
+        self.saved_values = variable_values(self)
         fit_window(self, conn, "client_form")
 
     def _build(self) -> None:
@@ -108,7 +110,7 @@ class ClientForm(ttk.Toplevel):
         self.save_button = ttk.Button(buttons, text="Сохранить", command=self.save)
         self.save_button.pack(side="left")
         self.cancel_button = ttk.Button(
-            buttons, text="Отмена", bootstyle="secondary", command=self.destroy
+            buttons, text="Отмена", bootstyle="secondary", command=self.cancel
         )
         self.cancel_button.pack(side="left", padx=(8, 0))
 
@@ -193,6 +195,11 @@ class ClientForm(ttk.Toplevel):
                 "Нужен вид +7 и 10 цифр без разделителей, например +79031112233."
             )
         return field, "Укажите фамилию, имя, организацию, email или сотовый телефон."
+
+    def cancel(self) -> bool:
+        """«Отмена»: close, asking first about unsaved edits; True when closed."""
+        changed = variable_values(self) != self.saved_values
+        return close_asking(self, changed, self.save, "Карточка клиента изменена.")
 
     def save(self) -> bool:
         """Validate and store; returns True when the client was saved and the form closed."""

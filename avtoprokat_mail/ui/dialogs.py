@@ -8,7 +8,7 @@ one with :func:`open_dialog` and press its buttons like a user would.
 from __future__ import annotations
 
 import tkinter as tk
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ttkbootstrap as ttk
 
@@ -114,6 +114,38 @@ def ask_yes_no_cancel(parent: tk.Misc, title: str, message: str) -> bool | None:
     """Ask a question that can also be put off: True «Да», False «Нет», None «Отмена»."""
     dialog = MessageDialog(parent, title, message, [("Да", True), ("Нет", False), ("Отмена", None)])
     return dialog.run()  # type: ignore[return-value]
+
+
+def close_asking(window: tk.Toplevel, changed: bool, save: Callable[[], bool], what: str) -> bool:
+    """Close a form, first asking what to do with its unsaved edits; True when it closed.
+
+    «Да» saves (and the save closes the form when it succeeds), «Нет» throws the edits away,
+    «Отмена» keeps the form open.
+    """
+    if changed:
+        answer = ask_yes_no_cancel(window, window.title(), f"{what} Сохранить изменения?")
+        if answer is None:
+            return False
+        if answer:
+            return save()
+    window.destroy()
+    return True
+
+
+def variable_values(*owners: object) -> dict[str, object]:
+    """What every Tk variable held by ``owners`` (as attributes or in a dict ``vars``) holds:
+    a snapshot to tell later whether a form was edited."""
+    values: dict[str, object] = {}
+    for number, owner in enumerate(owners):
+        found = dict(vars(owner))
+        found.update({f"vars.{k}": v for k, v in getattr(owner, "vars", {}).items()})
+        for name, value in found.items():
+            if isinstance(value, tk.Variable):
+                try:
+                    values[f"{number}.{name}"] = value.get()
+                except tk.TclError:
+                    values[f"{number}.{name}"] = None
+    return values
 
 
 def show_info(parent: tk.Misc, title: str, message: str) -> None:

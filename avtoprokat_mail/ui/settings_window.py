@@ -44,7 +44,7 @@ from avtoprokat_mail.storage.settings import (
     save_sms_settings,
 )
 from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
-from avtoprokat_mail.ui.dialogs import ask_password
+from avtoprokat_mail.ui.dialogs import ask_password, close_asking, variable_values
 from avtoprokat_mail.ui.mailboxes_tab import MailboxesTab
 from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
@@ -71,8 +71,18 @@ class SettingsWindow(ttk.Toplevel):
         self.notebook.add(self.email_tab.page, text="EMail")
         self.notebook.add(self.mailboxes_tab, text="Ещё ящики")
         self.notebook.add(self.sms_tab.page, text="SMS")
-        self.bind("<Escape>", lambda _e: self.destroy())
+        self.bind("<Escape>", lambda _e: self.cancel())
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
+        self.saved_values = self._values()
         fit_window(self, conn, "settings")
+
+    def _values(self) -> dict[str, object]:
+        return variable_values(self.email_tab, self.sms_tab)
+
+    def cancel(self) -> bool:
+        """«Отмена»: close, asking first about unsaved edits; True when closed."""
+        changed = self._values() != self.saved_values
+        return close_asking(self, changed, self.save, "Параметры изменены.")
 
     def show_tab(self, tab: tk.Widget) -> None:
         """Bring a tab forward (a scrolled tab is shown by its page)."""
@@ -93,7 +103,7 @@ class SettingsWindow(ttk.Toplevel):
         self.error_label = ttk.Label(bar, text="", bootstyle="danger", wraplength=600)
         self.error_label.pack(side="top", anchor="w", fill="x")
         self.cancel_button = ttk.Button(
-            bar, text="Отмена", bootstyle="secondary", command=self.destroy
+            bar, text="Отмена", bootstyle="secondary", command=self.cancel
         )
         self.cancel_button.pack(side="right")
         self.save_button = ttk.Button(bar, text="Сохранить", command=self.save)

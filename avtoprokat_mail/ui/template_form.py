@@ -21,7 +21,7 @@ from avtoprokat_mail.sending.template_check import check_template
 from avtoprokat_mail.storage import templates as template_store
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.desktop import OpenFileError, open_with_default_app
-from avtoprokat_mail.ui.dialogs import ask_yes_no, ask_yes_no_cancel, show_error
+from avtoprokat_mail.ui.dialogs import ask_yes_no, close_asking, show_error
 from avtoprokat_mail.ui.formatting import format_time
 from avtoprokat_mail.ui.screen import ScrollArea, fit_window
 from avtoprokat_mail.ui.template_preview import TemplatePreview
@@ -322,16 +322,7 @@ class TemplateForm(ttk.Toplevel):
 
     def cancel(self) -> bool:
         """«Отмена»: close, asking first what to do with unsaved edits; True when closed."""
-        if self.changed:
-            answer = ask_yes_no_cancel(
-                self, "Сообщение рассылки", "Сообщение изменено. Сохранить изменения?"
-            )
-            if answer is None:
-                return False
-            if answer:
-                return self.save()
-        self.destroy()
-        return True
+        return close_asking(self, self.changed, self.save, "Сообщение изменено.")
 
     def save(self) -> bool:
         """Check, store and close; returns True when saved."""
