@@ -22,6 +22,7 @@ from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.dialogs import open_dialog
 from tests.gui_helpers import (
     Session,
+    answer_next_dialog,
     marked_in_db,
     pump,
     row_of,
@@ -261,6 +262,22 @@ def test_an_open_client_form_is_left_alone(session, other):
     assert window.table.grid[row][0] is False
     assert status(window) == "показано 5 из 5, отмечено 3"
     assert marked_ids_shown(window) == start_recipients(window)
+
+
+def test_a_form_saved_after_its_client_was_deleted_elsewhere(session, other):
+    window = session.window
+    window.client_grid.select_client(
+        window.table.ids[window.sheet.data_r(row_of(window, "Петрова"))]
+    )
+    form = window.records.edit_current()
+    other.execute("DELETE FROM clients WHERE surname = 'Петрова'")
+    seen: list[str] = []
+    answer_next_dialog(session.root, "OK", seen)
+    form.save_button.invoke()
+    pump(session.root)
+    assert "изменения не записаны" in seen[0]
+    assert "Петрова" not in shown_surnames(window)
+    assert status(window) == "показано 3 из 3, отмечено 0"
 
 
 def test_no_reload_while_a_question_waits(session, other):
