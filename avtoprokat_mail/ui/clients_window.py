@@ -193,6 +193,8 @@ class ClientsWindow(ttk.Frame):
             self.reload()
 
     def _check_periodically(self) -> None:
+        # The next check is set after this one: a failing check is reported once, not every
+        # few seconds (the <FocusIn> checks go on).
         self.check_outside_changes()
         self._check_job = self.after(CHECK_INTERVAL_MS, self._check_periodically)
 
