@@ -103,6 +103,13 @@ class ClientGrid(ttk.Frame):
         self.sheet.popup_menu_add_command("Отметить / снять отметку", self.toggle_mark_selected)
         self.sheet.popup_menu_add_command("Удалить…", on_delete)
 
+    def destroy(self) -> None:
+        # tksheet redraws on a 16 ms timer whose command dies with the sheet; left pending, it
+        # fires at that command's name, which a later window's handler may have taken by then.
+        if self.sheet.after_redraw_id is not None:
+            self.sheet.after_cancel(self.sheet.after_redraw_id)
+        super().destroy()
+
     # --- showing ---------------------------------------------------------------------------
     def show(self, indexes: list[int]) -> None:
         """Display exactly the rows at these data indexes, in table order."""
