@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import tkinter as tk
-from collections.abc import Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import ttkbootstrap as ttk
 from tksheet import Sheet
@@ -32,6 +34,16 @@ ROW_HEIGHT = 24
 SORT_ARROWS = (" ▲", " ▼")  # appended to the sorted column's header
 BAD_CELL_BG = "#f8d0d4"  # pink: a value a run cannot use
 BOUNCED_CELL_BG = "#fbdcb4"  # light orange: a valid email whose mail comes back undelivered
+
+
+@dataclass(frozen=True)
+class GridView:
+    """What the user looks at, by client id, so that it survives reading the rows anew."""
+
+    rows: list[int]  # the clients selected as whole rows
+    current: tuple[int, int, str] | None  # the current cell: client id, column, tksheet's type
+    top: int | None  # the client in the top visible row
+    xview: float
 
 
 class ClientGrid(ttk.Frame):
@@ -103,6 +115,13 @@ class ClientGrid(ttk.Frame):
         self.sheet.popup_menu_add_command("Изменить…", on_edit)
         self.sheet.popup_menu_add_command("Отметить / снять отметку", self.toggle_mark_selected)
         self.sheet.popup_menu_add_command("Удалить…", on_delete)
+
+    def destroy(self) -> None:
+        # tksheet redraws on a 16 ms timer whose command dies with the sheet; left pending, it
+        # fires at that command's name, which a later window's handler may have taken by then.
+        if self.sheet.after_redraw_id is not None:
+            self.sheet.after_cancel(self.sheet.after_redraw_id)
+        super().destroy()
 
     # --- showing ---------------------------------------------------------------------------
     def show(self, indexes: list[int]) -> None:
@@ -216,6 +235,46 @@ class ClientGrid(ttk.Frame):
             self.sheet.select_row(displayed, redraw=False)
             self.sheet.see(displayed, 1)
 
+    def remember_view(self) -> GridView:
+        """The selection, the current cell and the scroll position, by client id."""
+        sheet, ids = self.sheet, self.table.ids
+        rows = [ids[sheet.data_r(r)] for r in sorted(sheet.get_selected_rows())]
+        current = sheet.get_currently_selected()
+        cell = (ids[sheet.data_r(current.row)], current.column, current.type_) if current else None
+        # The row under the top edge; see() below leaves 2 pixels of the row above showing.
+        top = bisect_right(sheet.MT.row_positions, sheet.MT.canvasy(0) + 2) - 1
+        top_id = ids[sheet.data_r(top)] if 0 <= top < len(self.shown) else None
+        return GridView(rows, cell, top_id, sheet.get_xview()[0])
+
+    def restore_view(self, view: GridView) -> None:
+        """Select and scroll as ``view`` says, as far as its clients are still shown."""
+        sheet = self.sheet
+        sheet.deselect("all", redraw=False)
+        current_id, column, kind = view.current or (None, 0, "")
+        where = self._displayed_rows({*view.rows, view.top, current_id})
+        if current_id in where and kind == "cells":
+            sheet.select_cell(where[current_id], column, redraw=False)
+        for start, end in _runs(sorted(where[i] for i in view.rows if i in where)):
+            sheet.create_selection_box(start, 0, end, len(GRID_HEADERS), "rows")
+        if current_id in where:
+            sheet.set_currently_selected(where[current_id], column)
+        if view.top in where:
+            sheet.see(where[view.top], 0, keep_xscroll=True, bottom_right_corner=False,
+                      check_cell_visibility=False, redraw=False)  # fmt: skip
+        sheet.set_xview(view.xview)
+        sheet.redraw()
+
+    def _displayed_rows(self, client_ids: set[int | None]) -> dict[int, int]:
+        """Client id → displayed row, for those of ``client_ids`` that are shown."""
+        shown = self.shown  # data indexes in ascending order
+        where = {}
+        for index, client_id in enumerate(self.table.ids):
+            if client_id in client_ids:
+                displayed = bisect_left(shown, index)
+                if displayed < len(shown) and shown[displayed] == index:
+                    where[client_id] = displayed
+        return where
+
     def _on_double_click(self, event: tk.Event) -> None:
         if self.sheet.identify_region(event) == "table" and self.current_index() is not None:
             column = self.sheet.identify_column(event)
@@ -268,3 +327,14 @@ class ClientGrid(ttk.Frame):
     def _marks_changed(self) -> None:
         self.sheet.redraw()
         self.on_marks_changed()
+
+
+def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers as (first, past the last) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row:
+            runs[-1] = (runs[-1][0], row + 1)
+        else:
+            runs.append((row, row + 1))
+    return runs

@@ -10,7 +10,7 @@ from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage.directory import ClientTable
 from avtoprokat_mail.ui.client_form import ClientForm
 from avtoprokat_mail.ui.client_grid import ClientGrid
-from avtoprokat_mail.ui.dialogs import ask_yes_no
+from avtoprokat_mail.ui.dialogs import ask_yes_no, show_info
 
 
 class ClientRecords:
@@ -52,6 +52,15 @@ class ClientRecords:
 
     def _saved(self, client_id: int) -> None:
         row = client_store.fetch_row(self.conn, client_id)
+        if row is None:  # deleted by another program while the form was open
+            self.reload()
+            show_info(
+                self.parent,
+                "Клиент",
+                "Этого клиента уже нет в справочнике (его удалили в другой программе):\n"
+                "изменения не записаны.",
+            )
+            return
         try:
             self.table.replace(self.table.index_of(client_id), row)
         except ValueError:

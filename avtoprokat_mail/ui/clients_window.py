@@ -4,6 +4,10 @@ Each part is its own module: ui/client_filters.py (what to show), ui/client_grid
 sheet, marks, sorting, selection), ui/client_records.py (add, edit, delete),
 ui/client_files.py (import and export), ui/about.py. This class puts them together and keeps
 them in step: a changed filter, sort or mark shows the right rows and updates the status bar.
+
+The command line, a scheduled job or a worker thread may change the database meanwhile; the
+window looks for such changes when it gets the focus and every few seconds, and reads the
+clients anew only when they changed (storage/changes.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from tksheet import Sheet
 
 from avtoprokat_mail.credentials import PasswordStore
 from avtoprokat_mail.sending.lifecycle import Mailer
+from avtoprokat_mail.storage import changes
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.storage.directory import ClientTable
 from avtoprokat_mail.ui import client_files
@@ -24,11 +29,13 @@ from avtoprokat_mail.ui.about import show_about
 from avtoprokat_mail.ui.client_filters import ClientFilterBar
 from avtoprokat_mail.ui.client_grid import BAD_CELL_BG, BOUNCED_CELL_BG, ClientGrid
 from avtoprokat_mail.ui.client_records import ClientRecords
-from avtoprokat_mail.ui.dialogs import ask_password
+from avtoprokat_mail.ui.dialogs import ask_password, open_dialog
 from avtoprokat_mail.ui.mailing_window import MailingWindow
 from avtoprokat_mail.ui.screen import FlowBar, fit_window
 
 MAIN_WINDOW_SIZE = (1280, 760)  # at 100 %, before it is clamped to the screen
+
+CHECK_INTERVAL_MS = 3000  # how often to look for changes made by other connections
 
 
 class ClientsWindow(ttk.Frame):
@@ -77,9 +84,19 @@ class ClientsWindow(ttk.Frame):
         )
         self._fill_toolbar(toolbar)
         self._build_status()
-        self.winfo_toplevel().bind("<Control-f>", lambda _e: self.filters.search_entry.focus_set())
+        top = self.winfo_toplevel()
+        top.bind("<Control-f>", lambda _e: self.filters.search_entry.focus_set())
+        self.reloads = 0  # how many times the clients were read (tests count them)
+        self._seen: tuple[int, tuple] = (0, ())  # data_version and fingerprint at the last read
         self.reload()
-        fit_window(self.winfo_toplevel(), conn, "main", size=MAIN_WINDOW_SIZE, owner=self)
+        fit_window(top, conn, "main", size=MAIN_WINDOW_SIZE, owner=self)
+        self._focus_binding = top.bind("<FocusIn>", lambda _e: self.check_outside_changes(), "+")
+        self._check_job = self.after(CHECK_INTERVAL_MS, self._check_periodically)
+
+    def destroy(self) -> None:
+        self.after_cancel(self._check_job)
+        _unbind(self.winfo_toplevel(), "<FocusIn>", self._focus_binding)
+        super().destroy()
 
     @property
     def sheet(self) -> Sheet:
@@ -150,10 +167,40 @@ class ClientsWindow(ttk.Frame):
 
     # --- keeping the parts in step -------------------------------------------------------------
     def reload(self) -> None:
-        """Read every client from the database and show them under the current filter."""
+        """Read every client from the database and show them under the current filter.
+
+        The sort, the selection and the scroll position stay, by client id.
+        """
+        view = self.client_grid.remember_view()
+        # Before the rows: a commit in between then brings one more reload, never one less.
+        self._seen = changes.data_version(self.conn), changes.clients_fingerprint(self.conn)
         self.table.reset(client_store.iter_rows(self.conn))
         self.client_grid.keep_order()
         self._on_rows_changed()
+        self.client_grid.restore_view(view)
+        self.reloads += 1
+
+    def check_outside_changes(self) -> None:
+        """Reload when another connection changed the clients or their marks.
+
+        Our own writes leave ``data_version`` alone, so they never cause a reload. Nothing is
+        done while a message dialog waits for an answer: the question (such as «Удалить
+        клиента?») is about the rows as they are. An open client form is left alone: it
+        saves by client id.
+        """
+        version = changes.data_version(self.conn)
+        if version == self._seen[0] or open_dialog() is not None:
+            return
+        if changes.clients_fingerprint(self.conn) == self._seen[1]:
+            self._seen = version, self._seen[1]  # another table changed (a run's journal)
+        else:
+            self.reload()
+
+    def _check_periodically(self) -> None:
+        # The next check is set after this one: a failing check is reported once, not every
+        # few seconds (the <FocusIn> checks go on).
+        self.check_outside_changes()
+        self._check_job = self.after(CHECK_INTERVAL_MS, self._check_periodically)
 
     def _on_rows_changed(self) -> None:
         """Rows were added, removed or replaced: redo organisations, highlights and the filter."""
@@ -193,3 +240,10 @@ class ClientsWindow(ttk.Frame):
         else:
             self.mailing_window = MailingWindow(self, self.mailer)
         return self.mailing_window
+
+
+def _unbind(widget: tk.Misc, sequence: str, funcid: str) -> None:
+    """Remove one handler of ``sequence`` (tkinter before Python 3.13 removes them all)."""
+    kept = [line for line in widget.bind(sequence).split("\n") if funcid not in line]
+    widget.bind(sequence, "\n".join(kept))
+    widget.deletecommand(funcid)
