@@ -9,8 +9,9 @@ from pathlib import Path
 
 import ttkbootstrap as ttk
 
+from avtoprokat_mail.ui.column_widths import fit_treeview
 from avtoprokat_mail.ui.dialogs import show_error
-from avtoprokat_mail.ui.screen import fit_window
+from avtoprokat_mail.ui.screen import fit_window, scaled
 
 
 class ImportPreview(ttk.Toplevel):
@@ -29,7 +30,7 @@ class ImportPreview(ttk.Toplevel):
         self.on_done = on_done
         self._build()
         self.bind("<Escape>", lambda _e: self.destroy())
-        fit_window(self, conn, "import_preview")
+        fit_window(self, conn, "import_preview", size=(820, 460))
 
     @classmethod
     def start(
@@ -55,42 +56,51 @@ class ImportPreview(ttk.Toplevel):
         return cls(parent, conn, plan, on_done)
 
     def _build(self) -> None:
-        body = ttk.Frame(self, padding=14)
+        self._build_buttons()  # first: at the bottom, they keep their room
+        body = ttk.Frame(self, padding=(14, 14, 14, 0))
         body.pack(fill="both", expand=True)
-        ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=780).pack(anchor="w")
+        wrap = scaled(self, 780)
+        ttk.Label(body, text=f"Файл: {self.plan.path}", wraplength=wrap).pack(anchor="w")
         self.summary_label = ttk.Label(body, text=self.summary(), font="-weight bold")
         self.summary_label.pack(anchor="w", pady=(8, 8))
-        self.ignored_label = ttk.Label(
-            body, text=self.ignored(), bootstyle="warning", wraplength=780
-        )
-        self.ignored_label.pack(anchor="w")
-        self.notes_label = ttk.Label(
-            body, text="\n".join(self.plan.notes), bootstyle="warning", wraplength=780
-        )
-        self.notes_label.pack(anchor="w")
-        self.consent_label = ttk.Label(
-            body, text=self.unreadable_consent(), bootstyle="warning", wraplength=780
-        )
-        self.consent_label.pack(anchor="w")
+        self.ignored_label = ttk.Label(body, text=self.ignored(), bootstyle="warning",
+                                       wraplength=wrap, justify="left")  # fmt: skip
+        self.notes_label = ttk.Label(body, text="\n".join(self.plan.notes), bootstyle="warning",
+                                     wraplength=wrap, justify="left")  # fmt: skip
+        self.consent_label = ttk.Label(body, text=self.unreadable_consent(),
+                                       bootstyle="warning", wraplength=wrap,
+                                       justify="left")  # fmt: skip
+        for label in (self.ignored_label, self.notes_label, self.consent_label):
+            if label.cget("text"):  # an empty warning takes no line
+                label.pack(anchor="w", pady=(0, 4))
         if self.plan.rejected:
-            ttk.Label(body, text="Отклонённые строки (они не будут загружены):").pack(anchor="w")
-            frame = ttk.Frame(body)
-            frame.pack(fill="both", expand=True, pady=(4, 0))
-            self.rejected_view = ttk.Treeview(
-                frame, columns=("line", "reason"), show="headings", height=10
-            )
-            self.rejected_view.heading("line", text="Строка")
-            self.rejected_view.heading("reason", text="Причина")
-            self.rejected_view.column("line", width=70, stretch=False, anchor="e")
-            self.rejected_view.column("reason", width=640)
-            for item in self.plan.rejected:
-                self.rejected_view.insert("", "end", values=(item.line, item.reason))
-            scroll = ttk.Scrollbar(frame, orient="vertical", command=self.rejected_view.yview)
-            self.rejected_view.configure(yscrollcommand=scroll.set)
-            self.rejected_view.pack(side="left", fill="both", expand=True)
-            scroll.pack(side="right", fill="y")
-        buttons = ttk.Frame(body)
-        buttons.pack(anchor="e", pady=(12, 0))
+            self._build_rejected(body)
+
+    def _build_rejected(self, body: ttk.Frame) -> None:
+        ttk.Label(body, text="Отклонённые строки (они не будут загружены):").pack(anchor="w")
+        frame = ttk.Frame(body)
+        frame.pack(fill="both", expand=True, pady=(4, 0))
+        rows = self.plan.rejected
+        self.rejected_view = ttk.Treeview(
+            frame, columns=("line", "reason"), show="headings", height=min(max(len(rows), 3), 10)
+        )
+        self.rejected_view.heading("line", text="Строка")
+        self.rejected_view.heading("reason", text="Причина")
+        self.rejected_view.column("line", stretch=False, anchor="e")
+        fit_treeview(self.rejected_view, rows, lambda item: (item.line, item.reason),
+                     stretch="reason")  # fmt: skip
+        for item in rows:
+            self.rejected_view.insert("", "end", values=(item.line, item.reason))
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.rejected_view.yview)
+        self.rejected_view.configure(yscrollcommand=scroll.set)
+        self.rejected_view.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+
+    def _build_buttons(self) -> None:
+        bar = ttk.Frame(self, padding=(14, 12, 14, 14))
+        bar.pack(side="bottom", fill="x")
+        buttons = ttk.Frame(bar)
+        buttons.pack(anchor="e")
         self.import_button = ttk.Button(buttons, text="Импортировать", command=self.apply)
         self.import_button.pack(side="left")
         if not (self.plan.added or self.plan.updated):
