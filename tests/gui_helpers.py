@@ -116,6 +116,16 @@ class Session:
         return self.open()
 
 
+def seed_clients(folder: Path, clients) -> None:
+    """Store copies of ``clients`` in the database of ``folder`` (each test gets fresh ids)."""
+    import dataclasses
+
+    conn = open_database(database_path(folder))
+    for client in clients:
+        client_store.add_client(conn, dataclasses.replace(client))
+    conn.close()
+
+
 def shown_surnames(window: ClientsWindow) -> list[str]:
     """The surnames the grid displays, top to bottom, read from the sheet itself."""
     sheet = window.sheet

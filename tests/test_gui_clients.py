@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from tests.gui_helpers import (
     marked_in_db,
     pump,
     row_of,
+    seed_clients,
     shown_surnames,
     status,
     toplevels_of,
@@ -52,10 +52,7 @@ SEED = [
 
 @pytest.fixture
 def session(tk_root, data_folder, gui_errors):
-    conn = open_database(database_path(data_folder))
-    for client in SEED:
-        client_store.add_client(conn, dataclasses.replace(client))
-    conn.close()
+    seed_clients(data_folder, SEED)
     s = Session(tk_root, data_folder)
     s.open()
     yield s

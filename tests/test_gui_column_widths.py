@@ -6,7 +6,6 @@ header fonts, the Treeview style's fonts), so a column that cuts its text fails.
 
 from __future__ import annotations
 
-import dataclasses
 import tkinter.font as tkfont
 from math import ceil
 
@@ -23,10 +22,8 @@ from avtoprokat_mail.model import (
     Run,
     RunStatus,
 )
-from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.sending.lifecycle import Mailer
 from avtoprokat_mail.storage import clients as client_store
-from avtoprokat_mail.storage import open_database
 from avtoprokat_mail.storage import runs as run_store
 from avtoprokat_mail.storage.directory import EMAIL_COLUMN, GRID_HEADERS, MOBILE_COLUMN
 from avtoprokat_mail.ui.client_grid import MARK_WIDTH, ROW_HEIGHT
@@ -39,7 +36,7 @@ from avtoprokat_mail.ui.column_widths import (
 )
 from avtoprokat_mail.ui.progress_window import ProgressWindow
 from avtoprokat_mail.ui.screen import ui_scale
-from tests.gui_helpers import Session, pump
+from tests.gui_helpers import Session, pump, seed_clients
 
 LONG_EMAIL = "konstantin.rozhdestvenskiy@grand-avtoprokat-moskva.ru"  # cut at a 320 px cap
 LONG_NOTE = "Звонить только после обеда, договор продлевается ежегодно. " * 85  # ~5,000 chars
@@ -69,10 +66,7 @@ def scaling(tk_root):
 @pytest.fixture
 def open_clients(tk_root, data_folder, gui_errors):
     """Opens the client window on SEED (at the scaling in force); closes what it opened."""
-    conn = open_database(database_path(data_folder))
-    for client in SEED:
-        client_store.add_client(conn, dataclasses.replace(client))
-    conn.close()
+    seed_clients(data_folder, SEED)
     sessions: list[Session] = []
 
     def open_window():

@@ -7,7 +7,6 @@ every few seconds; the interval is shortened here so the tests do not wait.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 
@@ -15,7 +14,7 @@ import pytest
 
 from avtoprokat_mail.model import Client, Template
 from avtoprokat_mail.paths import database_path
-from avtoprokat_mail.storage import changes, open_database
+from avtoprokat_mail.storage import changes
 from avtoprokat_mail.storage import clients as client_store
 from avtoprokat_mail.ui import clients_window
 from avtoprokat_mail.ui.client_form import ClientForm
@@ -26,6 +25,7 @@ from tests.gui_helpers import (
     marked_in_db,
     pump,
     row_of,
+    seed_clients,
     shown_surnames,
     status,
     toplevels_of,
@@ -43,10 +43,7 @@ NEW_CLIENT_CSV = "Фамилия;Имя;Email\r\nСмирнов;Алексей;s
 @pytest.fixture
 def session(tk_root, data_folder, gui_errors, memory_keyring, monkeypatch):
     monkeypatch.setattr(clients_window, "CHECK_INTERVAL_MS", 50)
-    conn = open_database(database_path(data_folder))
-    for client in SEED:
-        client_store.add_client(conn, dataclasses.replace(client))
-    conn.close()
+    seed_clients(data_folder, SEED)
     s = Session(tk_root, data_folder)
     s.open()
     yield s
