@@ -1,4 +1,4 @@
-"""Exporting clients to CSV (for Excel in a Russian locale) or XLSX.
+"""Exporting clients to CSV (for Excel in a Russian locale) or XLSX (written with xlsxwriter).
 
 The file is written beside its destination under a temporary name and moved into place only
 when complete, so a failed export never leaves half a file (nor spoils an older export).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ _MARKED, _OPT_OUT, _CONSENT, _BOUNCED = (
 )
 _WIDTH_SAMPLE = 2000  # rows looked at to size the XLSX columns
 _PHONE_FIELDS = frozenset({"mobile", "phone"})
+# Control characters XML 1.0 cannot hold (tab, LF and CR it can).
+_ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def export_clients(
@@ -115,38 +118,26 @@ def _write_xlsx(
     title: str,
     widths: list[float],
 ) -> None:
-    from openpyxl import Workbook  # openpyxl takes 0.1 s to import: only when needed
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    """Write the sheet with xlsxwriter row by row (constant memory: each row goes to a
+    temporary file as soon as the next one starts). Every value is written as text: phones
+    keep their "+" and zeros, and a value starting with "=" stays text, never a formula."""
+    import xlsxwriter  # imported only when needed, as the GUI starts faster without it
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title)
-    for number, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = width
-    sheet.freeze_panes = "A2"
-    last_column = get_column_letter(len(header))
-    sheet.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"
-    bold = Font(bold=True)
-    header_cells = []
-    for label in header:
-        cell = WriteOnlyCell(sheet, value=label)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-
-    def text_cell(value: str) -> str | WriteOnlyCell:
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if not value.startswith("="):
-            return value  # a str is written as text: phones keep their "+" and zeros
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # text that merely starts with "=", not a formula
-        return cell
-
-    for row in rows:
-        sheet.append([text_cell(value) for value in row])
-    workbook.save(file)
+    workbook = xlsxwriter.Workbook(file, {"constant_memory": True})
+    try:
+        sheet = workbook.add_worksheet(title)
+        for number, width in enumerate(widths):
+            sheet.set_column(number, number, width)
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, len(rows), len(header) - 1)
+        sheet.write_row(0, 0, header, workbook.add_format({"bold": True}))
+        write = sheet.write_string
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row):
+                if value:
+                    write(number, column, _ILLEGAL_CHARACTERS.sub("", value))
+    finally:
+        workbook.close()
 
 
 def _column_widths(

@@ -2,13 +2,14 @@
 
 CSV comes as Excel and people write it: UTF-8 with or without BOM or Windows-1251 (KOI8-R
 and CP866, from older programs, are recognised too), separated by ';' (Excel in a Russian
-locale), ',' or tabs. XLSX is read with openpyxl's sheet parser, first sheet only.
+locale), ',' or tabs. Workbooks, XLSX, XLS (Excel 97–2003) and ODS (LibreOffice), are read
+with calamine, a Rust reader, first sheet only (a sparse XLSX with openpyxl's sheet parser).
 Every failure becomes an :class:`InterchangeError` naming the file.
 
 What a file can hold is bounded, so a small hostile file cannot fill the memory or the
 database: a cell holds at most :data:`MAX_CELL_CHARS` characters (Excel's own limit; the row
 is refused, with its number, in :attr:`ReadReport.rejected`), a file at most
-:data:`MAX_FILE_BYTES`, an XLSX at most :data:`MAX_UNPACKED_BYTES` once unpacked, and only
+:data:`MAX_FILE_BYTES`, an XLSX or ODS at most :data:`MAX_UNPACKED_BYTES` once unpacked, and only
 the columns up to the header's last one are read. What was not read is said in
 :attr:`ReadReport.notes`.
 """
@@ -19,7 +20,9 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +33,18 @@ from avtoprokat_mail.sizes import plural
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 _DELIMITERS = (";", ",", "\t")
 _ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97–2003, and an encrypted XLSX, are OLE2 files
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")  # a password-protected XLSX
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 MAX_CELL_CHARS = 32_767  # what Excel itself lets a cell hold
 MAX_FILE_BYTES = 256 * 2**20  # some 400,000 clients in CSV
 MAX_UNPACKED_BYTES = 512 * 2**20  # an XLSX's sheet and strings, unpacked
 MAX_COLUMNS = 256  # a header is looked for in these; a client file has a dozen or so
+# calamine holds a sheet as a rectangle of 32-byte cells: above this many (160 MB) an XLSX is
+# read sparsely instead, an ODS refused.
+DENSE_CELLS = 5_000_000
+_CHUNK_BYTES = 4 * 2**20  # an XLSX sheet's XML is scanned in pieces of this size
 _SAMPLE_BYTES = 65_536  # how much of a CSV the encoding is judged on
 _SHOWN = 5  # cells or rows named in a note, then "и ещё N"
 
@@ -44,6 +54,19 @@ _COMMON_LETTERS = frozenset("оеаинтсрвлкмдпуяыь")
 _ENCODINGS = (("cp1251", "Windows-1251"), ("koi8-r", "KOI8-R"), ("cp866", "CP866 (DOS)"))
 
 Row = tuple[int, list[str]]  # (line number in the file, cells)
+
+# An XLSX sheet's XML, looked at without parsing it (a cell is <c r="B7" ...>...</c>).
+_COLUMN_REF = re.compile(rb' r="([A-Z]+)\d')  # a cell's column letters
+_ROW_REF = re.compile(rb' r="[A-Z]*(\d+)"')  # a cell's or a row's number
+_UNADDRESSED = re.compile(rb'<c(?:[>/]| (?!r="))')  # a cell without r= first
+_CELL_REF = re.compile(rb' r="([A-Z]+\d+)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_VALUE = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]")
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_OFFICE_DOCUMENT = f"{_REL_NS}/officeDocument"
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 
 
 @dataclass
@@ -75,17 +98,13 @@ class Table:
 
 
 def read_table(path: Path) -> Table:
-    """Open ``path`` (CSV or XLSX by its extension, or by its content) and find its header."""
-    suffix = path.suffix.lower()
-    if suffix == ".xls":
-        raise InterchangeError(
-            f"Файл «{path.name}» в старом формате Excel (.xls), его прочитать нельзя. "
-            "Откройте его в Excel и сохраните как «Книга Excel (.xlsx)» или «CSV»."
-        )
+    """Open ``path`` (CSV, XLSX, XLS or ODS by its content, or by its extension) and find
+    its header."""
     data = _read_bytes(path)
     report = ReadReport()
-    if suffix in XLSX_SUFFIXES or data.startswith(_ZIP_MAGIC):
-        rows = _xlsx_rows(path, data, report)
+    kind = _workbook_kind(path, data)
+    if kind is not None:
+        rows = _workbook_rows(path, data, kind, report)
         strict = False
     else:
         rows = _csv_rows(path, data, report)
@@ -246,11 +265,294 @@ def _too_long(where: str | None) -> str:
     return f"{cell} длиннее {limit} знаков: столько в карточку клиента не войдёт"
 
 
-# --- XLSX --------------------------------------------------------------------------------
-def _xlsx_rows(path: Path, data: bytes, report: ReadReport) -> Iterator[Row]:
+# --- workbooks: XLSX, XLS, ODS -----------------------------------------------------------
+def _workbook_kind(path: Path, data: bytes) -> str | None:
+    """'xlsx', 'xls' or 'ods' when ``path`` is a workbook by its content or extension, else
+    None (a CSV). The content decides when it is clear: a renamed file is read as what it is."""
+    suffix = path.suffix.lower()
+    if data.startswith(_OLE_MAGIC):
+        return "xls"
+    if data.startswith(_ZIP_MAGIC):
+        return "ods" if suffix == ".ods" or _zip_mimetype(data) == _ODS_MIMETYPE else "xlsx"
+    if suffix in XLSX_SUFFIXES:
+        return "xlsx"
+    return {".xls": "xls", ".ods": "ods"}.get(suffix)
+
+
+def _zip_mimetype(data: bytes) -> bytes | None:
+    """The ``mimetype`` member an OpenDocument file starts with, or None."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo("mimetype")
+            return archive.read(info).strip() if info.file_size < 200 else None
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, RuntimeError):
+        return None
+
+
+def _workbook_rows(path: Path, data: bytes, kind: str, report: ReadReport) -> Iterator[Row]:
+    """The first sheet's rows, read with calamine (Rust) after the checks it cannot make.
+
+    XLSX and ODS are zips: their declared unpacked size is checked first, then the sheet's
+    extent, since calamine holds a sheet as a full rectangle (one cell in column XFD would
+    make every row 16,384 cells). A too wide or sparse XLSX is read with openpyxl's sparse
+    parser instead; an ODS that repeats filled cells beyond that is refused. XLS is bounded
+    by its format (65,536 × 256).
+    """
+    formulas: list[str] = []
+    if kind == "xls":
+        if _ENCRYPTED_STREAM in data:
+            raise InterchangeError(_locked(path))
+    elif kind == "ods":
+        _check_ods(path, data)
+    else:
+        scan = _scan_xlsx(path, data)
+        if scan.sparse:
+            return _openpyxl_rows(path, data, report)
+        formulas = scan.formulas
+    return _calamine_rows(path, data, kind, report, formulas)
+
+
+def _calamine_rows(
+    path: Path, data: bytes, kind: str, report: ReadReport, formulas: list[str]
+) -> Iterator[Row]:
+    from python_calamine import CalamineWorkbook, PasswordError
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = workbook.get_sheet_by_index(0) if workbook.sheet_names else None
+    except PasswordError as error:
+        raise InterchangeError(_locked(path)) from error
+    except BaseException as error:  # CalamineError, ValueError..., or a Rust panic
+        if not _reader_failure(error):
+            raise
+        raise InterchangeError(_broken(path, kind)) from error
+    return _dense_rows(path, kind, workbook, sheet, report, formulas)
+
+
+def _reader_failure(error: BaseException) -> bool:
+    """True for an error of the reader itself: a Rust panic (PanicException) derives from
+    BaseException, and a broken file must not end the program."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
+
+
+def _dense_rows(
+    path: Path, kind: str, workbook, sheet, report: ReadReport, formulas: list[str]
+) -> Iterator[Row]:
+    """Rows of a calamine sheet as text, cut at the header's last column (MAX_COLUMNS until
+    the header), with the same rejections and notes as :class:`_SheetState`."""
+    beyond: list[str] = []
+    try:
+        if sheet is None:
+            return
+        # Rows and columns from A1 on, so that positions are the sheet's: iter_rows() starts
+        # the columns, but not the rows, at the first filled cell.
+        table = sheet.to_python(skip_empty_area=False)
+        width, header_found = MAX_COLUMNS, False
+        for number, values in enumerate(table, start=1):
+            cells = [value if type(value) is str else cell_text(value) for value in values]
+            row = cells[:width]
+            if max(map(len, row), default=0) > MAX_CELL_CHARS:
+                column = next(i for i, text in enumerate(row, 1) if len(text) > MAX_CELL_CHARS)
+                report.rejected.append((number, _too_long(_coordinate(column, number))))
+                continue
+            if not header_found:
+                used = max((i for i, text in enumerate(row, 1) if text), default=0)
+                if not used:
+                    continue
+                header_found, width, row = True, used, row[:used]
+            elif len(cells) > width:
+                beyond.extend(_filled(cells, width, number))
+            yield number, row
+        _note_unread(report, formulas, beyond)
+    except InterchangeError:
+        raise
+    except BaseException as error:
+        if not _reader_failure(error):
+            raise
+        raise InterchangeError(_broken(path, kind)) from error
+    finally:
+        workbook.close()
+
+
+def _filled(cells: list[str], width: int, number: int) -> Iterator[str]:
+    """The coordinates of the filled cells of row ``number`` right of column ``width``."""
+    for column, text in enumerate(cells[width:], width + 1):
+        if text.strip():
+            yield _coordinate(column, number)
+
+
+def _check_unpacked_size(path: Path, data: bytes, kind: str = "xlsx") -> zipfile.ZipFile:
+    """Refuse a workbook whose parts unpack to more than MAX_UNPACKED_BYTES: a few hundred
+    kilobytes of zip can hold gigabytes of text. zipfile stops at the declared sizes, so
+    the declaration is what counts. Returns the open archive."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise InterchangeError(_broken(path, kind)) from error
+    if unpacked > MAX_UNPACKED_BYTES:
+        archive.close()
+        raise InterchangeError(
+            f"Книга «{path.name}» в распакованном виде занимает {unpacked / 2**20:,.0f} МБ "
+            f"(можно до {MAX_UNPACKED_BYTES // 2**20} МБ): в ней не только список клиентов. "
+            "Скопируйте нужные столбцы в новую книгу или сохраните их как «CSV»."
+        )
+    return archive
+
+
+@dataclass
+class _SheetScan:
+    """What a cheap pass over an XLSX sheet's XML found before calamine reads it."""
+
+    rows: int = 0  # the last row number named
+    columns: int = 0  # the last column number named
+    sparse: bool = False  # too wide a rectangle, or cells without an address: read sparsely
+    formulas: list[str] = field(default_factory=list)  # cells with a formula and no value
+
+
+def _scan_xlsx(path: Path, data: bytes) -> _SheetScan:
+    """Find the first sheet's extent and its formulas without a stored value.
+
+    calamine gives a formula without a value as an empty cell, like an empty cell: the XML
+    is looked at for them (a formula is rare in a client list, so this costs a search)."""
+    scan = _SheetScan()
+    with _check_unpacked_size(path, data) as archive:
+        part = _first_sheet_part(archive)
+        if part is None:
+            raise InterchangeError(_not_xlsx(path))
+        try:
+            for chunk in _xml_chunks(archive, part, b"</row>"):
+                _scan_chunk(chunk, scan)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as error:
+            raise InterchangeError(_not_xlsx(path)) from error
+    scan.sparse = scan.sparse or scan.rows * scan.columns > DENSE_CELLS
+    return scan
+
+
+def _scan_chunk(chunk: bytes, scan: _SheetScan) -> None:
+    if _UNADDRESSED.search(chunk):  # a cell placed by its order, not its r="B7"
+        scan.sparse = True
+    letters = set(_COLUMN_REF.findall(chunk))
+    if letters:
+        scan.columns = max(scan.columns, *map(_column_number, letters))
+    numbers = set(_ROW_REF.findall(chunk))
+    if numbers:
+        scan.rows = max(scan.rows, *map(int, numbers))
+    if b"<f" in chunk or b":f" in chunk:
+        for match in _FORMULA.finditer(chunk):
+            start = chunk.rfind(b"<c ", 0, match.start())
+            end = chunk.find(b"</c>", match.end())
+            if start < 0 or end < 0:
+                scan.sparse = True  # not where a cell's formula is: let openpyxl judge
+                continue
+            cell = chunk[start:end]
+            if not _VALUE.search(cell):
+                ref = _CELL_REF.search(cell)
+                scan.formulas.append(ref.group(1).decode() if ref else "?")
+
+
+def _xml_chunks(archive: zipfile.ZipFile, part: str, boundary: bytes) -> Iterator[bytes]:
+    """The XML of ``part`` in pieces of about _CHUNK_BYTES, each ending after ``boundary``
+    (so a row is never split), read as it unpacks: a big sheet never sits in memory whole."""
+    carry = b""
+    with archive.open(part) as source:
+        while block := source.read(_CHUNK_BYTES):
+            block = carry + block
+            cut = block.rfind(boundary)
+            if cut < 0:
+                carry = block
+                continue
+            cut += len(boundary)
+            carry = block[cut:]
+            yield block[:cut]
+    if carry:
+        yield carry
+
+
+def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
+    """The zip path of the workbook's first sheet, as its relationships name it."""
+    from xml.etree import ElementTree
+
+    try:
+        book = _target(ElementTree.fromstring(archive.read("_rels/.rels")), _OFFICE_DOCUMENT)
+        if book is None:
+            return None
+        book = book.lstrip("/")
+        folder, _, name = book.rpartition("/")
+        sheets = ElementTree.fromstring(archive.read(book)).find(f"{{{_MAIN_NS}}}sheets")
+        first = None if sheets is None else next(iter(sheets), None)
+        if first is None:
+            return None
+        rels = ElementTree.fromstring(archive.read(f"{folder}/_rels/{name}.rels"))
+        target = _target(rels, None, first.get(f"{{{_REL_NS}}}id"))
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"{folder}/{target}".lstrip("/")
+
+
+def _target(rels, kind: str | None, rel_id: str | None = None) -> str | None:
+    for rel in rels:
+        if (kind and rel.get("Type") == kind) or (rel_id and rel.get("Id") == rel_id):
+            return rel.get("Target")
+    return None
+
+
+def _check_ods(path: Path, data: bytes) -> None:
+    """Refuse an ODS that is no OpenDocument spreadsheet, or whose first table, with its
+    repeated cells and rows counted, is a larger rectangle than DENSE_CELLS."""
+    from xml.etree import ElementTree
+
+    with _check_unpacked_size(path, data, "ods") as archive:
+        if _zip_mimetype(data) != _ODS_MIMETYPE:
+            raise InterchangeError(_broken(path, "ods"))
+        try:
+            rows, columns = _ods_extent(archive.open("content.xml"))
+        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, OSError, ValueError,
+                EOFError, zlib.error) as error:  # fmt: skip
+            raise InterchangeError(_broken(path, "ods")) from error
+    if rows * columns > DENSE_CELLS:
+        raise InterchangeError(
+            f"Таблица «{path.name}» слишком велика: {rows:,} строк × {columns:,} столбцов "
+            "с повторами. Скопируйте нужные столбцы в новую таблицу или сохраните их "
+            "как «CSV»".replace(",", "\u00a0")
+            + "."
+        )
+
+
+def _ods_extent(source) -> tuple[int, int]:
+    """(last row, last column) holding a value in the first table, repeats counted."""
+    from xml.etree import ElementTree
+
+    table, row, cell = f"{{{_TABLE_NS}}}table", f"{{{_TABLE_NS}}}table-row", "table-cell"
+    rows_repeated = f"{{{_TABLE_NS}}}number-rows-repeated"
+    columns_repeated = f"{{{_TABLE_NS}}}number-columns-repeated"
+    value_type = f"{{{_OFFICE_NS}}}value-type"
+    last_row = last_column = row_number = column = row_last = 0
+    for _event, element in ElementTree.iterparse(source):
+        tag = element.tag
+        if tag.endswith(cell) and tag.startswith(f"{{{_TABLE_NS}}}"):
+            repeat = int(element.get(columns_repeated, "1"))
+            if element.get(value_type) or len(element):
+                row_last = column + repeat
+            column += repeat
+        elif tag == row:
+            repeat = int(element.get(rows_repeated, "1"))
+            if row_last:
+                last_row, last_column = row_number + repeat, max(last_column, row_last)
+            row_number += repeat
+            column = row_last = 0
+            element.clear()
+        elif tag == table:
+            break
+    return last_row, last_column
+
+
+def _openpyxl_rows(path: Path, data: bytes, report: ReadReport) -> Iterator[Row]:
+    """A sparse or unusual XLSX, read cell by cell with openpyxl's sheet parser (slower)."""
     from openpyxl import load_workbook  # openpyxl takes 0.1 s to import: only when needed
 
-    _check_unpacked_size(path, data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # BadZipFile, KeyError, ValueError...: openpyxl has no one kind
@@ -258,21 +560,26 @@ def _xlsx_rows(path: Path, data: bytes, report: ReadReport) -> Iterator[Row]:
     return _sheet_rows(path, workbook, report)
 
 
-def _check_unpacked_size(path: Path, data: bytes) -> None:
-    """Refuse a workbook whose parts unpack to more than MAX_UNPACKED_BYTES: a few hundred
-    kilobytes of zip can hold gigabytes of text. zipfile stops at the declared sizes, so
-    the declaration is what counts."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise InterchangeError(_not_xlsx(path)) from error
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise InterchangeError(
-            f"Книга «{path.name}» в распакованном виде занимает {unpacked / 2**20:,.0f} МБ "
-            f"(можно до {MAX_UNPACKED_BYTES // 2**20} МБ): в ней не только список клиентов. "
-            "Скопируйте нужные столбцы в новую книгу или сохраните их как «CSV»."
+def _broken(path: Path, kind: str) -> str:
+    if kind == "xls":
+        return (
+            f"Файл «{path.name}» не является книгой Excel 97–2003 (.xls) или повреждён. "
+            "Откройте его в Excel и сохраните заново как «Книга Excel (.xlsx)» или «CSV»."
         )
+    if kind == "ods":
+        return (
+            f"Файл «{path.name}» не является таблицей OpenDocument (.ods) или повреждён. "
+            "Откройте его в LibreOffice Calc и сохраните заново как «.ods», "
+            "«Книга Excel (.xlsx)» или «CSV»."
+        )
+    return _not_xlsx(path)
+
+
+def _locked(path: Path) -> str:
+    return (
+        f"Книга «{path.name}» защищена паролем, её прочитать нельзя. Откройте её в Excel, "
+        "снимите пароль (Файл → Сведения → Защита книги) и сохраните заново."
+    )
 
 
 def _not_xlsx(path: Path) -> str:
@@ -341,20 +648,23 @@ class _SheetState:
         return row[: self.width]
 
     def finish(self, report: ReadReport) -> None:
-        if self.formulas:
-            report.notes.append(
-                f"В {_count(len(self.formulas), 'ячейке', 'ячейках', 'ячейках')} формулы без "
-                f"сохранённого значения ({_first_few(self.formulas)}): их значения не прочитаны. "
-                "Откройте файл в Excel, сохраните его и импортируйте снова."
-            )
-        if self.beyond:
-            cells = _count(
-                len(self.beyond), "заполненная ячейка", "заполненные ячейки", "заполненных ячеек"
-            )
-            report.notes.append(
-                f"{cells} правее столбцов с заголовками не прочитаны "
-                f"({_first_few(self.beyond)}): у них нет заголовка."
-            )
+        _note_unread(report, self.formulas, self.beyond)
+
+
+def _note_unread(report: ReadReport, formulas: list[str], beyond: list[str]) -> None:
+    """Say which formulas had no stored value and which filled cells had no header."""
+    if formulas:
+        report.notes.append(
+            f"В {_count(len(formulas), 'ячейке', 'ячейках', 'ячейках')} формулы без "
+            f"сохранённого значения ({_first_few(formulas)}): их значения не прочитаны. "
+            "Откройте файл в Excel, сохраните его и импортируйте снова."
+        )
+    if beyond:
+        cells = _count(len(beyond), "заполненная ячейка", "заполненные ячейки", "заполненных ячеек")
+        report.notes.append(
+            f"{cells} правее столбцов с заголовками не прочитаны "
+            f"({_first_few(beyond)}): у них нет заголовка."
+        )
 
 
 def _parsed_cells(workbook, sheet):
@@ -387,9 +697,20 @@ def _parsed_cells(workbook, sheet):
 
 
 def _coordinate(column: int, row: int) -> str:
-    from openpyxl.utils import get_column_letter
+    """'XFD2' for column 16,384 of row 2."""
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{row}"
 
-    return f"{get_column_letter(column)}{row}"
+
+def _column_number(letters: bytes) -> int:
+    """16,384 for b'XFD'."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - ord("A") + 1
+    return number
 
 
 def _first_few(items: list[str]) -> str:

@@ -17,7 +17,12 @@ def import_clients(parent: tk.Misc, conn: sqlite3.Connection, on_done: Callable[
     path = filedialogs.ask_open_path(
         parent,
         title="Импорт клиентов",
-        filetypes=[("Таблицы", "*.csv *.xlsx"), ("CSV", "*.csv"), ("Excel", "*.xlsx")],
+        filetypes=[
+            ("Таблицы", "*.csv *.xlsx *.xls *.ods"),
+            ("CSV", "*.csv"),
+            ("Excel", "*.xlsx *.xls"),
+            ("OpenDocument", "*.ods"),
+        ],
     )
     if path:
         ImportPreview.start(parent, conn, Path(path), on_done=on_done)
