@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-
-import keyring
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail
-from keyring.errors import KeyringError, PasswordDeleteError
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from avtoprokat_mail.model import EmailSettings, ImapSettings, SmsSettings
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+# keyring is imported where a password is first read or stored: importing it and finding its
+# backends costs some 80 ms, which a command that needs no password should not pay.
 
 SERVICE = "avtoprokat_mail"
 SMTP_PASSWORD_ENV = "AVTOPROKAT_MAIL_PASSWORD"
@@ -50,6 +53,8 @@ def sms_account(settings: SmsSettings) -> str:
 
 def is_secure(backend: KeyringBackend) -> bool:
     """True for a real credential store; False for keyring's "fail" backend and plain files."""
+    from keyring.backends import chainer, fail
+
     if isinstance(backend, fail.Keyring):
         return False
     if isinstance(backend, chainer.ChainerBackend):
@@ -61,13 +66,26 @@ class PasswordStore:
     """Where the program keeps passwords: the OS store when secure, else this session's memory."""
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
-        self.backend = backend or keyring.get_keyring()
-        self.secure = is_secure(self.backend)
+        self._backend = backend
         self._session: dict[str, str] = {}
+
+    @cached_property
+    def backend(self) -> KeyringBackend:
+        if self._backend is not None:
+            return self._backend
+        import keyring
+
+        return keyring.get_keyring()
+
+    @cached_property
+    def secure(self) -> bool:
+        return is_secure(self.backend)
 
     def get(self, account: str) -> str | None:
         if not self.secure:
             return self._session.get(account)
+        from keyring.errors import KeyringError
+
         try:
             return self.backend.get_password(SERVICE, account)
         except KeyringError as error:
@@ -77,6 +95,8 @@ class PasswordStore:
         if not self.secure:
             self._session[account] = password
             return
+        from keyring.errors import KeyringError
+
         try:
             self.backend.set_password(SERVICE, account, password)
         except KeyringError as error:
@@ -86,6 +106,8 @@ class PasswordStore:
         if not self.secure:
             self._session.pop(account, None)
             return
+        from keyring.errors import KeyringError, PasswordDeleteError
+
         try:
             self.backend.delete_password(SERVICE, account)
         except PasswordDeleteError:

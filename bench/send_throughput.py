@@ -236,6 +236,13 @@ def settings(port: int) -> EmailSettings:
     )  # fmt: skip
 
 
+def make_attachment(folder: Path) -> Path:
+    """The ~20 KB attachment with a Cyrillic name, the same bytes in every run."""
+    attachment = folder / ATTACHMENT_NAME
+    attachment.write_bytes(random.Random(20).randbytes(ATTACHMENT_BYTES))
+    return attachment
+
+
 # --- the measured paths ----------------------------------------------------------------------
 @dataclass
 class Result:
@@ -622,8 +629,7 @@ def _give_up(budget: float) -> None:
 
 
 def measure(args: argparse.Namespace, sink: Sink, tmp: Path) -> int:
-    attachment = tmp / ATTACHMENT_NAME
-    attachment.write_bytes(random.Random(20).randbytes(ATTACHMENT_BYTES))
+    attachment = make_attachment(tmp)
     setup = prepare(tmp / "engine", args.clients, attachment)
     load = f"   load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     print(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
-from avtoprokat_mail.cli import clients, mailbox, runs, send, settings, templates
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
 from avtoprokat_mail.cli.parser import build_parser
@@ -24,21 +24,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     prepare_streams()
     args = build_parser().parse_args(argv)
-    handlers: dict[str | None, Callable[[Context], int]] = {
-        None: _gui,
-        "gui": _gui,
-        "demo": _demo,
-        "clients": clients.run,
-        "templates": templates.run,
-        "settings": settings.run,
-        "send": send.run,
-        "runs": runs.run,
-        "mailbox": mailbox.run,
-    }
+    handlers: dict[str | None, Callable[[Context], int]] = {None: _gui, "gui": _gui, "demo": _demo}
     command = None if args.smoke else args.command
     context = Context(args)
     try:
-        return handlers[command](context)
+        return (handlers.get(command) or _command_module(command).run)(context)
     except (DatabaseError, InterchangeError, UsageError, SettingsError, CredentialsError) as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -59,6 +49,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         context.close()
+
+
+def _command_module(command: str):
+    """The module of one command group, imported only when that command runs: ``send`` does
+    not pay at start-up for the spreadsheet readers of ``clients import``."""
+    return importlib.import_module(f"avtoprokat_mail.cli.{command}")
 
 
 def _gui(context: Context) -> int:

@@ -39,8 +39,9 @@ def open_with_default_app(path: str | os.PathLike[str]) -> None:
 
 # What Windows' ShellExecute reports for a file no program is registered to open: "no
 # application is associated" (1155), "association incomplete" (1156), SE_ERR_NOASSOC (31),
-# and "file not found" (2) when the registered program itself is gone.
-NO_VIEWER_ERRORS = {2, 31, 1155, 1156}
+# "file not found" (2) when the registered program itself is gone, and "not a valid
+# application" (193), Wine's answer when it finds no program for the file.
+NO_VIEWER_ERRORS = {2, 31, 193, 1155, 1156}
 
 
 def _why_not_opened(path: Path, error: OSError) -> str:
