@@ -19,11 +19,9 @@ from avtoprokat_mail.sending.smtp import MAYBE_DELIVERED, SmtpTransport
 from avtoprokat_mail.sending.transport import DeliveryError
 from tests.smtp_servers import USER, PipeliningServer, SmtpScript
 
-pytest_plugins = ["tests.smtp_servers"]
-
 RECIPIENT = "client@example.ru"
-# A leading dot (dot-stuffing), a Cyrillic text in 8 bits, and a last line without a line end
-# would be fixed by smtplib: the payload ends with CRLF as EmailFactory's always do.
+# Lines that start with a dot (stuffed on the wire; a lone "." among them) and Cyrillic text in
+# 8 bits; it ends with CRLF, as EmailFactory's messages do.
 PAYLOAD = (
     b"From: office@avtoprokat.ru\r\nTo: client@example.ru\r\nSubject: test\r\n"
     b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -221,3 +219,28 @@ def test_smtputf8_message_has_the_same_options_and_bytes_either_way(
     assert options[1:] == ["SMTPUTF8", "BODY=8BITMIME"] and options[0].startswith("size=")
     grouped = [[c.split(" ")[0].upper() for c in r] for r in new.connections[0].reads]
     assert ["MAIL", "RCPT", "DATA"] in grouped
+
+
+def test_a_run_through_a_pipelining_server_sends_everyone_in_one_write_each(
+    db, pipelining_server: Start
+) -> None:
+    """The engine's own run: every client's message arrives, each one's MAIL, RCPT and DATA
+    in one read, over one connection."""
+    from avtoprokat_mail.model import Channel, Route, RunStatus
+    from avtoprokat_mail.sending.campaign import Campaign, plan_run
+    from avtoprokat_mail.sending.lifecycle import start_run
+    from avtoprokat_mail.storage import database_file
+    from tests.mailing_data import add_clients, add_template, russian_clients
+
+    clients = add_clients(db, russian_clients(4))
+    server = pipelining_server(SmtpScript())
+    run_id = start_run(db, plan_run(db, add_template(db)), Route.direct(Channel.EMAIL))
+    transport = SmtpTransport(server.settings(), None)
+
+    final = Campaign(database_file(db), run_id, transport, retry_delays=(0.01,)).run()
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 4)
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == sorted(c.email for c in clients)
+    assert len(server.connections) == 1
+    grouped = [[c.split(" ")[0].upper() for c in r] for r in server.connections[0].reads]
+    assert grouped.count(["MAIL", "RCPT", "DATA"]) == 4
