@@ -514,3 +514,230 @@ def faulty_server(test_ca: TestCA) -> Iterator[Callable[[FaultyHandler], SmtpSer
     finally:
         for server in servers:
             server.stop()
+
+
+# --- a server that sees how the commands arrive (PIPELINING, RFC 2920) ---------------------------
+@dataclass
+class SmtpScript:
+    """What :class:`PipeliningServer` answers at each stage of a transaction.
+
+    ``stall``: "mail", "rcpt", "data" or "final": from that reply on the server says nothing
+    more on the connection (the commands are still recorded). ``once``: the script holds for
+    the first transaction of the first connection only; later ones are answered with the
+    defaults (accepted).
+    """
+
+    mail: str = "250 2.1.0 Ok"
+    rcpt: str = "250 2.1.5 Ok"
+    data: str = "354 End data with <CR><LF>.<CR><LF>"
+    final: str = "250 2.0.0 Ok: queued as 1"
+    stall: str = ""
+    once: bool = True
+
+
+@dataclass
+class Received:
+    """One accepted message: the envelope, the MAIL options and the bytes (dots unstuffed)."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    mail_options: list[str]
+    content: bytes
+
+
+@dataclass
+class Connection:
+    """What one client connection sent: ``reads`` holds, for each chunk the server read,
+    the command lines completed in it (message text not included)."""
+
+    reads: list[list[str]] = field(default_factory=list)
+
+    @property
+    def commands(self) -> list[str]:
+        return [command for read in self.reads for command in read]
+
+
+class _PipeliningProtocol(asyncio.Protocol):
+    """A small SMTP server: EHLO (with PIPELINING when asked), MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+
+    It answers each command as it parses it, so pipelined commands get their replies in order;
+    DATA without a valid recipient is refused with 554 (RFC 2920 §3.1).
+    """
+
+    def __init__(self, server: PipeliningServer) -> None:
+        self.server, self.connection = server, Connection()
+        self.script = server.script_for_transaction()
+        self.pending, self.silent, self.body = b"", False, None  # body: bytes while in DATA
+        self._reset()
+
+    def _reset(self) -> None:
+        self.mail_from: str | None = None
+        self.rcpt_tos: list[str] = []
+        self.mail_options: list[str] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server.connections.append(self.connection)
+        self.server._transports.append(transport)
+        self._say("220 pipelining.test ESMTP")
+
+    def data_received(self, data: bytes) -> None:
+        self.pending += data
+        read: list[str] = []
+        while b"\n" in self.pending:
+            line, self.pending = self.pending.split(b"\n", 1)
+            if self.body is not None:
+                self._body_line(line + b"\n")
+                continue
+            command = line.rstrip(b"\r").decode("utf-8", "replace")
+            read.append(command)
+            self._command(command)
+        self.connection.reads.append(read)
+
+    def _say(self, reply: str) -> None:
+        if not self.silent and not self.transport.is_closing():
+            self.transport.write(reply.encode("utf-8") + b"\r\n")
+            if reply.startswith(("421", "221")):
+                self.transport.close()
+
+    def _stage(self, stage: str, reply: str) -> str | None:
+        if self.script.stall == stage:
+            self.silent = True
+            return None
+        return reply
+
+    def _command(self, command: str) -> None:
+        verb, _, rest = command.partition(" ")
+        verb = verb.upper()
+        if verb == "EHLO":
+            offered = ["SIZE 10240000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+            if self.server.pipelining:
+                offered.insert(0, "PIPELINING")
+            lines = ["pipelining.test", *offered]
+            for line in lines[:-1]:
+                self._say(f"250-{line}")
+            self._say(f"250 {lines[-1]}")
+        elif verb == "MAIL":
+            self._mail(rest)
+        elif verb == "RCPT":
+            self._rcpt(rest)
+        elif verb == "DATA":
+            self._data()
+        elif verb == "RSET":
+            self._reset()
+            self.script = self.server.script_for_transaction()
+            self._say("250 2.0.0 Ok")
+        elif verb == "NOOP":
+            self._say("250 2.0.0 Ok")
+        elif verb == "QUIT":
+            self._say("221 2.0.0 Bye")
+        else:
+            self._say("502 5.5.2 Error: command not recognized")
+
+    def _mail(self, rest: str) -> None:
+        if self.mail_from is not None:  # as Postfix: a transaction is open until RSET or "."
+            self._say("503 5.5.1 Error: nested MAIL command")
+            return
+        reply = self._stage("mail", self.script.mail)
+        if reply is None:
+            return
+        if reply.startswith("250"):
+            address, *options = rest.split(" ")
+            self.mail_from, self.mail_options = address.partition(":")[2].strip("<>"), options
+        self._say(reply)
+
+    def _rcpt(self, rest: str) -> None:
+        if self.mail_from is None:
+            self._say("503 5.5.1 Error: need MAIL command")
+            return
+        reply = self._stage("rcpt", self.script.rcpt)
+        if reply is None:
+            return
+        if reply.startswith("25"):
+            self.rcpt_tos.append(rest.partition(":")[2].strip("<>"))
+        self._say(reply)
+
+    def _data(self) -> None:
+        if self.mail_from is None or not self.rcpt_tos:
+            self._say("554 5.5.1 Error: no valid recipients")
+            return
+        reply = self._stage("data", self.script.data)
+        if reply is None:
+            return
+        if reply.startswith("354"):
+            self.body = b""
+        else:  # the script's refusal is used up; the transaction stays open
+            self.script = self.server.script_for_transaction()
+        self._say(reply)
+
+    def _body_line(self, line: bytes) -> None:
+        if line != b".\r\n":
+            self.body = (self.body or b"") + (line[1:] if line.startswith(b".") else line)
+            return
+        content, self.body = self.body or b"", None
+        reply = self._stage("final", self.script.final)
+        if reply is not None and reply.startswith("250"):
+            assert self.mail_from is not None
+            received = Received(self.mail_from, self.rcpt_tos, self.mail_options, content)
+            self.server.messages.append(received)
+        self._reset()
+        self.script = self.server.script_for_transaction()
+        if reply is not None:
+            self._say(reply)
+
+
+class PipeliningServer(Endpoint):
+    """A plain SMTP server on its own asyncio loop that records how commands arrive.
+
+    ``pipelining`` says whether EHLO offers PIPELINING; ``script`` what to answer (see
+    :class:`SmtpScript`). ``connections`` records each connection's reads; ``messages`` the
+    accepted messages. SIZE, 8BITMIME and SMTPUTF8 are offered always.
+    """
+
+    def __init__(self, script: SmtpScript | None = None, *, pipelining: bool = True) -> None:
+        self.script, self.pipelining = script or SmtpScript(), pipelining
+        self.connections: list[Connection] = []
+        self.messages: list[Received] = []
+        self._transactions = 0
+        self._transports: list[asyncio.BaseTransport] = []
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            self._loop.create_server(lambda: _PipeliningProtocol(self), HOST, 0)
+        )
+        super().__init__(HOST, self._server.sockets[0].getsockname()[1])
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def script_for_transaction(self) -> SmtpScript:
+        self._transactions += 1
+        if self.script.once and self._transactions > 1:
+            return SmtpScript()
+        return self.script
+
+    def stop(self) -> None:
+        async def shut() -> None:
+            self._server.close()
+            for transport in self._transports:
+                transport.close()
+            await asyncio.sleep(0)
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+
+@pytest.fixture
+def pipelining_server() -> Iterator[Callable[..., PipeliningServer]]:
+    """Start PipeliningServer(script, pipelining=...) servers; all stop when the test ends."""
+    servers: list[PipeliningServer] = []
+
+    def start(script: SmtpScript | None = None, *, pipelining: bool = True) -> PipeliningServer:
+        servers.append(PipeliningServer(script, pipelining=pipelining))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
