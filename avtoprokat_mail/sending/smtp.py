@@ -13,6 +13,7 @@ encodes it as ASCII, so a Cyrillic password would fail with UnicodeEncodeError.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -585,6 +586,10 @@ class SmtpTransport:
                 "Адрес написан не латиницей, а сервер не поддерживает такие адреса (SMTPUTF8)."
             ) from None
         except smtplib.SMTPResponseException as error:
+            if error.smtp_code != 421:
+                # smtplib leaves the transaction open when the DATA command itself is refused:
+                # the next MAIL would get «503 nested MAIL» and pass for a refused sender.
+                self._reset(smtp)
             raise self._refusal(error.smtp_code, error.smtp_error, "data") from None
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             lost = self._lost(explain(error, self.settings))
@@ -595,6 +600,12 @@ class SmtpTransport:
             raise lost from None
         self.pause = self.pause / 2 if self.pause >= RATE_FIRST_PAUSE / 4 else 0.0
         return watch.reply or "250 принято сервером"
+
+    @staticmethod
+    def _reset(smtp: smtplib.SMTP) -> None:
+        """End the refused transaction (RSET); a lost connection shows at the next message."""
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.rset()
 
     def _refusal(self, code: int, text: bytes | str, stage: str) -> DeliveryError:
         """What a refusal means for the run, from the reply code, the enhanced status code and
