@@ -21,7 +21,6 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,38 +76,6 @@ def reason_kind(reason: str) -> str:
     """A skip reason without the value it quotes: «неверный email «a@b»: …» → «неверный email»."""
     head, quote, _rest = reason.partition("«")
     return head.strip(" :") if quote and head.strip(" :") else reason
-
-
-class BuildAhead:
-    """Builds the next message on a helper thread while the current one is on the wire.
-
-    Rendering and encoding a message is CPU work; sending it is mostly waiting for the
-    server, with the GIL released. Doing the one during the other hides the build. A message
-    built ahead for another mailbox than the one finally chosen is built again, and a build
-    that failed ahead fails again where :meth:`take` is called, so errors surface in order.
-    """
-
-    def __init__(self, build: Callable[[Delivery, object], object]) -> None:
-        self._build = build
-        self._next: tuple[Delivery, object, Future] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-ahead")
-
-    def start(self, delivery: Delivery, mailbox: object) -> None:
-        """Begin building ``delivery``'s message for ``mailbox``."""
-        self._next = (delivery, mailbox, self._pool.submit(self._build, delivery, mailbox))
-
-    def take(self, delivery: Delivery, mailbox: object) -> object:
-        """The message for ``delivery`` through ``mailbox``: built ahead, or now."""
-        ahead, self._next = self._next, None
-        if ahead is not None and ahead[0] is delivery and ahead[1] is mailbox:
-            return ahead[2].result()
-        return self._build(delivery, mailbox)
-
-    def __enter__(self) -> BuildAhead:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -602,10 +569,6 @@ class Campaign:
             mailbox.transport.close()
 
     def _send_all(self, conn, pending: list[Delivery], build: Callable[[Delivery], object]) -> None:
-        with BuildAhead(build) as ahead:
-            self._send_each(conn, pending, ahead)
-
-    def _send_each(self, conn, pending: list[Delivery], ahead: BuildAhead) -> None:
         failures_in_a_row = 0
         for number, delivery in enumerate(pending, start=1):
             status = None
@@ -614,9 +577,7 @@ class Campaign:
                 mailbox = self._choose_mailbox(conn)
                 self._wait_for_rate(mailbox)
                 self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-                payload = self._build(ahead.take, delivery, mailbox)
-                if number < len(pending):  # the next one is built while this one is sent
-                    ahead.start(pending[number], mailbox)
+                payload = self._build(build, delivery, mailbox)
                 status, reply = self._deliver(conn, delivery, mailbox, payload)
             if status is DeliveryStatus.PENDING:
                 # Another run took this recipient over meanwhile: it is skipped here now.
