@@ -272,6 +272,54 @@ def test_cells_without_an_address_are_read_cell_by_cell(db, tmp_path: Path) -> N
     assert _read(db, path)[0] == [("Иванов", "7"), ("Смирнова", "1.5")]
 
 
+# The sheet's extent is found by searches that rarely match, not by reading every address:
+# sheets whose addresses are out of order or reach further in later rows must come out as
+# the address-by-address scan finds them (read in small pieces too: a row a piece).
+ODD_ADDRESSES = {
+    "in order": lambda xml: xml,
+    "a far row among the first": lambda xml: xml.replace(b'<c r="B2"', b'<c r="B900"'),
+    "a row as long, out of order": lambda xml: xml.replace(b'<c r="B2"', b'<c r="B8"'),
+    "a far column in the last row": lambda xml: xml.replace(b'<c r="F4"', b'<c r="AD4"'),
+    "a formula in a namespace": lambda xml: xml.replace(
+        b'<c r="C2" t="n"><v>7</v></c>', b'<c r="C2"><x:f>A1</x:f></c>'
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ODD_ADDRESSES.values(), ids=list(ODD_ADDRESSES))
+@pytest.mark.parametrize("dense", [20, 30, 40, 50, 5_000_000])
+@pytest.mark.parametrize("piece", [1, reading._CHUNK_BYTES])
+def test_the_quick_scan_of_a_sheet_decides_as_reading_every_address(
+    tmp_path: Path, monkeypatch, change, dense: int, piece: int
+) -> None:
+    path = _workbook(tmp_path / "клиенты.xlsx", STRAY)  # A1:F4, rows 1, 2 and 4
+    _rewrite_sheet(path, change)
+    monkeypatch.setattr(reading, "DENSE_CELLS", dense)
+    monkeypatch.setattr(reading, "_CHUNK_BYTES", piece)
+    data = path.read_bytes()
+    quick, full = reading._scan_xlsx(path, data), reading._scan_xlsx(path, data, exact=True)
+    assert (quick.sparse, quick.columns, quick.formulas) == (
+        full.sparse,
+        full.columns,
+        full.formulas,
+    )
+    assert quick.rows <= full.rows
+
+
+@pytest.mark.parametrize(
+    ("name", "extent"),
+    [("in order", (4, 6, [])), ("a far row among the first", (900, 6, [])),
+     ("a row as long, out of order", (8, 6, [])), ("a far column in the last row", (4, 30, [])),
+     ("a formula in a namespace", (4, 6, ["C2"]))],
+)  # fmt: skip
+def test_the_full_scan_reads_every_address(tmp_path: Path, name: str, extent: tuple) -> None:
+    """The reference the quick scan is held to: the extent and the formulas as stored."""
+    path = _workbook(tmp_path / "клиенты.xlsx", STRAY)
+    _rewrite_sheet(path, ODD_ADDRESSES[name])
+    scan = reading._scan_xlsx(path, path.read_bytes(), exact=True)
+    assert (scan.rows, scan.columns, scan.formulas) == extent
+
+
 def _rewrite_sheet(path: Path, change) -> None:
     with zipfile.ZipFile(path) as archive:
         parts = {info: archive.read(info) for info in archive.infolist()}
