@@ -45,7 +45,12 @@ _ILLEGAL_BYTES = bytes([*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _XML_SPACES = (" ", "\t", "\n")
 _EDGE_BYTES = (b" ", b"\t", b"\n")
 _EDGE_NEEDLES = tuple(chain.from_iterable((b"\x00" + edge, edge + b"\x00") for edge in _EDGE_BYTES))
-_XLSX_BATCH = 1000  # rows made into XML at a time
+_XLSX_BATCH = 1000  # rows made into XML (or checked for CSV) at a time
+# A cell, among cells joined by NUL, that spreadsheet_safe() would change: starting with
+# one of = + - @ tab CR, and not a plain number (a phone in +7 form is one).
+_FORMULA_CELL = re.compile(
+    r"[=+\-@\t\r](?<![^\x00][=+\-@\t\r])(?!(?<=[+-])\d+(?:[.,]\d+)?(?:\x00|\Z))"
+)
 _XLSX_COMPRESSION = 3  # zlib's level: four times faster than 6, as small within 5 %
 
 
@@ -117,12 +122,46 @@ def csv_bytes(rows: list[list[str]], header: Sequence[str] = EXPORT_HEADER) -> b
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    writer.writerows(_formula_safe(rows))
     text = buffer.getvalue()
     try:
         return text.encode("cp1251")
     except UnicodeEncodeError:
         return text.encode("utf-8-sig")
+
+
+def _formula_safe(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` with :func:`~avtoprokat_mail.validation.spreadsheet_safe` applied to every
+    cell, looked at a thousand rows at a time: only a row with a cell it would change is
+    copied and changed (rare: a phone in +7 form or a number stays as it is).
+
+    A batch's cells are joined by NUL and searched once for a cell starting with = + - @
+    tab or CR that is not a plain number (spreadsheet_safe's rule); a batch where a value
+    holds a NUL itself, or is not text, or whose rows differ in width, goes cell by cell.
+    """
+    safe = list(rows)
+    for start in range(0, len(rows), _XLSX_BATCH):
+        batch = rows[start : start + _XLSX_BATCH]
+        width = len(batch[0])
+        try:
+            joined = "\x00".join(chain.from_iterable(batch))
+            regular = set(map(len, batch)) == {width} and joined.count("\x00") == (
+                len(batch) * width - 1
+            )
+        except TypeError:  # a value that is not text
+            regular = False
+        if not regular:
+            safe[start : start + len(batch)] = [
+                [spreadsheet_safe(cell) for cell in row] for row in batch
+            ]
+            continue
+        position = cell = 0
+        for match in _FORMULA_CELL.finditer(joined):
+            cell += joined.count("\x00", position, match.start())
+            position = match.start()
+            number = start + cell // width
+            safe[number] = [spreadsheet_safe(value) for value in rows[number]]
+    return safe
 
 
 def _write_xlsx(
