@@ -7,7 +7,8 @@ process's ru_maxrss) and the target check of each:
   The baseline from the same run is calamine alone reading the same file into Python lists
   (``get_sheet_by_index(0).to_python()``): the floor the import cannot go below.
   Two files: one written as Excel writes it (shared strings) and one as openpyxl and
-  xlsxwriter's constant-memory mode write it (inline strings, a larger sheet XML).
+  xlsxwriter's constant-memory mode write it (inline strings, a larger sheet XML), both
+  with xlsxwriter (in the ``test`` extra: the application writes XLSX itself).
 * export: ``export_clients`` of 100,000 stored clients to XLSX (target ≤ 3 s) and CSV
   (target ≤ 1 s), ≤ 300 MB each. The ratio is against writing the same rows with the csv
   module alone.

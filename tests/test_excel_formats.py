@@ -272,6 +272,54 @@ def test_cells_without_an_address_are_read_cell_by_cell(db, tmp_path: Path) -> N
     assert _read(db, path)[0] == [("Иванов", "7"), ("Смирнова", "1.5")]
 
 
+# The sheet's extent is found by searches that rarely match, not by reading every address:
+# sheets whose addresses are out of order or reach further in later rows must come out as
+# the address-by-address scan finds them (read in small pieces too: a row a piece).
+ODD_ADDRESSES = {
+    "in order": lambda xml: xml,
+    "a far row among the first": lambda xml: xml.replace(b'<c r="B2"', b'<c r="B900"'),
+    "a row as long, out of order": lambda xml: xml.replace(b'<c r="B2"', b'<c r="B8"'),
+    "a far column in the last row": lambda xml: xml.replace(b'<c r="F4"', b'<c r="AD4"'),
+    "a formula in a namespace": lambda xml: xml.replace(
+        b'<c r="C2" t="n"><v>7</v></c>', b'<c r="C2"><x:f>A1</x:f></c>'
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ODD_ADDRESSES.values(), ids=list(ODD_ADDRESSES))
+@pytest.mark.parametrize("dense", [20, 30, 40, 50, 5_000_000])
+@pytest.mark.parametrize("piece", [1, reading._CHUNK_BYTES])
+def test_the_quick_scan_of_a_sheet_decides_as_reading_every_address(
+    tmp_path: Path, monkeypatch, change, dense: int, piece: int
+) -> None:
+    path = _workbook(tmp_path / "клиенты.xlsx", STRAY)  # A1:F4, rows 1, 2 and 4
+    _rewrite_sheet(path, change)
+    monkeypatch.setattr(reading, "DENSE_CELLS", dense)
+    monkeypatch.setattr(reading, "_CHUNK_BYTES", piece)
+    data = path.read_bytes()
+    quick, full = reading._scan_xlsx(path, data), reading._scan_xlsx(path, data, exact=True)
+    assert (quick.sparse, quick.columns, quick.formulas) == (
+        full.sparse,
+        full.columns,
+        full.formulas,
+    )
+    assert quick.rows <= full.rows
+
+
+@pytest.mark.parametrize(
+    ("name", "extent"),
+    [("in order", (4, 6, [])), ("a far row among the first", (900, 6, [])),
+     ("a row as long, out of order", (8, 6, [])), ("a far column in the last row", (4, 30, [])),
+     ("a formula in a namespace", (4, 6, ["C2"]))],
+)  # fmt: skip
+def test_the_full_scan_reads_every_address(tmp_path: Path, name: str, extent: tuple) -> None:
+    """The reference the quick scan is held to: the extent and the formulas as stored."""
+    path = _workbook(tmp_path / "клиенты.xlsx", STRAY)
+    _rewrite_sheet(path, ODD_ADDRESSES[name])
+    scan = reading._scan_xlsx(path, path.read_bytes(), exact=True)
+    assert (scan.rows, scan.columns, scan.formulas) == extent
+
+
 def _rewrite_sheet(path: Path, change) -> None:
     with zipfile.ZipFile(path) as archive:
         parts = {info: archive.read(info) for info in archive.infolist()}
@@ -320,3 +368,52 @@ def test_the_exported_xlsx_reads_back_as_the_data(db, tmp_path: Path) -> None:
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M3"
     assert sheet["A1"].font.bold and not sheet["A2"].font.bold
     assert sheet.column_dimensions["F"].width >= 16  # phones fit
+
+
+def test_the_written_xlsx_is_well_formed_and_reads_back_alike_in_both_readers(tmp_path):
+    """The workbook is written by hand (zip and XML): every part must parse, and calamine
+    and openpyxl must read the values, text only, as written, across batches of rows."""
+    from xml.etree import ElementTree
+
+    from avtoprokat_mail.interchange.exporting import write_table
+
+    odd = ["A&B <c> \"q\" 'a'", " с пробелами ", "таб\tи\nстрока", "=1+1", "+79031112233",
+           "007", "-5", "@x", "эмодзи 🙂", "bell\x07 esc\x1b", "", "Я" * 5000]  # fmt: skip
+    header = [f"Столбец {number}" for number in range(1, len(odd) + 1)]
+    rows = [[f"{value}{number}" if value else "" for value in odd] for number in range(2500)]
+    rows[1500][10] = "nul\x00"  # a NUL among the values: that batch's values one by one
+    path = tmp_path / "отчёт.xlsx"
+    write_table(path, header, rows, sheet="Отчёт & «итог»", min_widths=[0, 30])
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        for name in archive.namelist():
+            ElementTree.fromstring(archive.read(name))  # raises on malformed XML
+    expected = [header] + [[re.sub("[\x00\x07\x1b]", "", value) for value in row] for row in rows]
+    with CalamineWorkbook.from_path(path) as workbook:
+        assert workbook.sheet_names == ["Отчёт & «итог»"]
+        assert workbook.get_sheet_by_index(0).to_python() == expected
+    book = openpyxl.load_workbook(path)
+    sheet = book.worksheets[0]
+    read = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+    assert read == expected
+    assert {cell.data_type for row in sheet.iter_rows() for cell in row if cell.value} == {"s"}
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L2501"
+    assert all(cell.font.bold for cell in sheet[1]) and not sheet["A2"].font.bold
+    assert sheet.column_dimensions["A"].width > sheet.column_dimensions["F"].width
+    assert sheet.column_dimensions["B"].width >= 30
+
+
+def test_text_excel_reads_as_its_own_escapes_stays_as_written(tmp_path) -> None:
+    """Excel reads "_x000D_" in a cell as a CR: such text is escaped as Excel does, and a CR
+    written as it (openpyxl does not undo these escapes; calamine, like Excel, does)."""
+    from avtoprokat_mail.interchange.exporting import write_table
+
+    path = tmp_path / "e.xlsx"
+    write_table(path, ["Примечание"], [["_x000D_ и _x0041_"], ["до\rпосле"]], sheet="Лист")
+    with CalamineWorkbook.from_path(path) as workbook:
+        assert workbook.get_sheet_by_index(0).to_python() == [
+            ["Примечание"],
+            ["_x000D_ и _x0041_"],
+            ["до\rпосле"],
+        ]

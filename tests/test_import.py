@@ -674,3 +674,35 @@ def test_stored_unnormalised_mobile_still_matches(db: sqlite3.Connection, tmp_pa
     stored = store.get_client(db, client_id)
     assert stored is not None
     assert stored.mobile == "+79031112233"
+
+
+# Values at the edge of spreadsheet_safe()'s rule: the CSV export looks at a thousand rows
+# at a time and must neutralise exactly the cells the rule would, no more, no fewer.
+FORMULA_EDGES = ["+79031112233", "+7 903 111", "-5", "-5.5", "+5,25", "+", "-", "=", "@",
+                 "=1+1", "@SUM(A1)", "\tтаб", "\rвозврат", "a=b", "Петров-Водкин", "-x",
+                 "+٣", "1-2", "", "+5\n", "-5.", "+-5", "--5", "x\t", "'=уже"]  # fmt: skip
+
+
+@pytest.mark.parametrize("nul", [False, True])
+def test_the_csv_export_neutralises_exactly_the_cells_spreadsheet_safe_would(nul: bool):
+    import csv
+
+    from avtoprokat_mail.interchange.exporting import csv_bytes
+    from avtoprokat_mail.validation import spreadsheet_safe
+
+    header = ["a", "b", "c", "d"]
+    rows = []  # one value of the edge a row, among safe ones, in each column in turn
+    for number, value in enumerate(FORMULA_EDGES * 100):
+        row = ["обычный", "+79031112233", "-5", "текст"]
+        row[number % 4] = value
+        rows.append(row)
+    if nul:  # a value holding a NUL itself: its batch is looked at cell by cell
+        rows[1200] = ["+5\x00=x", "-1\x00x", "=a\x00", "\x00"]
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    expected = buffer.getvalue()
+    data = csv_bytes(rows, header)
+    assert data.decode("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "cp1251") == expected
+    assert ";'=1+1" in expected and ";+79031112233;" in expected  # the rule did apply

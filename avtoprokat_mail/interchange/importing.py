@@ -33,6 +33,8 @@ _FALSE = frozenset({"0", "", "нет", "н", "no", "n", "false", "ложь", "-"
 _FLAGS = ("marked", "opt_out")
 # Stored clients are read one by one below this many matches, all at once above it.
 _BULK_READ_FROM = 500
+# Consent cells whose verdict is remembered (a file repeats a few dates many times).
+_REMEMBERED_CONSENTS = 10_000
 
 
 @dataclass
@@ -138,7 +140,13 @@ def apply_import(conn: sqlite3.Connection, plan: ImportPlan) -> None:
 
 
 class _Planner:
-    """Checks rows one by one; the hot loop of a 100,000-row import, so kept lean."""
+    """Checks rows one by one; the hot loop of a 100,000-row import, so kept lean.
+
+    Each row becomes its :class:`Client` at once (positionally, from the file's columns, an
+    absent field read from an empty cell appended to the row), so the check and the plan
+    share one record; a consent cell's verdict is remembered by its text, as a file repeats
+    a few dates many times.
+    """
 
     def __init__(
         self,
@@ -148,11 +156,9 @@ class _Planner:
         strict_width: bool,
     ) -> None:
         columns = layout.columns
-        text_columns = [(f, columns[f]) for f in CLIENT_TEXT_FIELDS if f in columns]
-        self.text_names = tuple(name for name, _ in text_columns)
-        # One index more than needed (zip drops it) keeps itemgetter returning a tuple even
-        # when the file has a single text column.
-        self.pick = itemgetter(*(index for _, index in text_columns), 0)
+        self.text_names = tuple(f for f in CLIENT_TEXT_FIELDS if f in columns)
+        # Every text field of Client in order; an absent one reads the appended empty cell.
+        self.pick = itemgetter(*(columns.get(f, layout.width) for f in CLIENT_TEXT_FIELDS))
         self.flag_columns = [(f, columns[f]) for f in _FLAGS if f in columns]
         self.consent_column = columns.get("consent")
         self.today = dt.date.today().isoformat()  # the consent of a «да» cell
@@ -170,6 +176,7 @@ class _Planner:
         self._email_line: dict[str, int] = {}  # casefolded email -> first accepted line
         self._mobile_line: dict[str, int] = {}
         self._client_line: dict[int, int] = {}  # matched client id -> first line matching it
+        self._consents: dict[str, tuple[str | None, str | None]] = {}  # cell -> _consent()
 
     def take(self, line: int, cells: list[str]) -> None:
         if not "".join(cells).strip():
@@ -180,18 +187,24 @@ class _Planner:
             if problem:
                 self.rejected.append(RejectedRow(line, problem))
                 return
-            cells = cells + [""] * (self.width - len(cells))
-        values = dict(zip(self.text_names, map(str.strip, self.pick(cells)), strict=False))
-        problem = self._check(values)
-        flags, flag_problem = self._flags(cells)
+            cells = cells[: self.width] + [""] * (self.width - len(cells))
+        client = Client(*map(str.strip, self.pick([*cells, ""])))
+        problem = self._check(client)
+        flag_problem = self._flags(cells, client) if self.flag_columns else None
         if problem or flag_problem:
             reason = "; ".join(p for p in (problem, flag_problem) if p)
             self.rejected.append(RejectedRow(line, reason))
             return
         consent = unreadable = None
         if self.consent_column is not None:
-            consent, unreadable = self._consent(cells[self.consent_column])
-        if self._place(line, values, flags, consent) and unreadable:
+            cell = cells[self.consent_column]
+            known = self._consents.get(cell)
+            if known is None:
+                known = self._consent(cell)
+                if len(self._consents) < _REMEMBERED_CONSENTS:
+                    self._consents[cell] = known
+            consent, unreadable = known
+        if self._place(line, client, consent) and unreadable:
             self.unreadable_consent.append((line, unreadable))
 
     def _width_problem(self, cells: list[str]) -> str | None:
@@ -205,28 +218,27 @@ class _Planner:
         return None
 
     @staticmethod
-    def _check(values: dict[str, str]) -> str | None:
+    def _check(client: Client) -> str | None:
         """Why the row is refused (the form's rule, :func:`client_problems`), or None.
 
-        An accepted row's mobile is rewritten in place in its +7 form, as the form stores it.
+        An accepted row's mobile is rewritten in its +7 form, as the form stores it.
         """
-        problems = client_problems(Client(**values))
+        problems = client_problems(client)
         if problems:
             return "; ".join(problem.message for problem in problems)
-        mobile = values.get("mobile")
-        if mobile:
-            values["mobile"] = mobile_for_sending(mobile)
+        if client.mobile:
+            client.mobile = mobile_for_sending(client.mobile) or client.mobile
         return None
 
-    def _flags(self, cells: list[str]) -> tuple[dict[str, bool], str | None]:
-        flags: dict[str, bool] = {}
+    def _flags(self, cells: list[str], client: Client) -> str | None:
+        """Set the row's yes/no columns on ``client``; why a cell is unclear, or None."""
         for name, index in self.flag_columns:
             value = parse_flag(cells[index])
             if value is None:
                 text, label = cells[index].strip(), self.labels[name]
-                return flags, f"в столбце «{label}» непонятное «{text}»: нужно «да» или «нет»"
-            flags[name] = value
-        return flags, None
+                return f"в столбце «{label}» непонятное «{text}»: нужно «да» или «нет»"
+            setattr(client, name, value)
+        return None
 
     def _consent(self, cell: str) -> tuple[str | None, str | None]:
         """(the consent to store or None to leave it, the cell's text when it is unreadable).
@@ -245,13 +257,11 @@ class _Planner:
             return None, text
         return (self.today if answer else ""), None
 
-    def _place(
-        self, line: int, values: dict[str, str], flags: dict[str, bool], consent: str | None
-    ) -> bool:
+    def _place(self, line: int, client: Client, consent: str | None) -> bool:
         """Match the checked row: a repeat of an earlier row (rejected: False), an update, or
         a new client."""
-        email_key = values.get("email", "").casefold()
-        mobile = values.get("mobile", "")
+        email_key = client.email.casefold()
+        mobile = client.mobile
         earlier = self._email_line.get(email_key) if email_key else self._mobile_line.get(mobile)
         if earlier is not None:
             self.rejected.append(RejectedRow(line, f"повторяет строку {earlier}"))
@@ -266,13 +276,19 @@ class _Planner:
                 self.rejected.append(RejectedRow(line, reason))
                 return False
             self._client_line[client_id] = line
-            changes = {name: value for name, value in values.items() if value}
-            changes.update(flags)
+            changes: dict[str, object] = {}
+            for name in self.text_names:
+                if value := getattr(client, name):
+                    changes[name] = value
+            for name, _ in self.flag_columns:
+                changes[name] = getattr(client, name)
             if consent is not None:
                 changes["consent"] = consent
             self.matches.append((client_id, changes))
         else:
-            self.added.append(Client(**values, **flags, consent=consent or ""))
+            if consent:
+                client.consent = consent
+            self.added.append(client)
         if email_key:
             self._email_line[email_key] = line
         if mobile:

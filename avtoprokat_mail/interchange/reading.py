@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -62,6 +63,9 @@ _UNADDRESSED = re.compile(rb'<c(?:[>/]| (?!r="))')  # a cell without r= first
 _CELL_REF = re.compile(rb' r="([A-Z]+\d+)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _VALUE = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>[^<]")
+_CAPITALS = bytes(range(ord("A"), ord("Z") + 1))
+# An address's digits as zeros and a namespace's colon as "<" (see _scan_chunk).
+_SHAPE = bytes.maketrans(b"0123456789:", b"0" * 10 + b"<")
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _OFFICE_DOCUMENT = f"{_REL_NS}/officeDocument"
@@ -349,9 +353,16 @@ def _dense_rows(
         table = sheet.to_python(skip_empty_area=False)
         width, header_found = MAX_COLUMNS, False
         for number, values in enumerate(table, start=1):
-            cells = [value if type(value) is str else cell_text(value) for value in values]
-            row = cells[:width]
-            if max(map(len, row), default=0) > MAX_CELL_CHARS:
+            # The usual row is all text: joining it proves that and sums its lengths in C,
+            # so that no cell needs looking at when the whole row is within a cell's limit.
+            try:
+                length = len("".join(values))
+                cells = values
+            except TypeError:  # a number or a date among the cells
+                cells = [value if type(value) is str else cell_text(value) for value in values]
+                length = len("".join(cells))
+            row = cells[:width] if len(cells) > width else cells
+            if length > MAX_CELL_CHARS and max(map(len, row), default=0) > MAX_CELL_CHARS:
                 column = next(i for i, text in enumerate(row, 1) if len(text) > MAX_CELL_CHARS)
                 report.rejected.append((number, _too_long(_coordinate(column, number))))
                 continue
@@ -410,35 +421,69 @@ class _SheetScan:
     formulas: list[str] = field(default_factory=list)  # cells with a formula and no value
 
 
-def _scan_xlsx(path: Path, data: bytes) -> _SheetScan:
+def _scan_xlsx(path: Path, data: bytes, *, exact: bool = False) -> _SheetScan:
     """Find the first sheet's extent and its formulas without a stored value.
 
     calamine gives a formula without a value as an empty cell, like an empty cell: the XML
-    is looked at for them (a formula is rare in a client list, so this costs a search)."""
+    is looked at for them (a formula is rare in a client list, so this costs a search).
+
+    The extent is found with searches that rarely match rather than by reading every cell's
+    address (see :func:`_scan_chunk`); when what they leave unread could matter, the sheet
+    is scanned again reading every address (``exact``), as it always was before.
+    """
     scan = _SheetScan()
     with _check_unpacked_size(path, data) as archive:
         part = _first_sheet_part(archive)
         if part is None:
             raise InterchangeError(_not_xlsx(path))
         try:
-            for chunk in _xml_chunks(archive, part, b"</row>"):
-                _scan_chunk(chunk, scan)
+            chunks = _xml_chunks(archive, part, b"</row>")
+            bound = max((_scan_chunk(chunk, scan, exact) for chunk in chunks), default=0)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as error:
             raise InterchangeError(_not_xlsx(path)) from error
+    if not scan.sparse and bound * scan.columns > DENSE_CELLS:
+        return _scan_xlsx(path, data, exact=True)
     scan.sparse = scan.sparse or scan.rows * scan.columns > DENSE_CELLS
     return scan
 
 
-def _scan_chunk(chunk: bytes, scan: _SheetScan) -> None:
+def _scan_chunk(chunk: bytes, scan: _SheetScan, exact: bool) -> int:
+    """Add a piece of the sheet's XML to ``scan``; return a bound of the row numbers that
+    were not read (0: every one is counted in ``scan.rows``).
+
+    Unless ``exact``, no address is read one by one where the piece cannot change the
+    result: the columns only when a search finds a column beyond the last one known, the
+    rows only when some row number has more digits than the last row's, or as many and
+    their highest possible value would make too large a rectangle (else that value is the
+    bound returned). A sheet as Excel writes it, rows in order, is so read at search speed.
+    """
     if _UNADDRESSED.search(chunk):  # a cell placed by its order, not its r="B7"
         scan.sparse = True
-    letters = set(_COLUMN_REF.findall(chunk))
-    if letters:
-        scan.columns = max(scan.columns, *map(_column_number, letters))
-    numbers = set(_ROW_REF.findall(chunk))
-    if numbers:
-        scan.rows = max(scan.rows, *map(int, numbers))
-    if b"<f" in chunk or b":f" in chunk:
+    if exact or _columns_beyond(scan.columns).search(chunk):
+        letters = set(_COLUMN_REF.findall(chunk))
+        if letters:
+            scan.columns = max(scan.columns, *map(_column_number, letters))
+    # Each address's digits as zeros, its letters gone: ' r="AB123"' reads ' r="000"'; and
+    # a formula's tag, <f> or <x:f>, reads "<f" either way.
+    shape = chunk.translate(_SHAPE, _CAPITALS)
+    bound = 0
+    if not exact:
+        last_row = chunk.rfind(b"<row ")
+        if last_row >= 0 and (last := _ROW_REF.match(chunk, last_row + len(b"<row"))):
+            scan.rows = max(scan.rows, int(last.group(1)))
+        digits = len(str(scan.rows))
+        prefix = b' r="' + b"0" * digits
+        if shape.find(prefix + b"0") >= 0:  # a row number longer than the last row's
+            exact = True
+        elif shape.find(prefix + b'"') >= 0:  # as long: at most 99...9
+            bound = 10**digits - 1
+            exact = bound * max(scan.columns, 1) > DENSE_CELLS
+    if exact:
+        numbers = set(_ROW_REF.findall(chunk))
+        if numbers:
+            scan.rows = max(scan.rows, *map(int, numbers))
+        bound = 0
+    if b"<f" in shape:
         for match in _FORMULA.finditer(chunk):
             start = chunk.rfind(b"<c ", 0, match.start())
             end = chunk.find(b"</c>", match.end())
@@ -449,6 +494,20 @@ def _scan_chunk(chunk: bytes, scan: _SheetScan) -> None:
             if not _VALUE.search(cell):
                 ref = _CELL_REF.search(cell)
                 scan.formulas.append(ref.group(1).decode() if ref else "?")
+    return bound
+
+
+@functools.lru_cache(maxsize=32)
+def _columns_beyond(column: int) -> re.Pattern[bytes]:
+    """A search for a cell address whose column comes after ``column`` (7: H to Z, AA...)."""
+    letters = _coordinate(column, 1)[:-1].encode() if column else b""
+    options = [rb"[A-Z]{%d,}" % (len(letters) + 1)]
+    for index, letter in enumerate(letters):
+        if letter < ord("Z"):
+            rest = len(letters) - index - 1
+            options.append(letters[:index] + b"[%c-Z]" % (letter + 1)
+                           + (rb"[A-Z]{%d}" % rest if rest else b""))  # fmt: skip
+    return re.compile(rb' r="(?:' + b"|".join(options) + rb")\d")
 
 
 def _xml_chunks(archive: zipfile.ZipFile, part: str, boundary: bytes) -> Iterator[bytes]:
