@@ -325,15 +325,12 @@ def open_relay() -> Iterator[SmtpServer]:
     yield from _serving(start_smtp_server(auth=False))
 
 
-@pytest.fixture
-def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
-    """Start ScriptedServer(replies, hang_up=...) servers; all stop when the test ends."""
-    servers: list[ScriptedServer] = []
+def _stopped_at_the_end(make: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture's ``start(...)``: servers made by ``make``, all stopped when the test ends."""
+    servers: list[Any] = []
 
-    def start(
-        replies: Sequence[bytes] = (), *, hang_up: bool = False, trickle: float = 0.0
-    ) -> ScriptedServer:
-        servers.append(ScriptedServer(replies, hang_up=hang_up, trickle=trickle))
+    def start(*args: Any, **kwargs: Any) -> Any:
+        servers.append(make(*args, **kwargs))
         return servers[-1]
 
     try:
@@ -341,6 +338,12 @@ def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
+    """Start ScriptedServer(replies, hang_up=..., trickle=...) servers; stopped at the end."""
+    yield from _stopped_at_the_end(ScriptedServer)
 
 
 @pytest.fixture
@@ -503,17 +506,9 @@ def start_faulty_server(handler: FaultyHandler, context: ssl.SSLContext) -> Smtp
 @pytest.fixture
 def faulty_server(test_ca: TestCA) -> Iterator[Callable[[FaultyHandler], SmtpServer]]:
     """Start STARTTLS + AUTH servers answering through a FaultyHandler; all stop at the end."""
-    servers: list[SmtpServer] = []
-
-    def start(handler: FaultyHandler) -> SmtpServer:
-        servers.append(start_faulty_server(handler, test_ca.server_context()))
-        return servers[-1]
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
+    yield from _stopped_at_the_end(
+        lambda handler: start_faulty_server(handler, test_ca.server_context())
+    )
 
 
 # --- a server that sees how the commands arrive (PIPELINING, RFC 2920) ---------------------------
@@ -730,14 +725,4 @@ class PipeliningServer(Endpoint):
 @pytest.fixture
 def pipelining_server() -> Iterator[Callable[..., PipeliningServer]]:
     """Start PipeliningServer(script, pipelining=...) servers; all stop when the test ends."""
-    servers: list[PipeliningServer] = []
-
-    def start(script: SmtpScript | None = None, *, pipelining: bool = True) -> PipeliningServer:
-        servers.append(PipeliningServer(script, pipelining=pipelining))
-        return servers[-1]
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
+    yield from _stopped_at_the_end(PipeliningServer)
