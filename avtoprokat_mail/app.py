@@ -23,7 +23,7 @@ from avtoprokat_mail.paths import database_path
 from avtoprokat_mail.storage import DatabaseError, describe_error, open_database
 from avtoprokat_mail.system.instance import SingleInstance
 from avtoprokat_mail.system.logsetup import configure_logging, log_path
-from avtoprokat_mail.ui.clients_window import ClientsWindow
+from avtoprokat_mail.ui.clients_window import MAIN_WINDOW_SIZE, ClientsWindow
 from avtoprokat_mail.ui.dialogs import ask_yes_no, show_error
 from avtoprokat_mail.ui.formatting import format_time
 
@@ -76,7 +76,7 @@ def create_root(database: Path | None = None) -> ttk.App:
     root = ttk.App(
         title=f"Клиенты — {APP_NAME}",
         theme=THEME,
-        size=(1280, 760),
+        size=MAIN_WINDOW_SIZE,
         minsize=(900, 500),
         iconphoto=None,
     )

@@ -302,13 +302,6 @@ class ScrollArea(ttk.Frame):
         else:
             self.canvas.yview_scroll(2, "units")
 
-    def show(self, widget: tk.Misc) -> None:
-        """Scroll so that ``widget`` (inside ``content``) is in view, e.g. an error line."""
-        self.update_idletasks()
-        total = max(self.content.winfo_height(), 1)
-        top = widget.winfo_rooty() - self.content.winfo_rooty()
-        self.canvas.yview_moveto(max(0.0, (top - 10) / total))
-
 
 class FlowBar(ttk.Frame):
     """A toolbar whose buttons wrap onto a second row when the window is too narrow for one

@@ -18,7 +18,7 @@ from avtoprokat_mail.storage.settings import load_email_settings
 from avtoprokat_mail.ui import filedialogs
 from avtoprokat_mail.ui.background import report_exception, run_in_background
 from avtoprokat_mail.ui.column_widths import fit_treeview
-from avtoprokat_mail.ui.screen import ScrollArea, fit_window
+from avtoprokat_mail.ui.screen import ScrollArea, fit_window, scaled
 
 
 class StartDialog(ttk.Toplevel):
@@ -42,6 +42,7 @@ class StartDialog(ttk.Toplevel):
         self.again_var = tk.BooleanVar(self, value=False)
         self.skip_incomplete_var = tk.BooleanVar(self, value=False)
         self.body: ttk.Frame | None = None
+        self.wrap = scaled(self, 620)  # where the summary's lines wrap
         self.replan()
         self.bind("<Escape>", lambda _e: self.destroy())
         fit_window(self, self.conn, "start_summary")
@@ -66,7 +67,7 @@ class StartDialog(ttk.Toplevel):
         self.scroll.pack(fill="both", expand=True)
         body = self.scroll.content
         title = plan.template.title(80)
-        ttk.Label(body, text=title, font="-weight bold", wraplength=620).pack(anchor="w")
+        ttk.Label(body, text=title, font="-weight bold", wraplength=self.wrap).pack(anchor="w")
         ttk.Label(body, text=self._how()).pack(anchor="w", pady=(4, 8))
         self.recipients_label = ttk.Label(
             body, text=f"Получателей: {len(plan.recipients)}", font="-weight bold"
@@ -78,12 +79,14 @@ class StartDialog(ttk.Toplevel):
             ttk.Label(body, text=f"SMS всего (с учётом длины текстов): {plan.segments}").pack(
                 anchor="w"
             )
-            self.cost_label = ttk.Label(body, text="Стоимость: спрашиваю шлюз…", wraplength=620)
+            self.cost_label = ttk.Label(
+                body, text="Стоимость: спрашиваю шлюз…", wraplength=self.wrap
+            )
             self.cost_label.pack(anchor="w")
             self._ask_cost()
         self._schedule(body)
         self.warning_label = ttk.Label(
-            body, text="\n".join(plan.warnings), bootstyle="warning", wraplength=620,
+            body, text="\n".join(plan.warnings), bootstyle="warning", wraplength=self.wrap,
             justify="left",
         )  # fmt: skip
         if plan.warnings:
@@ -94,7 +97,7 @@ class StartDialog(ttk.Toplevel):
         if plan.taken_over:
             runs = ", ".join(f"№ {n}" for n in sorted({d.run_id for d in plan.taken_over}))
             ttk.Label(
-                body, wraplength=620, justify="left",
+                body, wraplength=self.wrap, justify="left",
                 text=f"Ждали отправки в незавершённой рассылке ({runs}): {len(plan.taken_over)}. "
                      "Они получат сообщение в этой рассылке, а та им уже не отправит.",
             ).pack(anchor="w", pady=(4, 0))  # fmt: skip
@@ -119,7 +122,7 @@ class StartDialog(ttk.Toplevel):
                 f"ещё {schedule.later} ждут дневного лимита ящиков: рассылка закончится около "
                 f"{when} (окно рассылки дождётся и продолжит само)"
             )
-        self.schedule_label = ttk.Label(body, text="\n".join(lines), wraplength=620,
+        self.schedule_label = ttk.Label(body, text="\n".join(lines), wraplength=self.wrap,
                                         justify="left")  # fmt: skip
         self.schedule_label.pack(anchor="w", pady=(4, 0))
 
@@ -134,7 +137,7 @@ class StartDialog(ttk.Toplevel):
             if reached
             else "Тем, кто уже получил этот шаблон, он будет отправлен ещё раз."
         )
-        self.repeat_label = ttk.Label(body, text=text, bootstyle="warning", wraplength=620)
+        self.repeat_label = ttk.Label(body, text=text, bootstyle="warning", wraplength=self.wrap)
         self.repeat_label.pack(anchor="w", pady=(6, 0))
         ttk.Checkbutton(
             body, text="Отправить и тем, кто уже получил", variable=self.again_var,
@@ -148,7 +151,7 @@ class StartDialog(ttk.Toplevel):
             return
         self.consent_label = ttk.Label(
             body, text=f"Без согласия на рассылку: {self.plan.without_consent} — не отправляется",
-            bootstyle="warning" if self.plan.without_consent else "secondary", wraplength=620,
+            bootstyle="warning" if self.plan.without_consent else "secondary", wraplength=self.wrap,
         )  # fmt: skip
         self.consent_label.pack(anchor="w", pady=(6, 0))
 
@@ -165,8 +168,9 @@ class StartDialog(ttk.Toplevel):
             + ("они пропускаются." if plan.skip_incomplete else "в их письмах это место будет "
                "пустым. Можно задать текст на этот случай, например %Должность|сотрудник%.")
         )  # fmt: skip
-        self.incomplete_label = ttk.Label(body, text=text, bootstyle="warning", wraplength=620,
-                                          justify="left")  # fmt: skip
+        self.incomplete_label = ttk.Label(
+            body, text=text, bootstyle="warning", wraplength=self.wrap, justify="left"
+        )
         self.incomplete_label.pack(anchor="w", pady=(6, 0))
         ttk.Checkbutton(
             body, text="Пропустить клиентов без этих данных",
@@ -177,7 +181,7 @@ class StartDialog(ttk.Toplevel):
         bar = ttk.Frame(body, padding=(14, 8, 14, 14))
         bar.pack(side="bottom", fill="x")
         self.problem_label = ttk.Label(
-            bar, text="\n".join(self.plan.problems), bootstyle="danger", wraplength=620,
+            bar, text="\n".join(self.plan.problems), bootstyle="danger", wraplength=self.wrap,
             justify="left",
         )  # fmt: skip
         self.problem_label.pack(anchor="w", fill="x")
@@ -238,13 +242,13 @@ class StartDialog(ttk.Toplevel):
         kinds = ", ".join(f"{kind} — {count}" for kind, count in
                           self.plan.skip_kinds.most_common())  # fmt: skip
         self.skipped_label = ttk.Label(
-            body, text=f"Пропущено: {len(self.plan.skipped)} ({kinds})", wraplength=620,
+            body, text=f"Пропущено: {len(self.plan.skipped)} ({kinds})", wraplength=self.wrap,
             justify="left",
         )  # fmt: skip
         self.skipped_label.pack(anchor="w", pady=(6, 2))
         self.skipped_detail = ttk.Label(
             body, text="Щёлкните строку, чтобы увидеть её целиком.", bootstyle="secondary",
-            wraplength=620, justify="left",
+            wraplength=self.wrap, justify="left",
         )  # fmt: skip
         self.skipped_detail.pack(side="bottom", anchor="w", fill="x", pady=(2, 0))
         frame = ttk.Frame(body)
