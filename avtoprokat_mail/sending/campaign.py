@@ -609,19 +609,27 @@ class Campaign:
         self._journal = conn
         self._queue = deque(_Waiting(d) for d in pending)
         self._finished: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._lanes = [Lane(index, self._finished) for index in range(self._lane_count())]
+        count = self._lane_count()
+        # One connection sends on this thread: measured, handing each message to another
+        # thread costs more than building the next one meanwhile saves.
+        self._lanes = [Lane(index, self._finished, inline=count == 1) for index in range(count)]
         self._failures_in_a_row = 0
         self._stop: _Stop | None = None
         self._defect: BaseException | None = None
         self._prebuilt: tuple[int, Mailbox, object] | None = None
         try:
-            while self._queue:
+            while True:
                 self._settle_finished(conn)
+                if not self._queue:  # the last jobs are out; one may yet come back to retry
+                    if not self._in_flight():
+                        break
+                    self._settle_next(conn)
+                    self._raise_recorded()
+                    continue
                 self._checkpoint(conn)
                 lane = self._free_lane(conn, build)
                 if lane is not None and self._queue:
                     self._dispatch(conn, lane, build)
-            self._drain(conn)
         except _Stop:
             self._drain(conn)
             raise
@@ -630,6 +638,9 @@ class Campaign:
             for lane in self._lanes:
                 lane.stop()
         self._raise_recorded()
+
+    def _in_flight(self) -> bool:
+        return any(lane.job for lane in self._lanes)
 
     def _raise_recorded(self) -> None:
         """Raise what an outcome decided (a stop) or what a lane hit (a defect)."""
@@ -766,7 +777,7 @@ class Campaign:
 
     def _drain(self, conn) -> None:
         """Wait for every job in flight and journal each (before a pause, a wait or the end)."""
-        while any(lane.job for lane in self._lanes):
+        while self._in_flight():
             self._settle_next(conn)
         self._commit(conn)
 
@@ -845,7 +856,7 @@ class Campaign:
             self._failures_in_a_row = 0
             return
         self._failures_in_a_row += 1
-        more = self._queue or any(lane.job for lane in self._lanes)
+        more = self._queue or self._in_flight()
         if self._failures_in_a_row >= self.max_failures_in_a_row and more and not self._stop:
             self._stop = _Stop(RunStatus.STOPPED, (
                 f"Подряд не отправлено {self._failures_in_a_row} сообщений, последняя ошибка: "

@@ -52,24 +52,29 @@ def batch_size(transport: Transport) -> int:
 
 
 class Lane:
-    """One connection of the run: a thread sending the jobs it is given, one at a time.
+    """One connection of the run: a thread sending the jobs it is given, one at a time (or,
+    ``inline``, the run's own thread: a run with one connection gains nothing from another).
 
     Lane 0 uses each mailbox's own transport; any other lane opens its own copy
     (``Mailbox.connect``) at its first message through that mailbox.
     """
 
-    def __init__(self, index: int, finished: queue.SimpleQueue[Job]) -> None:
+    def __init__(
+        self, index: int, finished: queue.SimpleQueue[Job], *, inline: bool = False
+    ) -> None:
         self.index = index
+        self.inline = inline  # send on the caller's thread (a run with one connection)
         self.job: Job | None = None  # the job being sent; None while the lane is free
         self.accepted = 0  # messages the server accepted through this lane
         self.retired = ""  # why this extra connection is no longer used ("" while it is)
         self._finished = finished
         self._transports: dict[int, Transport] = {}
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._work, name=f"avtoprokat-connection-{index + 1}", daemon=True
-        )
-        self._thread.start()
+        if not inline:
+            thread = threading.Thread(
+                target=self._work, name=f"avtoprokat-connection-{index + 1}", daemon=True
+            )
+            thread.start()
 
     @property
     def free(self) -> bool:
@@ -87,7 +92,10 @@ class Lane:
     def start(self, job: Job) -> None:
         """Send ``job`` on this lane's thread; it comes back through the run's queue."""
         self.job = job
-        self._jobs.put(job)
+        if self.inline:
+            self._run(job)
+        else:
+            self._jobs.put(job)
 
     def close(self) -> None:
         """Close this lane's own connections (the lane must be free)."""
@@ -96,15 +104,19 @@ class Lane:
 
     def stop(self) -> None:
         """End the thread once its current job (if any) is back."""
-        self._jobs.put(None)
+        if not self.inline:
+            self._jobs.put(None)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            try:
-                job.outcomes = self._send(job)
-            except BaseException as error:  # a defect: the run's thread re-raises it
-                job.defect = error
-            self._finished.put(job)
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.outcomes = self._send(job)
+        except Exception as error:  # a defect: the run's thread re-raises it
+            job.defect = error
+        self._finished.put(job)
 
     def _send(self, job: Job) -> list[Outcome]:
         transport = self.transport(job.mailbox)
