@@ -129,6 +129,9 @@ class EmailSettings:
     timeout: int = 30  # seconds for connecting and for each server reply
     daily_limit: int = 0  # messages from this mailbox in any 24 hours, 0 = no limit
     require_consent: bool = False  # runs (email and SMS) skip clients without consent
+    # «Одновременных соединений»: SMTP connections a run sends through at once (1–8); the
+    # limits above hold across all of them. The providers' presets keep 1.
+    connections: int = 1
 
 
 @dataclass(slots=True)

@@ -335,6 +335,8 @@ def _optional_host(value: str) -> str:
     return parse_host(value) if value.strip() else ""
 
 
+MAX_CONNECTIONS = 8  # parallel SMTP connections of a run: more only annoys a provider
+
 # Each settings field with the parser of its text. The key of a field is "email.<field>" or
 # "sms.<field>" (the names scripts use with ``settings set``).
 EMAIL_FIELDS: dict[str, Callable[[str], Any]] = {
@@ -349,6 +351,7 @@ EMAIL_FIELDS: dict[str, Callable[[str], Any]] = {
     "timeout": parse_integer(1, 600, "тайм-аут, секунд"),
     "daily_limit": parse_integer(0, 1_000_000, "писем в сутки"),
     "require_consent": parse_flag,
+    "connections": parse_integer(1, MAX_CONNECTIONS, "одновременных соединений"),
 }
 SMS_FIELDS: dict[str, Callable[[str], Any]] = {
     "provider": parse_choice(SmsProvider),

@@ -15,6 +15,12 @@ connection each time:
 - transport, no PIPELINING (for information): the same with the sink not offering it, so the
   old path: it should match the baseline.
 
+Then the program's whole engine: a real run (``Campaign``: the journal, the personal messages
+built from a template with a ~20 KB attachment, the limits) of ``--messages`` clients through
+the same proxy with «Одновременных соединений» 1 and 4, against the baseline loop sending those
+very messages (built beforehand) over one connection. Targets: 1 connection ≥ 2x the baseline,
+4 connections ≥ 5x.
+
 Timed from the first message to the last reply (connecting and EHLO not included). The sink
 checks that it got every message byte for byte; the run fails (exit 1) when it did not.
 Prints messages a second of each and the ratio pipelined / baseline (2 round trips against 4:
@@ -36,8 +42,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # send_throughput's helpers
 
 from avtoprokat_mail.model import Delivery, EmailSettings, Security
+from avtoprokat_mail.sending.campaign import Campaign
 from avtoprokat_mail.sending.smtp import SmtpTransport
 
 HOST = "127.0.0.1"
@@ -186,6 +194,57 @@ def with_transport(port: int, messages: list[tuple[str, bytes]]) -> float:
         transport.close()
 
 
+def with_campaign(port: int, setup, connections: int) -> float:
+    """Seconds of a whole run of ``setup``'s plan through ``connections`` connections."""
+    from send_throughput import SENDER as FROM
+    from send_throughput import settings as sink_settings
+
+    config = sink_settings(port)
+    run_id = setup.new_run()
+    engine = Campaign(
+        setup.database, run_id, SmtpTransport(config, None), sender=FROM,
+        connections=connections, connect=lambda: SmtpTransport(config, None),
+    )  # fmt: skip
+    start = time.perf_counter()
+    final = engine.run()
+    seconds = time.perf_counter() - start
+    if final.sent != len(setup.plan.recipients):
+        raise RuntimeError(f"the run sent {final.sent}: {final.reason}")
+    return seconds
+
+
+def engine_runs(ours: Connection, port: int, count: int) -> bool:
+    """The engine against the plain loop, both with the same personal messages."""
+    import tempfile
+
+    from send_throughput import make_attachment, prebuilt, prepare
+
+    with tempfile.TemporaryDirectory() as folder:
+        setup = prepare(Path(folder) / "data", count, make_attachment(Path(folder)))
+        messages = [
+            (delivery.recipient, payload if isinstance(payload, bytes) else payload.as_bytes())
+            for delivery, payload in prebuilt(setup)
+        ]
+        size = sum(len(m) for _, m in messages) / len(messages)
+        print(f"\nthe engine: {count} personal messages of {size / 1024:.0f} KB, journaled")
+        runs = [("smtplib sendmail (baseline)", lambda: with_smtplib(port, messages))]
+        for n in (1, 4):
+            name = f"run, {n} connection{'s' if n > 1 else ''}"
+            runs.append((name, lambda n=n: with_campaign(port, setup, n)))
+        rates, ok = [], True
+        for name, measure in runs:
+            seconds = measure()
+            ours.send(True)
+            received = len(ours.recv())
+            ok &= received == count
+            rates.append(count / seconds)
+            check = "all received" if received == count else f"MISMATCH ({received} got)"
+            print(f"{name:30} {seconds:7.2f} s  {rates[-1]:6.1f} msg/s  {check}")
+    print(f"run, 1 connection / baseline: {rates[1] / rates[0]:.2f}x (target >= 2x)")
+    print(f"run, 4 connections / baseline: {rates[2] / rates[0]:.2f}x (target >= 5x)")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=500)
@@ -223,6 +282,7 @@ def main() -> int:
             print(f"{name:30} {seconds:7.2f} s  {rates[-1]:6.1f} msg/s  {check}")
         print(f"pipelined / baseline: {rates[1] / rates[0]:.2f}x (target >= 2x)")
         print(f"transport without PIPELINING / baseline: {rates[2] / rates[0]:.2f}x")
+        ok &= engine_runs(ours, ports[True], args.messages)
     finally:
         ours.send("stop")
         child.join(timeout=10)

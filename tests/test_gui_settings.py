@@ -105,8 +105,10 @@ def test_preset_fills_server_port_security_and_daily_limit(
 ):
     tab = open_settings(session).email_tab
     tab.sender_address_var.set("office@mail.ru")
+    tab.connections_var.set("4")
     tab.preset_var.set(preset)
     pump(session.root)
+    assert tab.connections_var.get() == "1"  # public mailboxes keep one connection
     assert (tab.host_var.get(), tab.port_var.get(), tab.security_var.get()) == (
         host,
         port,
@@ -128,6 +130,7 @@ def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyrin
     tab.user_var.set("office@mail.ru")
     tab.per_minute_var.set("20")
     tab.daily_limit_var.set("450")
+    tab.connections_var.set("3")
     tab.password_var.set(PASSWORD)
     window.show_tab(window.sms_tab)
     window.sms_tab.provider_var.set("SMSC.ru")
@@ -139,7 +142,7 @@ def test_save_and_reopen_keeps_values_and_stores_the_password_only_in_the_keyrin
     stored = load_email_settings(session.conn)
     assert (stored.host, stored.port, stored.security) == ("smtp.mail.ru", 465, Security.SSL)
     assert stored.sender_name == "Автопрокат «Север»" and stored.per_minute == 20
-    assert stored.daily_limit == 450
+    assert stored.daily_limit == 450 and stored.connections == 3
     assert load_sms_settings(session.conn).provider is SmsProvider.SMSC
     assert PasswordStore().get(smtp_account(stored)) == PASSWORD
     session.conn.execute("PRAGMA wal_checkpoint(FULL)")

@@ -129,6 +129,8 @@ def test_set_setting_by_key(db) -> None:
         ("email.security", "tls13", "none | starttls | ssl"),
         ("email.auth", "да", "1 (да) или 0 (нет)"),
         ("sms.sender", "Очень длинное имя", "до 11 латинских"),
+        ("email.connections", "0", "одновременных соединений: нужно число от 1 до 8"),
+        ("email.connections", "9", "одновременных соединений: нужно число от 1 до 8"),
     ],
 )
 def test_set_setting_refuses_bad_keys_and_values(db, key, value, expected) -> None:

@@ -15,8 +15,10 @@ pending recipient matches, so a recipient another run took over is never sent by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -36,6 +38,7 @@ from avtoprokat_mail.model import (
 )
 from avtoprokat_mail.placeholders import missing_fields
 from avtoprokat_mail.sending.clock import SYSTEM_CLOCK, Clock
+from avtoprokat_mail.sending.lanes import Job, Lane, batch_size
 from avtoprokat_mail.sending.message import (
     Attachment,
     EmailFactory,
@@ -395,6 +398,15 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+@dataclass(eq=False)
+class _Waiting:
+    """A recipient in the run's line: the attempt it is at, and when it may go (a retry)."""
+
+    delivery: Delivery
+    attempt: int = 1
+    due: float = 0.0  # time.monotonic(); 0: at once
+
+
 class RunBusy(Exception):
     """The run is being sent by another window or process right now."""
 
@@ -420,7 +432,10 @@ class Mailbox:
     daily_limit: int = 0  # messages in any 24 hours; 0 = no limit
     per_minute: int = 0
     out: str = ""  # why this mailbox was left out of the run ("" while it is usable)
-    last_send: float = 0.0
+    last_send: float = 0.0  # when its last message went to a connection (time.monotonic)
+    # Opens one more connection like ``transport``, for a run with parallel connections;
+    # None: this mailbox has one connection only (a folder, an SMS gateway).
+    connect: Callable[[], Transport] | None = None
 
     @property
     def interval(self) -> float:
@@ -451,11 +466,13 @@ class Campaign:
         wait_for_limit: bool = True,
         clock: Clock = SYSTEM_CLOCK,
         more_mailboxes: Sequence[Mailbox] = (),
+        connections: int = 1,
+        connect: Callable[[], Transport] | None = None,
     ) -> None:
         self.database = Path(database)
         self.run_id = run_id
         self.mailboxes = [
-            Mailbox(transport, sender, mailbox, daily_limit, per_minute),
+            Mailbox(transport, sender, mailbox, daily_limit, per_minute, connect=connect),
             *more_mailboxes,
         ]
         self.on_progress = on_progress
@@ -467,7 +484,11 @@ class Campaign:
         self._lock = lock  # the run's lock, already taken by whoever created or resumed it
         self.wait_for_limit = wait_for_limit  # else a run at its limit ends as WAITING
         self.clock = clock
+        self.connections = max(1, connections)
         self._speed = SendingClock(clock.monotonic)
+        self._lanes: list[Lane] = []
+        self._last_mailbox: Mailbox | None = None
+        self._journal = None  # the run's database connection while it sends
 
     # --- control, from any thread ---
     def pause(self) -> None:
@@ -565,31 +586,156 @@ class Campaign:
         return usable
 
     def _close_all(self) -> None:
+        """Let every connection go (all lanes are free whenever this is called)."""
         for mailbox in self.mailboxes:
             mailbox.transport.close()
+        for lane in self._lanes:
+            lane.close()
+
+    def _lane_count(self) -> int:
+        """Parallel connections: as many as set, when every mailbox can open more than one."""
+        if self.connections > 1 and all(m.connect is not None for m in self.mailboxes):
+            return self.connections
+        return 1
 
     def _send_all(self, conn, pending: list[Delivery], build: Callable[[Delivery], object]) -> None:
-        failures_in_a_row = 0
-        for number, delivery in enumerate(pending, start=1):
-            status = None
-            while status is None:  # None: that mailbox cannot take it now; choose again
+        """Hand every pending recipient to a free connection and journal what comes back.
+
+        This thread decides everything and writes the journal; the lanes only talk to the
+        servers. A message is claimed ("sending") right before its lane gets it, so the daily
+        limit counts it at once; its outcome is journaled in the same transaction as the next
+        claim (one commit a message), and always before any wait.
+        """
+        self._journal = conn
+        self._queue = deque(_Waiting(d) for d in pending)
+        self._finished: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._lanes = [Lane(index, self._finished) for index in range(self._lane_count())]
+        self._failures_in_a_row = 0
+        self._stop: _Stop | None = None
+        self._defect: BaseException | None = None
+        self._prebuilt: tuple[int, Mailbox, object] | None = None
+        try:
+            while self._queue:
+                self._settle_finished(conn)
                 self._checkpoint(conn)
-                mailbox = self._choose_mailbox(conn)
-                self._wait_for_rate(mailbox)
-                self._report(conn, RunStatus.RUNNING, current=delivery.recipient)
-                payload = self._build(build, delivery, mailbox)
-                status, reply = self._deliver(conn, delivery, mailbox, payload)
-            if status is DeliveryStatus.PENDING:
-                # Another run took this recipient over meanwhile: it is skipped here now.
-                status = DeliveryStatus.SKIPPED
-            self._counts[DeliveryStatus.PENDING] -= 1
-            self._counts[status] += 1
-            failures_in_a_row = failures_in_a_row + 1 if status is DeliveryStatus.FAILED else 0
-            if failures_in_a_row >= self.max_failures_in_a_row and number < len(pending):
-                raise _Stop(RunStatus.STOPPED, (
-                    f"Подряд не отправлено {failures_in_a_row} сообщений, последняя ошибка: "
-                    f"{reply}. Рассылка остановлена: проверьте параметры и продолжите её."
-                ))  # fmt: skip
+                lane = self._free_lane(conn, build)
+                if lane is not None and self._queue:
+                    self._dispatch(conn, lane, build)
+            self._drain(conn)
+        except _Stop:
+            self._drain(conn)
+            raise
+        finally:
+            self._commit(conn)
+            for lane in self._lanes:
+                lane.stop()
+        self._raise_recorded()
+
+    def _raise_recorded(self) -> None:
+        """Raise what an outcome decided (a stop) or what a lane hit (a defect)."""
+        if self._defect is not None:
+            raise self._defect
+        if self._stop is not None:
+            raise self._stop
+
+    # --- the journal: one transaction from an outcome to the next claim ---
+    def _begin(self, conn) -> None:
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self, conn) -> None:
+        """Make what is journaled durable; done before every wait, so no writer waits on us."""
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+    # --- handing over ---
+    def _free_lane(self, conn, build) -> Lane | None:
+        """The first free lane; while none is, prepare the next message and await an outcome."""
+        while True:
+            self._raise_recorded()
+            for lane in self._lanes:
+                if lane.free:
+                    return lane
+            self._prebuild(build)
+            self._settle_next(conn)
+
+    def _prebuild(self, build) -> None:
+        """Build the next message while the servers answer (it is checked again when sent)."""
+        if not self._queue or self._last_mailbox is None or self._last_mailbox.out:
+            return
+        delivery = self._queue[0].delivery
+        if self._prebuilt is None or self._prebuilt[0] != delivery.position:
+            with contextlib.suppress(Exception):  # a failure shows when it is built for real
+                self._prebuilt = (
+                    delivery.position,
+                    self._last_mailbox,
+                    build(delivery, self._last_mailbox),
+                )
+
+    def _dispatch(self, conn, lane: Lane, build) -> None:
+        """Claim the next message(s) and give them to ``lane``."""
+        due = self._queue[0].due
+        if due > time.monotonic():  # a retry: the server asked for time, the run gives it
+            self._drain(conn)
+            self._raise_recorded()
+            self._wait(due - time.monotonic())
+            self._checkpoint(conn)
+        mailbox = self._choose_mailbox(conn)
+        self._wait_for_rate(mailbox)
+        transport = lane.transport(mailbox)
+        self._wait(transport.ready_in())  # before the claim: a cancel sends nothing
+        batch = self._take_batch(conn, mailbox, transport)
+        self._report(conn, RunStatus.RUNNING, current=batch[0].delivery.recipient)
+        items = [(w.delivery, self._payload(build, w.delivery, mailbox)) for w in batch]
+        self._begin(conn)
+        claimed = [
+            (waiting, item)
+            for waiting, item in zip(batch, items, strict=True)
+            if self._claim(conn, waiting, mailbox, item[1])
+        ]
+        self._commit(conn)
+        for waiting in batch:
+            if all(waiting is not w for w, _item in claimed):
+                self._count(waiting.delivery, DeliveryStatus.SKIPPED, "")  # another run took it
+        if not claimed:
+            return
+        mailbox.last_send = time.monotonic() + (len(claimed) - 1) * mailbox.interval
+        self._last_mailbox = mailbox
+        lane.start(Job(mailbox, [item for _w, item in claimed],
+                       [w.attempt for w, _item in claimed], lane))  # fmt: skip
+
+    def _take_batch(self, conn, mailbox: Mailbox, transport: Transport) -> list[_Waiting]:
+        """The next message, or as many as the transport takes at once (SMS), the limits kept.
+
+        Under a per-minute limit a batch holds a divisor of that limit, one batch going every
+        so many intervals: then no minute ever holds more than the limit.
+        """
+        size = batch_size(transport)
+        if mailbox.per_minute:
+            size = max(n for n in range(1, min(size, mailbox.per_minute) + 1)
+                       if mailbox.per_minute % n == 0)  # fmt: skip
+        if mailbox.daily_limit and mailbox.address and size > 1:
+            since = self.clock.now() - run_store.DAY
+            used = run_store.handed_over_since(conn, mailbox.address, since)
+            size = max(1, min(size, mailbox.daily_limit - used))
+        batch = [self._queue.popleft()]
+        while len(batch) < size and self._queue and self._queue[0].attempt == batch[0].attempt:
+            if self._queue[0].due > time.monotonic():
+                break
+            batch.append(self._queue.popleft())
+        return batch
+
+    def _payload(self, build, delivery: Delivery, mailbox: Mailbox) -> object:
+        prebuilt, self._prebuilt = self._prebuilt, None
+        if prebuilt is not None and prebuilt[0] == delivery.position and prebuilt[1] is mailbox:
+            return prebuilt[2]
+        return self._build(build, delivery, mailbox)
+
+    def _claim(self, conn, waiting: _Waiting, mailbox: Mailbox, payload: object) -> bool:
+        return run_store.claim(
+            conn, self.run_id, waiting.delivery.position, waiting.attempt, mailbox.address,
+            self.clock.now(), message_id_of(payload),
+        )  # fmt: skip
 
     def _build(self, build, delivery: Delivery, mailbox: Mailbox) -> object:
         """The message for one recipient; a failure to make it stops the run with the reason
@@ -603,73 +749,117 @@ class Campaign:
                 "Исправьте шаблон или данные клиента и продолжите рассылку."
             )) from None  # fmt: skip
 
-    def _deliver(
-        self, conn, delivery: Delivery, mailbox: Mailbox, payload: object
-    ) -> tuple[DeliveryStatus | None, str]:
-        """Hand one message over, retrying temporary failures; journal every step.
-
-        None for the status: this mailbox cannot take the message (over its provider's quota,
-        or out of the run); the recipient is pending again, for another mailbox or later.
-        """
-        for attempt in range(1, len(self.retry_delays) + 2):
-            self._wait(mailbox.transport.ready_in())  # before the claim: a cancel sends nothing
-            claimed = run_store.claim(
-                conn, self.run_id, delivery.position, attempt, mailbox.address,
-                self.clock.now(), message_id_of(payload),
-            )  # fmt: skip
-            if not claimed:
-                return DeliveryStatus.PENDING, ""  # no longer this run's to send
+    # --- what comes back ---
+    def _settle_finished(self, conn) -> None:
+        """Journal every outcome already back, without waiting."""
+        while True:
             try:
-                reply = mailbox.transport.send(delivery, payload)
-            except DeliveryError as error:
-                if error.quota:  # the provider blocks this mailbox for a day: no more knocking
-                    run_store.mark(
-                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
-                    )
-                    run_store.block_mailbox(
-                        conn, mailbox.address, self.clock.now() + run_store.DAY, error.reply
-                    )
-                    return None, error.reply
-                gave_up = error.connection and attempt > len(self.retry_delays)
-                if (error.mailbox or gave_up) and len(self._usable()) > 1:  # others go on
-                    run_store.mark(
-                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
-                    )
-                    mailbox.out = error.reply
-                    mailbox.transport.close()
-                    self._usable()
-                    return None, error.reply
-                if error.uncertain:  # maybe delivered: never sent again automatically
-                    run_store.mark(
-                        conn, self.run_id, delivery.position, DeliveryStatus.UNCERTAIN, error.reply
-                    )
-                    return DeliveryStatus.UNCERTAIN, error.reply
-                if error.fatal or (error.connection and attempt > len(self.retry_delays)):
-                    run_store.mark(
-                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
-                    )
-                    raise _Stop(RunStatus.STOPPED, error.reply) from None
-                if error.temporary and attempt <= len(self.retry_delays):
-                    run_store.mark(
-                        conn, self.run_id, delivery.position, DeliveryStatus.PENDING, error.reply
-                    )
-                    self._wait(self.retry_delays[attempt - 1])
-                    continue
-                run_store.mark(
-                    conn, self.run_id, delivery.position, DeliveryStatus.FAILED, error.reply
-                )
-                return DeliveryStatus.FAILED, error.reply
-            run_store.mark(conn, self.run_id, delivery.position, DeliveryStatus.SENT, reply)
-            self._speed.sent()
-            mailbox.last_send = time.monotonic()
-            return DeliveryStatus.SENT, reply
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                job = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            self._settle(conn, job)
 
+    def _settle_next(self, conn) -> None:
+        """Wait for the next job to come back and journal it."""
+        self._commit(conn)
+        self._settle(conn, self._finished.get())
+
+    def _drain(self, conn) -> None:
+        """Wait for every job in flight and journal each (before a pause, a wait or the end)."""
+        while any(lane.job for lane in self._lanes):
+            self._settle_next(conn)
+        self._commit(conn)
+
+    def _settle(self, conn, job: Job) -> None:
+        """Journal the outcome of each message of a job that came back; decide what follows."""
+        job.lane.job = None
+        if job.defect is not None:
+            self._defect = self._defect or job.defect  # its messages stay "sending": uncertain
+            return
+        self._begin(conn)
+        again: list[_Waiting] = []
+        for (delivery, _payload), attempt, outcome in zip(
+            job.items, job.attempts, job.outcomes, strict=True
+        ):
+            if isinstance(outcome, DeliveryError):
+                again += self._refused(conn, job, delivery, attempt, outcome)
+            else:
+                self._mark(conn, delivery, DeliveryStatus.SENT, outcome)
+                self._speed.sent()
+                job.lane.accepted += 1
+        self._queue.extendleft(reversed(again))
+
+    def _refused(
+        self, conn, job: Job, delivery: Delivery, attempt: int, error: DeliveryError
+    ) -> list[_Waiting]:
+        """Journal one message the server did not take; what to send again (first in line)."""
+        mailbox, reply = job.mailbox, error.reply
+        if error.quota:  # the provider blocks this mailbox for a day: no more knocking
+            self._mark(conn, delivery, DeliveryStatus.PENDING, reply, final=False)
+            run_store.block_mailbox(conn, mailbox.address, self.clock.now() + run_store.DAY, reply)
+            return [_Waiting(delivery)]
+        if self._retire(job.lane, error):
+            self._mark(conn, delivery, DeliveryStatus.PENDING, reply, final=False)
+            return [_Waiting(delivery, attempt)]
+        gave_up = error.connection and attempt > len(self.retry_delays)
+        others = [m for m in self.mailboxes if not m.out and m is not mailbox]
+        if (error.mailbox or gave_up) and others:  # this mailbox is left out, the others go on
+            self._mark(conn, delivery, DeliveryStatus.PENDING, reply, final=False)
+            mailbox.out = mailbox.out or reply
+            return [_Waiting(delivery)]
+        if error.uncertain:  # maybe delivered: never sent again automatically
+            self._mark(conn, delivery, DeliveryStatus.UNCERTAIN, reply)
+            return []
+        if error.fatal or gave_up:
+            self._mark(conn, delivery, DeliveryStatus.PENDING, reply, final=False)
+            self._stop = self._stop or _Stop(RunStatus.STOPPED, reply)
+            return []
+        if error.temporary and attempt <= len(self.retry_delays):
+            self._mark(conn, delivery, DeliveryStatus.PENDING, reply, final=False)
+            due = time.monotonic() + self.retry_delays[attempt - 1]
+            return [_Waiting(delivery, attempt + 1, due)]
+        self._mark(conn, delivery, DeliveryStatus.FAILED, reply)
+        return []
+
+    def _retire(self, lane: Lane, error: DeliveryError) -> bool:
+        """An extra connection the server would not take (a limit on connections): the run
+        goes on with the others instead of retrying or stopping."""
+        if lane.index == 0 or lane.accepted or error.uncertain or not error.connection:
+            return False  # lane 0 never retires: the run always keeps one connection
+        lane.retired = error.reply
+        logger.warning("connection %d left out of the run: %s", lane.index + 1, error.reply)
+        return True
+
+    def _mark(
+        self, conn, delivery: Delivery, status: DeliveryStatus, reply: str, *, final: bool = True
+    ) -> None:
+        """Journal ``delivery``'s new state; a final one also counts it for the progress."""
+        run_store.mark(conn, self.run_id, delivery.position, status, reply)
+        if final:
+            self._count(delivery, status, reply)
+
+    def _count(self, delivery: Delivery, status: DeliveryStatus, reply: str) -> None:
+        self._counts[DeliveryStatus.PENDING] -= 1
+        self._counts[status] += 1
+        if status is not DeliveryStatus.FAILED:
+            self._failures_in_a_row = 0
+            return
+        self._failures_in_a_row += 1
+        more = self._queue or any(lane.job for lane in self._lanes)
+        if self._failures_in_a_row >= self.max_failures_in_a_row and more and not self._stop:
+            self._stop = _Stop(RunStatus.STOPPED, (
+                f"Подряд не отправлено {self._failures_in_a_row} сообщений, последняя ошибка: "
+                f"{reply}. Рассылка остановлена: проверьте параметры и продолжите её."
+            ))  # fmt: skip
+
+    # --- pauses and waits ---
     def _checkpoint(self, conn) -> None:
         """Between messages: honour a cancel, and wait out a pause."""
         if self._cancelled.is_set():
             raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
         if not self._running.is_set():
+            self._drain(conn)  # what is on its way finishes; nothing new starts
+            self._raise_recorded()
             self._close_all()  # an idle connection would be dropped by the server anyway
             run_store.set_status(conn, self.run_id, RunStatus.PAUSED)
             self._report(conn, RunStatus.PAUSED)
@@ -683,9 +873,11 @@ class Campaign:
         """The mailbox for the next message: the first one free now, in the settings' order.
 
         Each mailbox keeps its daily limit, counted from the journal (every run through it in
-        the last 24 hours, so the limit holds across runs, processes and days), and any block
-        of its provider. When none is free the run becomes WAITING until the first one is: it
-        waits here (the window, ``send --wait``) or ends so that ``send --resume`` goes on.
+        the last 24 hours, so the limit holds across runs, processes and days — and across
+        this run's connections, as each message is claimed before its lane gets it), and any
+        block of its provider. When none is free the run becomes WAITING until the first one
+        is: it waits here (the window, ``send --wait``) or ends so that ``send --resume`` goes
+        on.
         """
         now = self.clock.now()
         best, best_at, best_why = None, 0.0, ""
@@ -719,6 +911,8 @@ class Campaign:
     def _wait_until(self, conn, when: float, why: str) -> None:
         if not self.wait_for_limit:
             raise _Stop(RunStatus.WAITING, why, resume_at=when)
+        self._drain(conn)  # what is on its way finishes first
+        self._raise_recorded()
         self._close_all()  # an idle connection would be dropped by the server anyway
         run_store.set_status(conn, self.run_id, RunStatus.WAITING, why, resume_at=when)
         self._report(conn, RunStatus.WAITING, reason=why, resume_at=when)
@@ -733,8 +927,12 @@ class Campaign:
             self._wait(mailbox.last_send + mailbox.interval - time.monotonic())
 
     def _wait(self, seconds: float) -> None:
-        """Wait, waking at once for a cancel."""
-        if seconds > 0 and self._cancelled.wait(seconds):
+        """Wait, waking at once for a cancel; what is journaled is committed first."""
+        if seconds <= 0:
+            return
+        if self._journal is not None:
+            self._commit(self._journal)
+        if self._cancelled.wait(seconds):
             raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
 
     # --- progress ---

@@ -8,6 +8,7 @@ saying whether trying again later can help (temporary), or whether the whole run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from avtoprokat_mail.model import Delivery
@@ -52,3 +53,18 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Let go of the connection; safe to call twice, and after a failure."""
+
+
+class BatchTransport(Transport, Protocol):
+    """A transport that takes several messages in one handover (an SMS gateway's batch request).
+
+    The engine hands it up to ``batch_size`` messages at once, each already claimed in the
+    journal, and journals each outcome on its own.
+    """
+
+    batch_size: int
+
+    def send_batch(self, items: Sequence[tuple[Delivery, object]]) -> list[str | DeliveryError]:
+        """Hand over ``items`` together: per message, in order, the reply or why that one was
+        refused. A failure of the whole handover raises DeliveryError, as :meth:`send` does
+        (``uncertain`` when the request went out and its answer did not come back)."""

@@ -131,8 +131,10 @@ def settings_items(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 # --- more sender mailboxes ----------------------------------------------------------------------
-# The main mailbox's fields, less the one about the whole mailing (whom to send to at all).
-_MAILBOX_FIELDS = tuple(name for name in EMAIL_FIELDS if name != "require_consent")
+# The main mailbox's fields, less those about the whole mailing (whom to send to at all, and
+# how many connections the run keeps: it has that many, whichever mailboxes they go through).
+_RUN_FIELDS = ("require_consent", "connections")
+_MAILBOX_FIELDS = tuple(name for name in EMAIL_FIELDS if name not in _RUN_FIELDS)
 
 
 def list_mailboxes(

@@ -47,7 +47,12 @@ from avtoprokat_mail.ui.background import BackgroundTask, run_in_background
 from avtoprokat_mail.ui.dialogs import ask_password, close_asking, variable_values
 from avtoprokat_mail.ui.mailboxes_tab import MailboxesTab
 from avtoprokat_mail.ui.screen import ScrollArea, fit_window
-from avtoprokat_mail.validation import SettingsError, email_settings_problems, sms_settings_problems
+from avtoprokat_mail.validation import (
+    MAX_CONNECTIONS,
+    SettingsError,
+    email_settings_problems,
+    sms_settings_problems,
+)
 
 
 class SettingsWindow(ttk.Toplevel):
@@ -299,6 +304,9 @@ class EmailTab(_Tab):
         self.daily_limit_var = self.entry(
             "Писем в сутки с этого ящика (0 — без ограничения):", str(s.daily_limit), width=8
         )
+        self.connections_var = self.entry(
+            f"Одновременных соединений (1–{MAX_CONNECTIONS}):", str(s.connections), width=8
+        )
         # Advertising by email or SMS needs the client's prior consent: runs may be held to it.
         self.require_consent_var = tk.BooleanVar(self, value=s.require_consent)
         ttk.Checkbutton(
@@ -366,6 +374,7 @@ class EmailTab(_Tab):
         self.security_var.set(SECURITY_NAMES[preset.security])
         self.auth_var.set(True)
         self.daily_limit_var.set(str(preset.daily_limit))  # the provider's own figure
+        self.connections_var.set("1")  # public mailboxes frown on parallel connections
         if not self.user_var.get() and self.sender_address_var.get():
             self.user_var.set(self.sender_address_var.get())
 
@@ -384,6 +393,7 @@ class EmailTab(_Tab):
             timeout=_number(self.timeout_var.get(), "Тайм-аут"),
             daily_limit=_number(self.daily_limit_var.get(), "Писем в сутки"),
             require_consent=self.require_consent_var.get(),
+            connections=_number(self.connections_var.get(), "Одновременных соединений"),
         )
 
     @staticmethod
