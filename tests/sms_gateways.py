@@ -25,6 +25,15 @@ And sending and pricing:
   ``cost=2``/``3`` also ``"cost"``, with ``3`` also ``"balance"``); with ``cost=1`` it sends
   nothing and answers ``{"cost": "2.59", "cnt": 1}``. Without ``charset=utf-8`` it reads the
   text as windows-1251, as the real one does (the text in ``sent`` comes out garbled).
+And sending a batch of personal texts in one request (at most 100 recipients, else SMS.ru
+error 213 / SMSC.ru error 1):
+- SMS.ru ``/sms/send`` with ``to[79031112233]=текст`` per number (the older ``multi[...]``
+  too) instead of ``to`` + ``msg``: the same answer, an entry per number inside ``sms``;
+- SMSC.ru ``/sys/send.php`` with ``list`` (a line ``номер:текст`` per message; ``\\n`` in a
+  text is a line break) instead of ``phones`` + ``mes``: one ``id`` for the request, and with
+  ``op=1`` a ``phones`` list, an entry per number: ``{"phone", "mccmnc", "cost", "status",
+  "error"}``, a refused number having status 22 / error 249 (the fake's code 7) or status
+  23 / error 250 (code 8). When every number is refused, error 7 or 8 for the whole request.
 The parts of a text are counted with the program's own ``sms_length``; each costs
 ``sms_price``.
 
@@ -32,11 +41,17 @@ How it answers is set per test: ``balance`` / ``currency`` / ``sms_price`` for a
 ``behaviour`` for a failure of every request (see :class:`Behaviour`), and for sending:
 - ``bad_numbers``: numbers ("+79031112233" or "79031112233") the gateway refuses, each with
   SMS.ru 202 / SMSC.ru 7; a dict gives each its own code (SMS.ru 207, 209...; SMSC.ru 8...);
-- ``funds_for=N``: N sends succeed, then every send is refused for money (SMS.ru 201 /
-  SMSC.ru 3); pricing still answers;
+- ``funds_for=N``: N SMS go out, then sending is refused for money (SMS.ru 201 for the
+  request, or for each number of a batch past the N-th; SMSC.ru 3 for a request that would
+  pass N, nothing of it sent); pricing still answers;
 - ``rate_limited_times=K``: the next K send or price requests are refused as too frequent
-  (SMS.ru: HTTP 429, SMSC.ru: error 9), then it answers normally (balance calls not counted).
-What it sent is in ``sent``: (phone as E.164 "+79031112233", text, sender or "") per SMS.
+  (SMS.ru: HTTP 429, SMSC.ru: error 9), then it answers normally (balance calls not counted);
+  a batch is one request;
+- ``answer_delay``: seconds every send request waits before answering (a gateway far away);
+- ``Behaviour.DROP_AFTER_SEND``: a send (one SMS or a batch) goes out, then the connection is
+  closed without an answer.
+What it sent is in ``sent``: (phone as E.164 "+79031112233", text, sender or "") per SMS, the
+id given to each in ``message_ids``; ``send_requests`` counts the requests that sent.
 """
 
 from __future__ import annotations
@@ -80,6 +95,9 @@ class Behaviour(Enum):
     # A send goes out, then the whole HTTP answer comes a byte every 0.05 s (some 10 s): each
     # read gets a byte well within the client's timeout, the answer as a whole does not.
     TRICKLE_AFTER_SEND = "trickle_after_send"
+    # A send (one SMS or a batch) goes out, then the server closes the connection without a
+    # word of answer. Other calls answer normally.
+    DROP_AFTER_SEND = "drop_after_send"
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,8 @@ class FakeGateway:
     bad_numbers: Collection[str] = ()  # refused numbers; a Mapping gives each its code
     funds_for: int | None = None  # sends that succeed before "no money"; None: no limit
     rate_limited_times: int = 0  # the next send/price requests refused as too frequent
+    answer_delay: float = 0.0  # seconds each send request waits before its answer
+    send_requests: int = 0  # requests that sent (or tried to send) SMS, batches counting one
     sent: list[tuple[str, str, str]] = field(default_factory=list)  # (E.164, text, sender)
     message_ids: list[str] = field(default_factory=list)  # the id given to each of ``sent``
 
@@ -157,6 +177,8 @@ class FakeGateway:
     def _record(self, request: Recorded) -> None:
         with self._lock:
             self.requests.append(request)
+            if _sends(request.path, request.params):
+                self.send_requests += 1
 
     def _rate_limited(self) -> bool:
         """Whether this send/price request is one of the next ``rate_limited_times``."""
@@ -175,8 +197,9 @@ class FakeGateway:
                 return default
         return None
 
-    def _out_of_funds(self) -> bool:
-        return self.funds_for is not None and len(self.sent) >= self.funds_for
+    def _out_of_funds(self, more: int = 1) -> bool:
+        """Whether the money does not cover ``more`` SMS beyond those sent."""
+        return self.funds_for is not None and len(self.sent) + more > self.funds_for
 
     def _deliver(self, number: str, text: str, sender: str, make_id: Callable[[int], str]) -> str:
         """Record one sent SMS; its message id (``make_id`` of its place, from 1)."""
@@ -231,11 +254,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "not found", "text/plain")
             return
         status, text, content_type = route(fake, request.params)
-        if fake.behaviour is Behaviour.STALL_AFTER_SEND and _sends(parts.path, request.params):
+        sends = _sends(parts.path, request.params)
+        if sends and fake.answer_delay and fake._release.wait(fake.answer_delay):
+            return
+        if fake.behaviour is Behaviour.DROP_AFTER_SEND and sends:
+            self.close_connection = True  # the server closes the socket, no answer written
+            return
+        if fake.behaviour is Behaviour.STALL_AFTER_SEND and sends:
             fake._release.wait(fake.stall_seconds)
             if fake._release.is_set():
                 return
-        if fake.behaviour is Behaviour.TRICKLE_AFTER_SEND and _sends(parts.path, request.params):
+        if fake.behaviour is Behaviour.TRICKLE_AFTER_SEND and sends:
             self._trickle(status, text, content_type)
             return
         self._send(status, text, content_type)
@@ -343,12 +372,30 @@ def _segments(text: str) -> int:
 
 
 _SMSC_NUMBER_TEXTS = {7: "invalid number", 8: "couldn't be delivered"}
+SMSRU_BATCH = 100  # recipients one /sms/send or /sms/cost request may name
+SMSC_BATCH = 100  # lines of one SMSC.ru ``list``
 _SMSRU_NUMBER_TEXTS = {
+    201: "Не хватает средств на лицевом счету",
+    203: "Нет текста сообщения",
     202: "Неправильно указан номер телефона получателя, либо на него нет маршрута",
     207: "На этот номер нет маршрута для доставки сообщений",
     209: "Вы добавили этот номер (или один из номеров) в стоп-лист",
     215: "Этот номер находится в стоп-листе SMS.RU",
 }
+
+
+def _smsru_pairs(params: dict[str, str]) -> list[tuple[str, str]]:
+    """(number, text) of each recipient: ``to[N]=text`` / ``multi[N]=text`` (a personal text
+    per number), else the one ``msg`` to each number of ``to``."""
+    personal = [
+        ("".join(ch for ch in key[len(prefix) : -1] if ch.isdigit()), value)
+        for key, value in params.items()
+        for prefix in ("to[", "multi[")
+        if key.startswith(prefix) and key.endswith("]")
+    ]
+    if personal:
+        return personal
+    return [(number, params.get("msg", "")) for number in _numbers(params.get("to", ""))]
 
 
 def _smsru_message(fake: FakeGateway, params: dict[str, str], *, send: bool) -> Answer:
@@ -362,20 +409,22 @@ def _smsru_message(fake: FakeGateway, params: dict[str, str], *, send: bool) -> 
         return _smsru_error(299, f"Неизвестная ошибка для {api_id}")
     if send and (fake.behaviour is Behaviour.NO_FUNDS or fake._out_of_funds()):
         return _smsru_error(201, "Не хватает средств на лицевом счету")
-    numbers = _numbers(params.get("to", ""))
-    if not numbers:
+    pairs = _smsru_pairs(params)
+    if not pairs:
         return _smsru_error(202, "Неправильно указан номер телефона получателя")
-    text, sender = params.get("msg", ""), params.get("from", "")
+    if len(pairs) > SMSRU_BATCH:
+        return _smsru_error(213, "Превышен лимит в 100 номеров в одном запросе")
+    sender = params.get("from", "")
     entries: dict[str, str] = {}  # number -> its JSON, written by hand for the amounts
     total_cost, total_sms = Decimal(0), 0
-    for number in numbers:
+    for number, text in pairs:
         code = fake._refusal(number, 202)
         if code is None and not text:
             code = 203
+        if code is None and send and fake._out_of_funds():  # the money ran out mid-batch
+            code = 201
         if code is not None:
-            said = _SMSRU_NUMBER_TEXTS.get(
-                code, "Нет текста сообщения" if code == 203 else f"Ошибка {code}"
-            )
+            said = _SMSRU_NUMBER_TEXTS.get(code, f"Ошибка {code}")
             entries[number] = json.dumps(
                 {"status": "ERROR", "status_code": code, "status_text": said}, ensure_ascii=False
             )
@@ -408,8 +457,28 @@ def _smsru_cost(fake: FakeGateway, params: dict[str, str]) -> Answer:
     return _smsru_message(fake, params, send=False)
 
 
+def _smsc_list(value: str) -> list[tuple[str, str]] | None:
+    """(number, text) of each line ``номер[,номер...]:текст`` of ``list`` ("\\n" in a text is a
+    line break, as SMSC.ru documents); None when a line has no ":"."""
+    pairs = []
+    for line in value.split("\n"):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        phones, colon, text = line.partition(":")
+        if not colon:
+            return None
+        pairs.extend((number, text.replace("\\n", "\n")) for number in _numbers(phones))
+    return pairs
+
+
+# How a refused number shows in a batch answer (op=1): the send error code the fake refuses
+# it with -> (status, error) in the codes of SMSC.ru's status API.
+_SMSC_PHONE_REFUSALS = {7: (22, 249), 8: (23, 250)}
+
+
 def _smsc_send(fake: FakeGateway, params: dict[str, str]) -> Answer:
-    """/sys/send.php: send, or with cost=1 only the price."""
+    """/sys/send.php: send (``phones`` + ``mes``, or ``list``), or with cost=1 only the price."""
     if "login" in params:
         secret = params.get("psw", "")
         authorised = params["login"] == SMSC_LOGIN and secret == SMSC_PASSWORD
@@ -429,34 +498,58 @@ def _smsc_send(fake: FakeGateway, params: dict[str, str]) -> Answer:
         return _json(errors[fake.behaviour])
     cost_mode = params.get("cost", "0")
     price_only = cost_mode == "1"
+    utf8 = params.get("charset", "").lower() == "utf-8"
+    if "list" in params:
+        pairs = _smsc_list(params["list"] if utf8 else _cp1251(params["list"]))
+        if pairs is None or len(pairs) > SMSC_BATCH:
+            return _json({"error": "parameters error", "error_code": 1})
+    else:
+        text = params.get("mes", "") if utf8 else _cp1251(params.get("mes", ""))
+        pairs = [(number, text) for number in _numbers(params.get("phones", ""))]
     if not price_only and (fake.behaviour is Behaviour.NO_FUNDS or fake._out_of_funds()):
         return _json({"error": "no money", "error_code": 3, "id": 0})
-    text = params.get("mes", "")
-    if params.get("charset", "").lower() != "utf-8":  # read as windows-1251, like SMSC.ru
-        text = text.encode("utf-8").decode("cp1251", errors="replace")
-    if not text:
+    if not pairs or not all(text for _number, text in pairs):
         return _json({"error": "parameters error", "error_code": 1})
-    numbers = _numbers(params.get("phones", ""))
-    good = [number for number in numbers if fake._refusal(number, 7) is None]
+    good = [(number, text) for number, text in pairs if fake._refusal(number, 7) is None]
     if not good:
-        code = fake._refusal(numbers[0], 7) if numbers else 7
+        code = fake._refusal(pairs[0][0], 7) or 7
         said = _SMSC_NUMBER_TEXTS.get(code, "message is denied")
         return _json({"error": said, "error_code": code, "id": 0})
-    parts = _segments(text)
-    cost = fake.sms_price * parts * len(good)
+    if not price_only and fake._out_of_funds(len(good)):  # the batch costs more than is left
+        return _json({"error": "no money", "error_code": 3, "id": 0})
+    parts = {number: _segments(text) for number, text in good}
+    cost = fake.sms_price * sum(parts.values())
     if price_only:
-        return _json({"cost": str(cost), "cnt": parts * len(good)})
-    message_id = ""
-    for number in good:
-        message_id = fake._deliver(number, text, params.get("sender", ""), lambda n: str(1000 + n))
-    answer: dict[str, Any] = {"id": int(message_id), "cnt": parts * len(good)}
+        return _json({"cost": str(cost), "cnt": sum(parts.values())})
+    with fake._lock:
+        request_id = str(1000 + len(fake.sent) + 1)  # one id for the whole request
+    for number, text in good:
+        fake._deliver(number, text, params.get("sender", ""), lambda _n: request_id)
+    answer: dict[str, Any] = {"id": int(request_id), "cnt": sum(parts.values())}
     if cost_mode in ("2", "3"):
         answer["cost"] = str(cost)
     if cost_mode == "3":
         answer["balance"] = str(fake.balance)
+    if params.get("op") == "1":
+        answer["phones"] = [_smsc_phone(fake, number, parts.get(number)) for number, _ in pairs]
     if params.get("fmt") != "3":
         return 200, f"OK - {answer['cnt']} SMS, ID - {answer['id']}", "text/plain"
     return _json(answer)
+
+
+def _smsc_phone(fake: FakeGateway, number: str, parts: int | None) -> dict[str, str]:
+    """One number's entry of an op=1 answer: its price, or why it was refused."""
+    entry = {"phone": number, "mccmnc": "25001"}
+    if parts is None:
+        code = fake._refusal(number, 7) or 7
+        status, error = _SMSC_PHONE_REFUSALS.get(code, (20, code))
+        return {**entry, "cost": "0", "status": str(status), "error": str(error)}
+    return {**entry, "cost": str(fake.sms_price * parts), "status": "0", "error": "0"}
+
+
+def _cp1251(text: str) -> str:
+    """``text`` as SMSC.ru reads it without charset=utf-8: its UTF-8 bytes as windows-1251."""
+    return text.encode("utf-8").decode("cp1251", errors="replace")
 
 
 _ROUTES = {

@@ -229,14 +229,15 @@ def test_too_many_requests_slow_the_run_down(ready, data_folder, fake) -> None:
     settings = fake.settings(SmsProvider.SMSRU, sender="AvtoProkat")
     gateway = gateway_for(settings, SMSRU_API_ID)
     times: list[float] = []
-    real_send = gateway.send
+    real_send_many = gateway.send_many
 
-    def timed_send(phone, text):
+    def timed_send_many(messages):
         times.append(time.monotonic())
-        return real_send(phone, text)
+        return real_send_many(messages)
 
-    gateway.send = timed_send
+    gateway.send_many = timed_send_many
     transport = SmsTransport(gateway, first_pause=0.2)
+    transport.batch_size = 5  # six requests for the 30 recipients: the pause can settle
     fake.rate_limited_times = 1  # the first request is refused as too frequent
     campaign = Campaign(database_path(data_folder), start(ready), transport, retry_delays=(0.01,))
     final = campaign.run()

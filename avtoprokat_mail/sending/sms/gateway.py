@@ -6,6 +6,11 @@ settings and the secret (an API key or a password; see ``SmsSettings``). It can:
 - ask for the balance, which is what "Проверить баланс" / ``settings test --sms`` do
   (:func:`check_sms`);
 - send one message to one number (:meth:`SmsGateway.send` -> :class:`Sent`);
+- send up to :data:`SEND_BATCH` personal messages in one request (:meth:`SmsGateway.send_many`
+  -> a :class:`Sent` or a :class:`GatewayFailure` per message): SMS.ru ``to[номер]=текст``,
+  SMSC.ru ``list``. The gateway answers for each number; a failure of the request itself
+  (the key, the money, the network, a lost answer) is raised for the whole batch, exactly as
+  :meth:`SmsGateway.send` raises it;
 - ask the price of a message to some numbers, sending nothing (:meth:`SmsGateway.price` ->
   :class:`Price`).
 
@@ -50,6 +55,7 @@ DEFAULT_TIMEOUT = 15.0  # seconds for connecting and for the answer
 REQUEST_TIMEOUTS = 2  # a whole request, trickled or not, ends after this many timeouts
 MAX_ANSWER_BYTES = 1_000_000  # a balance or a send answer is a few hundred bytes
 CURRENCY_NAMES = {"RUB": "руб."}
+SEND_BATCH = 100  # personal messages per send request: both gateways take up to 100
 
 
 class FailureKind(Enum):
@@ -72,11 +78,11 @@ class GatewayFailure(Exception):
     ``code`` is the gateway's own error code when it gave one (SMS.ru ``status_code``,
     SMSC.ru ``error_code``), for the journal of a run.
 
-    ``uncertain`` is True only for :meth:`SmsGateway.send` when the whole request reached the
-    gateway but its answer did not (a timeout or a dropped connection while waiting, or an
-    answer that cannot be read): the SMS may well have gone out, so it must not be sent again
-    automatically. A failure before the request left (refused connection, DNS, TLS, a bad
-    certificate) or a readable refusal is never uncertain.
+    ``uncertain`` is True only for :meth:`SmsGateway.send` and ``send_many`` when the whole
+    request reached the gateway but its answer did not (a timeout or a dropped connection
+    while waiting, or an answer that cannot be read): the SMS may well have gone out, so it
+    must not be sent again automatically. A failure before the request left (refused
+    connection, DNS, TLS, a bad certificate) or a readable refusal is never uncertain.
     """
 
     def __init__(
@@ -216,6 +222,19 @@ class SmsGateway(ABC):
         """
 
     @abstractmethod
+    def send_many(self, messages: Sequence[tuple[str, str]]) -> list[Sent | GatewayFailure]:
+        """Send each ``(phone, text)`` of ``messages`` in one request; result i is message i's.
+
+        At most :data:`SEND_BATCH` messages, each to a different number (ValueError otherwise:
+        the gateways answer per number, so two texts to one number could not be told apart;
+        :func:`split_batches` cuts a longer list). Result i is :class:`Sent` when the gateway
+        accepted message i, or the :class:`GatewayFailure` of that message alone (BAD_NUMBER
+        naming its number, or ``uncertain`` when the answer says nothing readable about it).
+        A failure of the whole request raises GatewayFailure, as :meth:`send` does; then
+        ``uncertain`` means every message of the batch may have gone out.
+        """
+
+    @abstractmethod
     def price(self, phones: Sequence[str], text: str) -> Price:
         """What sending ``text`` to each of ``phones`` would cost; nothing is sent.
 
@@ -224,6 +243,38 @@ class SmsGateway(ABC):
         """
 
     # --- shared plumbing -------------------------------------------------------------------
+    def _batch_numbers(
+        self, messages: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, int], dict[int, GatewayFailure]]:
+        """The gateway number of each message -> its index, and the messages refused here.
+
+        A number that is not E.164 fails its message without asking the gateway.
+        """
+        if len(messages) > SEND_BATCH:
+            raise ValueError(f"{len(messages)} messages in one request (at most {SEND_BATCH})")
+        numbers: dict[str, int] = {}
+        refused: dict[int, GatewayFailure] = {}
+        for index, (phone, _text) in enumerate(messages):
+            try:
+                number = self._number(phone)
+            except GatewayFailure as failure:
+                refused[index] = failure
+                continue
+            if number in numbers:
+                raise ValueError("two messages to one number in one request")
+            numbers[number] = index
+        return numbers, refused
+
+    def _no_word_on(self, phone: str) -> NoReturn:
+        """The send answer says nothing readable about ``phone``: its SMS may have gone out."""
+        self._fail(
+            FailureKind.SERVER,
+            f"{self.name}: в ответе шлюза не сказано, что стало с SMS на номер {phone}, "
+            "поэтому неизвестно, отправлено ли оно. Проверьте его в личном кабинете "
+            f"{self.name} и не отправляйте повторно, пока не убедитесь, что оно не ушло.",
+            uncertain=True,
+        )
+
     def _fail(
         self,
         kind: FailureKind,
@@ -232,6 +283,18 @@ class SmsGateway(ABC):
         *,
         uncertain: bool = False,
     ) -> NoReturn:
+        # "from None": the urllib error behind it (which may hold the URL) is not chained.
+        raise self._failure(kind, message, code, uncertain=uncertain) from None
+
+    def _failure(
+        self,
+        kind: FailureKind,
+        message: str,
+        code: int | None = None,
+        *,
+        uncertain: bool = False,
+    ) -> GatewayFailure:
+        """The failure, logged; :meth:`_fail` raises it, a batch returns it for one message."""
         logger.info(
             "%s: %s failure%s: %s",
             self.name,
@@ -239,8 +302,7 @@ class SmsGateway(ABC):
             " (maybe sent)" if uncertain else "",
             message,
         )
-        # "from None": the urllib error behind it (which may hold the URL) is not chained.
-        raise GatewayFailure(kind, message, code, uncertain=uncertain) from None
+        return GatewayFailure(kind, message, code, uncertain=uncertain)
 
     def _number(self, phone: str) -> str:
         """``phone`` as the gateway takes it; BAD_NUMBER when it is not E.164."""
@@ -413,6 +475,26 @@ class SmsGateway(ABC):
             f"{where}нет связи с сервером {self.host} ({detail}). Проверьте подключение к "
             "интернету.",
         )
+
+
+def split_batches(
+    messages: Sequence[tuple[str, str]], size: int = SEND_BATCH
+) -> list[list[tuple[str, str]]]:
+    """``messages`` cut, in order, into requests for :meth:`SmsGateway.send_many`.
+
+    Each has at most ``size`` messages and never two to the same number (a repeated number
+    starts the next request).
+    """
+    batches: list[list[tuple[str, str]]] = []
+    seen: set[str] = set()
+    for phone, text in messages:
+        number = gateway_number(phone) or phone
+        if not batches or len(batches[-1]) >= size or number in seen:
+            batches.append([])
+            seen = set()
+        batches[-1].append((phone, text))
+        seen.add(number)
+    return batches
 
 
 def parse_amount(value: object) -> Decimal | None:

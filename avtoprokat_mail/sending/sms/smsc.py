@@ -10,6 +10,15 @@ an error is ``{"error": "описание", "error_code": N}``, N from 1 to 9 (:
   ``cost=3`` -> ``{"id": 123, "cnt": 1, "cost": "1.40", "balance": "4761.18"}``: the id,
   the SMS parts, their price and the balance left.
 - Price: the same call with ``cost=1`` sends nothing -> ``{"cost": "1.40", "cnt": 1}``.
+- Send a batch: the same script with ``list`` instead of ``phones`` and ``mes``: a line
+  ``номер:текст`` per message (a line break inside a text written as the two characters
+  ``\\n``, as the docs ask), and ``op=1`` to get each number's own outcome -> ``{"id": 124,
+  "cnt": 3, "cost": "4.20", "balance": "...", "phones": [{"phone": "79031112233", "mccmnc":
+  "25001", "cost": "1.40", "status": "0", "error": "0"}, ...]}``. One id for the whole
+  request (SMSC.ru finds a message by id and number). A number it refused has a non-zero
+  ``error`` or a refusal ``status`` (the codes of its status API: 20 cannot be delivered,
+  22 wrong number, 23 forbidden, 24 no money, 25 unreachable; :data:`_PHONE_ERRORS`); a list
+  of numbers all refused is error 7 or 8 for the whole request, as for one number.
 
 Code 6 ("message forbidden") is REQUEST, not BAD_NUMBER: SMSC.ru refuses the text or the
 sender name (or a mass mailing without a contract), which are the same for every recipient
@@ -80,6 +89,25 @@ _NUMBER_CODES: dict[int, str] = {
     8: "SMS на номер {phone} не может быть доставлено (номер недоступен для SMS или запрещён "
     "в настройках SMSC.ru). Проверьте номер в карточке клиента.",
 }
+# A refused number's "error" in a batch answer (op=1): the error codes of SMSC.ru's status
+# API, those that are about the number. Others get a generic text with the code.
+_PHONE_ERRORS: dict[int, str] = {
+    1: "номер {phone} не существует. Проверьте номер в карточке клиента.",
+    11: "номер {phone} не принимает SMS. Проверьте номер в карточке клиента: нужен номер "
+    "мобильного телефона.",
+    248: "на номер {phone} SMSC.ru не может доставить SMS (нет маршрута). Проверьте номер в "
+    "карточке клиента.",
+    249: "номер {phone} не принят (неверный формат). Исправьте номер в карточке клиента: нужен "
+    "номер мобильного телефона, например +7 903 111-22-33.",
+    250: "номер {phone} запрещён в настройках вашего аккаунта SMSC.ru, SMS на него не "
+    "отправляется.",
+    251: "на номер {phone} сегодня отправлено слишком много сообщений (лимит на один номер). "
+    "Отправьте этому клиенту завтра.",
+    252: "номер {phone} запрещён SMSC.ru (он в стоп-листе), SMS на него не отправляется. "
+    "Уберите этого клиента из SMS-рассылок.",
+}
+_REFUSED_STATUSES = frozenset({20, 22, 23, 24, 25})  # status API: not sent to this number
+_NO_MONEY_STATUS = 24
 _CURRENCIES = {"RUR": "RUB"}  # SMSC.ru writes the rouble's old code
 
 
@@ -172,6 +200,83 @@ class SmscGateway(SmsGateway):
         segments, cost = parse_count(answer.get("cnt")), parse_amount(answer.get("cost"))
         return Sent(str(message_id).strip(), segments, cost)
 
+    def send_many(self, messages: Sequence[tuple[str, str]]) -> list[Sent | GatewayFailure]:
+        numbers, results = self._batch_numbers(messages)
+        if numbers:
+            results.update(self._send_list(messages, numbers))
+        return [results[index] for index in range(len(messages))]
+
+    def _send_list(
+        self, messages: Sequence[tuple[str, str]], numbers: dict[str, int]
+    ) -> dict[int, Sent | GatewayFailure]:
+        """One ``list`` request for the messages of ``numbers``; each one's result by index."""
+        lines = [f"{number}:{_list_text(messages[index][1])}" for number, index in numbers.items()]
+        # cost=3: the price and the balance too; op=1: each number's own outcome.
+        params = {"list": "\n".join(lines), "cost": "3", "op": "1"}
+        if self.settings.sender:
+            params["sender"] = self.settings.sender
+        phones = [messages[index][0] for index in numbers.values()]
+        try:
+            answer = self._call("/sys/send.php", params, phones=phones, delivers=True)
+        except GatewayFailure as failure:
+            if failure.kind is not FailureKind.BAD_NUMBER:
+                raise
+            return {  # every number refused (7 or 8): each message fails, naming its number
+                index: self._refusal(
+                    _NUMBER_CODES[failure.code or 7], messages[index][0], failure.code
+                )
+                for index in numbers.values()
+            }
+        message_id = answer.get("id")
+        if isinstance(message_id, bool) or not isinstance(message_id, int | str):
+            message_id = ""
+        entries = answer.get("phones")
+        if not str(message_id).strip() or not isinstance(entries, list):
+            self._unreadable("нет сведений о номерах", uncertain=True)
+        by_number = {
+            "".join(ch for ch in str(entry.get("phone")) if ch.isdigit()): entry
+            for entry in entries
+            if isinstance(entry, dict)
+        }
+        segments = parse_count(answer.get("cnt")) if len(numbers) == 1 else None
+        results: dict[int, Sent | GatewayFailure] = {}
+        for number, index in numbers.items():
+            phone = messages[index][0]
+            try:
+                results[index] = self._phone_result(
+                    by_number.get(number), phone, str(message_id).strip(), segments
+                )
+            except GatewayFailure as failure:
+                results[index] = failure
+        return results
+
+    def _phone_result(
+        self, entry: dict[str, Any] | None, phone: str, message_id: str, segments: int | None
+    ) -> Sent:
+        """What one number's entry of a batch answer says: Sent, else its failure."""
+        if entry is None:
+            self._no_word_on(phone)
+        error, status = _code(entry.get("error")), _code(entry.get("status"))
+        if error is None or status is None:
+            self._no_word_on(phone)
+        if status == _NO_MONEY_STATUS:
+            kind, text = _CODES[3]
+            self._fail(kind, f"{NAME}: {text}", status)
+        if error or status in _REFUSED_STATUSES:
+            code = error or status
+            template = _PHONE_ERRORS.get(error) or (
+                f"SMS на номер {{phone}} не принято (код {code}). Проверьте номер в карточке "
+                "клиента; если он верен, обратитесь в поддержку SMSC.ru, назвав этот код."
+            )
+            raise self._refusal(template, phone, code)
+        return Sent(message_id, segments, parse_amount(entry.get("cost")))
+
+    def _refusal(self, template: str, phone: str, code: int | None) -> GatewayFailure:
+        """BAD_NUMBER for ``phone``, to return or raise."""
+        return self._failure(
+            FailureKind.BAD_NUMBER, f"{NAME}: {template.format(phone=phone)}", code
+        )
+
     def price(self, phones: Sequence[str], text: str) -> Price:
         """Numbers SMSC.ru refuses (or not E.164) are left out; all refused: BAD_NUMBER."""
         numbers = {number: phone for phone in phones if (number := gateway_number(phone))}
@@ -205,3 +310,19 @@ class SmscGateway(SmsGateway):
         if refused is not None and not priced:
             raise refused
         return Price(amount, segments, "RUB")
+
+
+def _list_text(text: str) -> str:
+    """A text as a line of ``list``: its line breaks written as the two characters \\n."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+
+
+def _code(value: object) -> int | None:
+    """A status or error code of a batch answer (absent: 0), None when it cannot be read."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
