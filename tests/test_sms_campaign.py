@@ -184,7 +184,7 @@ def _cli(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 def test_sms_run_killed_and_resumed_never_sends_twice(db, data_folder, fake, tmp_path) -> None:
     fill(db)
     settings = fake.settings(SmsProvider.SMSRU)
-    settings.per_minute = 600  # 0.1 s between messages: time to kill it mid-run
+    settings.per_minute = 600  # 10 SMS a request, one request a second: time to kill it mid-run
     save_sms_settings(db, settings)
     env = _environment(tmp_path / "keyring.json")
     template_id = template_store.list_templates(db)[0].id
@@ -219,7 +219,7 @@ def test_sms_run_killed_and_resumed_never_sends_twice(db, data_folder, fake, tmp
     sent = {r["recipient"] for r in journal if r["status"] == "sent"}
     assert set(per_number) == sent | (uncertain & set(per_number))
     assert sent | uncertain == {mobile(i) for i in range(COUNT)}
-    assert len(uncertain) <= kills
+    assert len(uncertain) <= kills * 10  # at most the request each kill interrupted
 
 
 def test_too_many_requests_slow_the_run_down(ready, data_folder, fake) -> None:

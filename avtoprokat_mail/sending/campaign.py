@@ -718,13 +718,13 @@ class Campaign:
     def _take_batch(self, conn, mailbox: Mailbox, transport: Transport) -> list[_Waiting]:
         """The next message, or as many as the transport takes at once (SMS), the limits kept.
 
-        Under a per-minute limit a batch holds a divisor of that limit, one batch going every
-        so many intervals: then no minute ever holds more than the limit.
+        Under a per-minute limit a batch holds about a second of it, and a divisor of the limit,
+        one batch going every so many intervals: then no minute ever holds more than the limit.
         """
         size = batch_size(transport)
         if mailbox.per_minute:
-            size = max(n for n in range(1, min(size, mailbox.per_minute) + 1)
-                       if mailbox.per_minute % n == 0)  # fmt: skip
+            cap = max(1, min(size, mailbox.per_minute // 60))
+            size = max(n for n in range(1, cap + 1) if mailbox.per_minute % n == 0)
         if mailbox.daily_limit and mailbox.address and size > 1:
             since = self.clock.now() - run_store.DAY
             used = run_store.handed_over_since(conn, mailbox.address, since)
