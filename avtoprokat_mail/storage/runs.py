@@ -291,9 +291,14 @@ def reached(
 def waiting_elsewhere(
     conn: sqlite3.Connection, template_id: int, except_run: int | None = None
 ) -> list[Delivery]:
-    """Pending deliveries of the template's real runs (other than ``except_run``)."""
+    """Pending deliveries of the template's real runs (other than ``except_run``).
+
+    Asked twice by every start. Left to itself, SQLite (no statistics) walks each run's whole
+    journal by the primary key, every message the template ever sent; the (run_id, status)
+    index reads the pending ones only.
+    """
     rows = conn.execute(
-        f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries "
+        f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries INDEXED BY deliveries_status "
         f"WHERE run_id IN ({_TEMPLATE_RUNS}) AND run_id IS NOT ? AND status = 'pending' "
         "ORDER BY run_id, position",
         (template_id, except_run),
