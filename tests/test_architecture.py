@@ -186,3 +186,31 @@ def test_send_help_lists_its_options(tmp_path):
         "НОМЕР_ШАБЛОНА",
     ):
         assert option in printed
+
+
+# An email run needs none of these: the SMS gateway's HTTP client, the IMAP reader, the
+# spreadsheet files, the GUI, the import's address and phone checks.
+NOT_FOR_AN_EMAIL_RUN = (
+    "avtoprokat_mail.sending.sms.gateway", "urllib.request", "imaplib", "openpyxl",
+    "python_calamine", "tkinter", "email_validator", "phonenumbers",
+)  # fmt: skip
+
+
+def test_an_email_run_imports_only_what_it_uses():
+    code = (
+        "import json, sys\n"
+        "import avtoprokat_mail.cli.dispatch, avtoprokat_mail.cli.send\n"
+        "import avtoprokat_mail.sending.smtp\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    modules = json.loads(done.stdout)
+    assert "avtoprokat_mail.sending.campaign" in modules  # what it does use
+    loaded = [
+        name for name in modules
+        if any(name == heavy or name.startswith(heavy + ".") for heavy in NOT_FOR_AN_EMAIL_RUN)
+    ]  # fmt: skip
+    assert loaded == []
