@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 HOME_ENV = "AVTOPROKAT_MAIL_HOME"
 DATABASE_NAME = "avtoprokat_mail.sqlite3"
 
@@ -22,6 +20,8 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     elif os.environ.get(HOME_ENV):
         folder = Path(os.environ[HOME_ENV])
     else:
+        import platformdirs  # only here: a command given its folder does not load it
+
         folder = Path(platformdirs.user_data_dir("avtoprokat_mail", appauthor=False, roaming=True))
     folder = folder.expanduser()
     folder.mkdir(parents=True, exist_ok=True)

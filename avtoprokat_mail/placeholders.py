@@ -124,11 +124,16 @@ def missing_fields(text: str, client: Client) -> list[str]:
 
     A placeholder whose every use carries a default (``%Должность|сотрудник%``) is not missing.
     """
-    return [
-        name
-        for name in fields_without_default(text)
-        if not (getattr(client, PLACEHOLDERS[name]) or "").strip()
-    ]
+    return lacking(fields_without_default(text), client)
+
+
+def lacking(names: list[str], client: Client) -> list[str]:
+    """Those of ``names`` (PLACEHOLDERS keys) the client has no value for, in order.
+
+    For many clients and one text: ``lacking(fields_without_default(text), client)`` reads the
+    text once, where :func:`missing_fields` reads it again for every client.
+    """
+    return [name for name in names if not (getattr(client, PLACEHOLDERS[name]) or "").strip()]
 
 
 def render(text: str, client: Client, *, header: bool = False) -> str:

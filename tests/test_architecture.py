@@ -13,6 +13,10 @@ run them without a display. The one upward edge allowed: the command line starts
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +127,90 @@ def test_no_import_cycle():
     for node in sorted(GRAPH):
         if node not in state:
             visit(node)
+
+
+# Not needed to read a command's options: the system password store, the spreadsheet readers,
+# the GUI, the address and phone checks of the import, the database, and the commands' own
+# modules (imported by cli/dispatch.py only when their command runs).
+NOT_FOR_HELP = (
+    "keyring", "openpyxl", "python_calamine", "tkinter", "email_validator", "phonenumbers",
+    "sqlite3", "avtoprokat_mail.storage", "avtoprokat_mail.sending",
+    "avtoprokat_mail.cli.send", "avtoprokat_mail.cli.clients", "avtoprokat_mail.cli.settings",
+)  # fmt: skip
+_SHOW_IMPORTS = """
+import json, sys
+from avtoprokat_mail.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as end:
+    print(json.dumps({"exit": end.code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _help_imports(tmp_path: Path, *args: str) -> tuple[str, dict]:
+    """(what the command printed, its exit status and every module it had imported)."""
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SHOW_IMPORTS, "--data-dir", str(tmp_path), *args],
+        capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
+    )  # fmt: skip
+    *printed, last = done.stdout.splitlines()
+    return "\n".join(printed), json.loads(last)
+
+
+@pytest.mark.parametrize("args", [("send", "--help"), ("--help",), ("clients", "import", "-h")])
+def test_help_imports_nothing_heavy(tmp_path, args):
+    printed, found = _help_imports(tmp_path, *args)
+    assert found["exit"] == 0
+    assert "Использование: avtoprokat-mail" in printed
+    loaded = [
+        name for name in found["modules"]
+        if any(name == heavy or name.startswith(heavy + ".") for heavy in NOT_FOR_HELP)
+    ]  # fmt: skip
+    assert loaded == [], f"{' '.join(args)} imported {loaded}"
+
+
+def test_send_help_lists_its_options(tmp_path):
+    """The options live in cli/arguments.py, apart from cli/send.py: still all of them."""
+    printed, _found = _help_imports(tmp_path, "send", "--help")
+    for option in (
+        "--resume",
+        "--retry",
+        "--again",
+        "--skip-incomplete",
+        "--outbox",
+        "--yes",
+        "--wait",
+        "--resend-uncertain",
+        "--include-uncertain",
+        "НОМЕР_ШАБЛОНА",
+    ):
+        assert option in printed
+
+
+# An email run needs none of these: the SMS gateway's HTTP client, the IMAP reader, the
+# spreadsheet files, the GUI, the import's address and phone checks.
+NOT_FOR_AN_EMAIL_RUN = (
+    "avtoprokat_mail.sending.sms.gateway", "urllib.request", "imaplib", "openpyxl",
+    "python_calamine", "tkinter", "email_validator", "phonenumbers",
+)  # fmt: skip
+
+
+def test_an_email_run_imports_only_what_it_uses():
+    code = (
+        "import json, sys\n"
+        "import avtoprokat_mail.cli.dispatch, avtoprokat_mail.cli.send\n"
+        "import avtoprokat_mail.sending.smtp\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    modules = json.loads(done.stdout)
+    assert "avtoprokat_mail.sending.campaign" in modules  # what it does use
+    loaded = [
+        name for name in modules
+        if any(name == heavy or name.startswith(heavy + ".") for heavy in NOT_FOR_AN_EMAIL_RUN)
+    ]  # fmt: skip
+    assert loaded == []

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
-from avtoprokat_mail.cli.output import add_format_option, write_rows
+from avtoprokat_mail.cli.output import write_rows
 from avtoprokat_mail.interchange import apply_import, export_clients, plan_import
 from avtoprokat_mail.model import CLIENT_LABELS
 from avtoprokat_mail.storage import clients as client_store
@@ -19,29 +18,6 @@ LIST_COLUMNS = (
     "marked", "opt_out", "bounced", "consent",
 )  # fmt: skip
 LIST_TITLES = ("№", *(CLIENT_LABELS[name] for name in LIST_COLUMNS[1:]))
-
-
-def register(commands) -> None:
-    clients = commands.add_parser("clients", help="справочник клиентов").add_subparsers(
-        dest="clients_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
-    )
-    imp = clients.add_parser("import", help="импорт из CSV или XLSX")
-    imp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
-    imp.add_argument(
-        "--dry-run", action="store_true", help="только показать, что будет сделано, не меняя базу"
-    )
-    exp = clients.add_parser("export", help="экспорт в CSV или XLSX (по расширению файла)")
-    exp.add_argument("file", type=Path, metavar="ФАЙЛ", help="файл .csv или .xlsx")
-    lst = clients.add_parser("list", help="список клиентов")
-    lst.add_argument("--marked", action="store_true", help="только отмеченные")
-    add_format_option(lst)
-    mark = clients.add_parser("mark", help="отметка клиентов")
-    how = mark.add_mutually_exclusive_group(required=True)
-    how.add_argument("--all", action="store_true", help="отметить всех")
-    how.add_argument("--none", action="store_true", help="снять все отметки")
-    how.add_argument("--invert", action="store_true", help="инвертировать отметки")
-    how.add_argument("--search", metavar="ТЕКСТ", help="отметить найденных быстрым поиском")
-    how.add_argument("--ids", metavar="1,2,3", help="отметить клиентов с этими номерами")
 
 
 def run(context: Context) -> int:

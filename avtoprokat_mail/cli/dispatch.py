@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
-import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
 from avtoprokat_mail.cli.parser import build_parser
-from avtoprokat_mail.credentials import CredentialsError
-from avtoprokat_mail.interchange import InterchangeError
-from avtoprokat_mail.storage import DatabaseError, describe_error
 from avtoprokat_mail.system.console import prepare_streams
-from avtoprokat_mail.system.logsetup import log_path
-from avtoprokat_mail.validation import SettingsError
+
+if TYPE_CHECKING:
+    from avtoprokat_mail.cli.context import Context
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     prepare_streams()
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help, --version and a usage error end here
+    return _execute(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
+    """Run the parsed command. What it imports is needed only now: ``send --help`` or a
+    mistyped option does not pay for the database, the log and the settings checks."""
+    import logging
+    import sqlite3
+
+    from avtoprokat_mail.cli.context import Context
+    from avtoprokat_mail.credentials import CredentialsError
+    from avtoprokat_mail.interchange import InterchangeError
+    from avtoprokat_mail.storage import DatabaseError, describe_error
+    from avtoprokat_mail.system.logsetup import log_path
+    from avtoprokat_mail.validation import SettingsError
+
     handlers: dict[str | None, Callable[[Context], int]] = {None: _gui, "gui": _gui, "demo": _demo}
     command = None if args.smoke else args.command
     context = Context(args)

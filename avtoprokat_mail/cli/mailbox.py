@@ -6,25 +6,10 @@ import sys
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK
-from avtoprokat_mail.cli.output import add_format_option, say, write_rows
+from avtoprokat_mail.cli.output import say, write_rows
 
 CHECK_COLUMNS = ("kind", "email", "client_id", "reason", "date")
 CHECK_TITLES = ("Что", "Адрес", "№ клиента", "Причина", "Дата")
-
-
-def register(commands) -> None:
-    mailbox = commands.add_parser("mailbox", help="почта, вернувшаяся в ящик отправителя")
-    actions = mailbox.add_subparsers(
-        dest="mailbox_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
-    )
-    check = actions.add_parser(
-        "check", help="найти во «Входящих» возвраты писем и просьбы отписаться"
-    )
-    check.add_argument(
-        "--apply", action="store_true",
-        help="отметить недоставляемые адреса и отказы от рассылки в справочнике",
-    )  # fmt: skip
-    add_format_option(check)
 
 
 def run(context: Context) -> int:

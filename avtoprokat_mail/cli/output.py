@@ -35,10 +35,3 @@ def print_table(headers: Sequence[str], rows: list[list]) -> None:
     widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(headers)]
     for line in [list(headers), *texts]:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
-
-
-def add_format_option(parser) -> None:
-    parser.add_argument(
-        "--format", choices=("table", "csv"), default="table",
-        help="table — таблица для чтения (по умолчанию), csv — для программ (UTF-8)",
-    )  # fmt: skip

@@ -1,12 +1,29 @@
-"""The argument parser: the global options, then each command group's own parser."""
+"""The argument parser: the global options, then each command group's own parser.
+
+Only cli/arguments.py is imported to build it: the commands' modules are imported when their
+command runs (cli/dispatch.py), and the version is looked up only for ``--version``.
+"""
 
 from __future__ import annotations
 
-from avtoprokat_mail import __version__
-from avtoprokat_mail.cli import clients, mailbox, runs, send, settings, templates
+import argparse
+
+from avtoprokat_mail.cli.arguments import GROUPS
 from avtoprokat_mail.cli.russian import RussianParser
 
-GROUPS = (clients, templates, settings, send, runs, mailbox)
+
+class ShowVersion(argparse.Action):
+    """``--version``: the installed version (importlib.metadata), looked up only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None) -> None:  # fmt: skip
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from avtoprokat_mail import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
 
 
 def build_parser() -> RussianParser:
@@ -16,10 +33,7 @@ def build_parser() -> RussianParser:
         description="Рассылка писем и SMS клиентам пункта проката. Без команды открывает окно.",
         epilog="Справка по команде: avtoprokat-mail КОМАНДА --help",
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {__version__}",
-        help="показать версию программы и выйти",
-    )  # fmt: skip
+    parser.add_argument("--version", action=ShowVersion, help="показать версию программы и выйти")
     parser.add_argument(
         "--data-dir", metavar="ПАПКА", help="папка данных (по умолчанию — папка пользователя)"
     )
@@ -34,5 +48,5 @@ def build_parser() -> RussianParser:
     )
     commands.add_parser("demo", help="добавить демо-клиентов и демо-шаблоны")
     for group in GROUPS:
-        group.register(commands)
+        group(commands)
     return parser

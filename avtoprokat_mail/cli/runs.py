@@ -7,23 +7,10 @@ from pathlib import Path
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
-from avtoprokat_mail.cli.output import add_format_option, write_rows
-from avtoprokat_mail.cli.russian import whole_number
+from avtoprokat_mail.cli.output import write_rows
 from avtoprokat_mail.model import DeliveryStatus
 from avtoprokat_mail.sending.runlock import effective_status
 from avtoprokat_mail.storage import runs as run_store
-
-
-def register(commands) -> None:
-    runs = commands.add_parser("runs", help="журнал рассылок").add_subparsers(
-        dest="runs_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
-    )
-    add_format_option(runs.add_parser("list", help="все рассылки"))
-    show = runs.add_parser("show", help="исход по каждому получателю")
-    show.add_argument(
-        "run_id", type=whole_number, metavar="НОМЕР_РАССЫЛКИ", help="номер рассылки (runs list)"
-    )
-    add_format_option(show)
 
 
 def run(context: Context) -> int:

@@ -7,12 +7,10 @@ import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, EXIT_WAITING
 from avtoprokat_mail.cli.output import say as _say
-from avtoprokat_mail.cli.russian import whole_number
 from avtoprokat_mail.model import Channel, Route, RunStatus
 from avtoprokat_mail.sending.campaign import Campaign, Progress, RunBusy, RunPlan, format_duration
 from avtoprokat_mail.sending.lifecycle import (
@@ -23,49 +21,8 @@ from avtoprokat_mail.sending.lifecycle import (
     Schedule,
 )
 from avtoprokat_mail.sending.setup import SetupError
-from avtoprokat_mail.sending.sms.estimate import cost_line
 from avtoprokat_mail.sizes import size_text
 from avtoprokat_mail.storage import templates as template_store
-
-
-def register(commands) -> None:
-    send = commands.add_parser("send", help="разослать шаблон отмеченным клиентам")
-    send.add_argument(
-        "template_id", type=whole_number, nargs="?", metavar="НОМЕР_ШАБЛОНА",
-        help="номер шаблона (templates list)",
-    )  # fmt: skip
-    send.add_argument(
-        "--resume", type=whole_number, metavar="НОМЕР_РАССЫЛКИ",
-        help="продолжить прерванную, отменённую, остановленную или ждущую рассылку",
-    )  # fmt: skip
-    send.add_argument(
-        "--retry", type=whole_number, metavar="НОМЕР_РАССЫЛКИ",
-        help="новой рассылкой отправить тем, кому та рассылка не отправила",
-    )  # fmt: skip
-    send.add_argument(
-        "--include-uncertain", action="store_true",
-        help="с --retry: отправить и тем, чей исход неизвестен (письмо могло уйти)",
-    )  # fmt: skip
-    send.add_argument(
-        "--again", action="store_true", help="отправить и тем, кто уже получил этот шаблон"
-    )
-    send.add_argument(
-        "--skip-incomplete", action="store_true",
-        help="пропустить клиентов, у которых нет данных для обозначений шаблона",
-    )  # fmt: skip
-    send.add_argument(
-        "--outbox", type=Path, metavar="ПАПКА",
-        help="тестовая рассылка: записать письма файлами .eml в папку, никому не отправляя",
-    )  # fmt: skip
-    send.add_argument("--yes", action="store_true", help="не спрашивать подтверждения")
-    send.add_argument(
-        "--wait", action="store_true",
-        help="у дневного лимита ящика не выходить, а дождаться и продолжить",
-    )  # fmt: skip
-    send.add_argument(
-        "--resend-uncertain", action="store_true",
-        help="при продолжении отправить и тем, чей исход неизвестен (письмо могло уйти)",
-    )  # fmt: skip
 
 
 def run(context: Context) -> int:
@@ -138,6 +95,9 @@ def _new_run(mailer: Mailer, args: argparse.Namespace) -> PreparedRun | int:
     setup = mailer.setup(plan.channel, route)  # settings problems before the summary
     _print_plan(plan, test=route.is_test)
     if setup.gateway is not None:  # an SMS run through the gateway, not into a folder
+        # Imported here: the gateway's HTTP client has no part in an email run.
+        from avtoprokat_mail.sending.sms.estimate import cost_line
+
         _say(f"  SMS всего: {plan.segments}. {cost_line(setup.gateway, plan)}")
     if plan.channel is Channel.EMAIL and not route.is_test and plan.recipients:
         _print_schedule(mailer.schedule(plan))

@@ -6,8 +6,7 @@ import sys
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_ERROR, EXIT_OK, UsageError
-from avtoprokat_mail.cli.output import add_format_option, write_rows
-from avtoprokat_mail.cli.russian import whole_number
+from avtoprokat_mail.cli.output import write_rows
 from avtoprokat_mail.credentials import (
     IMAP_PASSWORD_ENV,
     NO_SECURE_STORE,
@@ -31,61 +30,6 @@ from avtoprokat_mail.storage.settings import (
 )
 from avtoprokat_mail.system.console import read_secret
 from avtoprokat_mail.validation import value_text
-
-
-def register(commands) -> None:
-    settings = commands.add_parser("settings", help="параметры почты и SMS").add_subparsers(
-        dest="settings_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
-    )
-    settings.add_parser("show", help="все параметры (пароль — только задан или нет)")
-    change = settings.add_parser("set", help="изменить один параметр")
-    change.add_argument("key", metavar="КЛЮЧ", help="например email.host (все: settings show)")
-    change.add_argument("value", metavar="ЗНАЧЕНИЕ", help="новое значение")
-    password = settings.add_parser(
-        "set-password", help="сохранить пароль (читается со стандартного ввода)"
-    )
-    which = password.add_mutually_exclusive_group()
-    which.add_argument("--sms", action="store_true", help="ключ или пароль SMS-шлюза")
-    which.add_argument(
-        "--mailbox",
-        type=whole_number,
-        metavar="НОМЕР",
-        help="пароль дополнительного ящика с этим номером",
-    )
-    which.add_argument(
-        "--imap", action="store_true", help="свой пароль для чтения почты по IMAP (иначе SMTP)"
-    )
-    test = settings.add_parser("test", help="проверить соединение (ничего не отправляет)")
-    test.add_argument("--sms", action="store_true", help="проверить SMS-шлюз (баланс)")
-    boxes = settings.add_parser(
-        "mailboxes", help="дополнительные ящики отправителя (рассылка идёт через все по очереди)"
-    ).add_subparsers(dest="mailboxes_command", metavar="ДЕЙСТВИЕ", title="действия", required=True)
-    add_format_option(boxes.add_parser("list", help="список дополнительных ящиков"))
-    add = boxes.add_parser("add", help="добавить ящик; печатает его номер")
-    add.add_argument(
-        "--address", required=True, metavar="АДРЕС", help="адрес отправителя (его видят получатели)"
-    )
-    add.add_argument("--name", default="", metavar="ИМЯ", help="имя отправителя в письме")
-    add.add_argument("--host", required=True, metavar="СЕРВЕР", help="SMTP-сервер")
-    add.add_argument(
-        "--port", type=whole_number, default=465, metavar="ПОРТ", help="порт (по умолчанию 465)"
-    )
-    add.add_argument(
-        "--security", choices=("none", "starttls", "ssl"), default="ssl",
-        help="защита соединения: none — нет, starttls или ssl (по умолчанию)",
-    )  # fmt: skip
-    add.add_argument("--user", default="", metavar="ЛОГИН", help="логин (по умолчанию — адрес)")
-    add.add_argument("--no-auth", action="store_true", help="сервер не требует входа")
-    add.add_argument(
-        "--daily-limit", type=whole_number, default=0, metavar="ЧИСЛО",
-        help="писем в сутки (0 — без лимита)",
-    )  # fmt: skip
-    add.add_argument(
-        "--per-minute", type=whole_number, default=0, metavar="ЧИСЛО",
-        help="писем в минуту (0 — без лимита)",
-    )  # fmt: skip
-    remove = boxes.add_parser("remove", help="убрать ящик")
-    remove.add_argument("mailbox_id", type=whole_number, metavar="НОМЕР", help="номер ящика")
 
 
 def run(context: Context) -> int:

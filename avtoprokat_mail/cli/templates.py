@@ -8,8 +8,7 @@ from pathlib import Path
 
 from avtoprokat_mail.cli.context import Context
 from avtoprokat_mail.cli.exits import EXIT_OK, UsageError
-from avtoprokat_mail.cli.output import add_format_option, write_rows
-from avtoprokat_mail.cli.russian import whole_number
+from avtoprokat_mail.cli.output import write_rows
 from avtoprokat_mail.model import Template
 from avtoprokat_mail.sending.message import (
     TemplateError,
@@ -27,32 +26,6 @@ from avtoprokat_mail.validation import email_problem
 
 TEMPLATE_COLUMNS = ("id", "created", "sent", "sms", "subject", "note")
 TEMPLATE_TITLES = ("№", "Создан", "Отправлен", "SMS", "Тема", "Примечание")
-
-
-def register(commands) -> None:
-    templates = commands.add_parser("templates", help="шаблоны сообщений").add_subparsers(
-        dest="templates_command", metavar="ДЕЙСТВИЕ", title="действия", required=True
-    )
-    add_format_option(templates.add_parser("list", help="список шаблонов"))
-    add = templates.add_parser("add", help="новый шаблон; печатает его номер")
-    add.add_argument("--subject", default="", metavar="ТЕМА", help="тема (обязательна для письма)")
-    body = add.add_mutually_exclusive_group(required=True)
-    body.add_argument("--body", metavar="ТЕКСТ", help="текст сообщения")
-    body.add_argument(
-        "--body-file", type=Path, metavar="ФАЙЛ", help="файл с текстом сообщения (UTF-8)"
-    )
-    add.add_argument("--attach1", default="", metavar="ФАЙЛ", help="приложение 1")
-    add.add_argument("--attach2", default="", metavar="ФАЙЛ", help="приложение 2")
-    add.add_argument("--sms", action="store_true", help="отправлять как SMS")
-    add.add_argument("--note", default="", metavar="ТЕКСТ", help="примечание")
-    preview = templates.add_parser("preview", help="сообщение так, как его получит клиент")
-    preview.add_argument(
-        "template_id", type=whole_number, metavar="НОМЕР_ШАБЛОНА", help="номер шаблона"
-    )
-    preview.add_argument(
-        "--client", type=whole_number, required=True, metavar="НОМЕР_КЛИЕНТА",
-        help="номер клиента (столбец «№» в clients list)",
-    )  # fmt: skip
 
 
 def run(context: Context) -> int:

@@ -36,7 +36,7 @@ from avtoprokat_mail.model import (
     RunStatus,
     Template,
 )
-from avtoprokat_mail.placeholders import missing_fields
+from avtoprokat_mail.placeholders import fields_without_default, lacking
 from avtoprokat_mail.sending.clock import SYSTEM_CLOCK, Clock
 from avtoprokat_mail.sending.lanes import Job, Lane, batch_size
 from avtoprokat_mail.sending.message import (
@@ -154,6 +154,7 @@ def plan_run(
         else (set(), set())
     )
     text = template.body if channel is Channel.SMS else f"{template.subject}\n{template.body}"
+    needed = fields_without_default(text)  # read once, not once per client
     for client in client_store.list_clients(conn, marked_only=True):
         address, reason = _address_of(client, channel)
         key = address.casefold()
@@ -175,7 +176,7 @@ def plan_run(
         else:
             shown = client.email or client.mobile
         delivery = _delivery_for(client, address or shown, position)
-        if not reason and (missing := missing_fields(text, client)):
+        if not reason and (missing := lacking(needed, client)):
             incomplete.append((delivery, missing))
             if skip_incomplete:
                 reason = "нет данных для " + ", ".join(f"%{name}%" for name in missing)

@@ -7,8 +7,9 @@ reply as a whole, and a whole exchange (the connection test), must end by a dead
 - :class:`DeadlineSMTP` and :class:`DeadlineSMTP_SSL` read each SMTP reply through a
   :class:`ReplyReader` that stops at ``timeout`` after the reply began, or earlier at the
   connection's ``deadline`` when one is set;
-- :class:`DeadlineIMAP4` and :class:`DeadlineIMAP4_SSL` give each IMAP line the timeout, and
-  each literal (a message being fetched) the timeout plus a second per :data:`MIN_RATE` bytes;
+- sending/imap.py's ``DeadlineIMAP4`` reads through the same :class:`ReplyReader`: each IMAP
+  line has the timeout, each literal (a message being fetched) the timeout plus a second per
+  :data:`MIN_RATE` bytes (there, so that a run does not import imaplib);
 - :func:`watchdog` shuts the sockets opened inside it down when a deadline passes, for code
   that reads through layers we do not own (http.client under urllib): the blocked read then
   ends at once.
@@ -20,7 +21,6 @@ N с».
 from __future__ import annotations
 
 import contextlib
-import imaplib
 import math
 import smtplib
 import socket
@@ -116,39 +116,6 @@ class DeadlineSMTP(_DeadlineReplies, smtplib.SMTP):
 
 class DeadlineSMTP_SSL(_DeadlineReplies, smtplib.SMTP_SSL):
     """smtplib.SMTP_SSL whose replies have deadlines."""
-
-
-class _DeadlineLines:
-    """Mixin for imaplib.IMAP4: each line and each literal read against a deadline."""
-
-    sock: Any
-    file: Any
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        self._line_timeout = timeout
-        return super()._create_socket(timeout)  # type: ignore[misc]
-
-    def _reader(self, extra: float = 0.0) -> ReplyReader:
-        # open() and starttls() make a new file for a new socket: replace it by ours.
-        if not isinstance(self.file, ReplyReader):
-            self.file = ReplyReader(self.sock, self._line_timeout)
-        self.file.start_reply(extra=extra)
-        return self.file
-
-    def readline(self) -> bytes:
-        self._reader()
-        return super().readline()  # type: ignore[misc]
-
-    def read(self, size: int) -> bytes:
-        return self._reader(extra=size / MIN_RATE).read(size)
-
-
-class DeadlineIMAP4(_DeadlineLines, imaplib.IMAP4):
-    """imaplib.IMAP4 whose lines have deadlines."""
-
-
-class DeadlineIMAP4_SSL(_DeadlineLines, imaplib.IMAP4_SSL):
-    """imaplib.IMAP4_SSL whose lines have deadlines."""
 
 
 class Watchdog:

@@ -12,15 +12,49 @@ import re
 import socket
 import ssl
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from avtoprokat_mail.model import ImapSettings, Security
 from avtoprokat_mail.sending.checks import CheckResult
-from avtoprokat_mail.sending.deadline import DeadlineIMAP4, DeadlineIMAP4_SSL
+from avtoprokat_mail.sending.deadline import MIN_RATE, ReplyReader
 
 BATCH = 50  # messages fetched per command
 CHECK_TIMEOUT = 20.0  # seconds for each line of the connection test
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCHED_UID = re.compile(rb"UID (\d+)")
+
+
+class _DeadlineLines:
+    """Mixin for imaplib.IMAP4: each line and each literal read against a deadline."""
+
+    sock: Any
+    file: Any
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        self._line_timeout = timeout
+        return super()._create_socket(timeout)  # type: ignore[misc]
+
+    def _reader(self, extra: float = 0.0) -> ReplyReader:
+        # open() and starttls() make a new file for a new socket: replace it by ours.
+        if not isinstance(self.file, ReplyReader):
+            self.file = ReplyReader(self.sock, self._line_timeout)
+        self.file.start_reply(extra=extra)
+        return self.file
+
+    def readline(self) -> bytes:
+        self._reader()
+        return super().readline()  # type: ignore[misc]
+
+    def read(self, size: int) -> bytes:
+        return self._reader(extra=size / MIN_RATE).read(size)
+
+
+class DeadlineIMAP4(_DeadlineLines, imaplib.IMAP4):
+    """imaplib.IMAP4 whose lines have deadlines."""
+
+
+class DeadlineIMAP4_SSL(_DeadlineLines, imaplib.IMAP4_SSL):
+    """imaplib.IMAP4_SSL whose lines have deadlines."""
 
 
 class InboxError(Exception):

@@ -291,9 +291,14 @@ def reached(
 def waiting_elsewhere(
     conn: sqlite3.Connection, template_id: int, except_run: int | None = None
 ) -> list[Delivery]:
-    """Pending deliveries of the template's real runs (other than ``except_run``)."""
+    """Pending deliveries of the template's real runs (other than ``except_run``).
+
+    Asked twice by every start. Left to itself, SQLite (no statistics) walks each run's whole
+    journal by the primary key, every message the template ever sent; the (run_id, status)
+    index reads the pending ones only.
+    """
     rows = conn.execute(
-        f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries "
+        f"SELECT {', '.join(_DELIVERY_FIELDS)} FROM deliveries INDEXED BY deliveries_status "
         f"WHERE run_id IN ({_TEMPLATE_RUNS}) AND run_id IS NOT ? AND status = 'pending' "
         "ORDER BY run_id, position",
         (template_id, except_run),
@@ -308,18 +313,25 @@ def take_over(conn: sqlite3.Connection, deliveries: Iterable[Delivery], new_run:
     its outcome. Either way ``moved_to`` says who took it, and the old run never sends to it
     again (a resume sends only pending ones; «--resend-uncertain» skips moved ones).
     """
+    deliveries = list(deliveries)
+    pending = [
+        (new_run, f"передано в рассылку № {new_run}", d.run_id, d.position)
+        for d in deliveries
+        if d.status is DeliveryStatus.PENDING
+    ]
+    settled = [
+        (new_run, d.run_id, d.position)
+        for d in deliveries
+        if d.status is not DeliveryStatus.PENDING
+    ]
     moved = 0
-    for d in deliveries:
-        if d.status is DeliveryStatus.PENDING:
-            cursor = conn.execute(
-                f"UPDATE deliveries SET status = 'skipped', moved_to = ?, time = {_NOW}, "
-                "reply = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
-                (new_run, f"передано в рассылку № {new_run}", d.run_id, d.position),
-            )
-            moved += cursor.rowcount
-        else:
-            conn.execute(
-                "UPDATE deliveries SET moved_to = ? WHERE run_id = ? AND position = ?",
-                (new_run, d.run_id, d.position),
-            )
+    if pending:  # one statement for all of them; rowcount sums the rows still pending
+        moved = conn.executemany(
+            f"UPDATE deliveries SET status = 'skipped', moved_to = ?, time = {_NOW}, "
+            "reply = ? WHERE run_id = ? AND position = ? AND status = 'pending'",
+            pending,
+        ).rowcount
+    conn.executemany(
+        "UPDATE deliveries SET moved_to = ? WHERE run_id = ? AND position = ?", settled
+    )
     return moved

@@ -43,7 +43,7 @@ from enum import Enum
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlencode, urlsplit
 
-from avtoprokat_mail import __version__
+import avtoprokat_mail
 from avtoprokat_mail.model import SmsSettings, sms_endpoint
 from avtoprokat_mail.redaction import hide_secret
 from avtoprokat_mail.sending.deadline import watch_current, watchdog
@@ -334,7 +334,10 @@ class SmsGateway(ABC):
         request = urllib.request.Request(
             self.base_url + path,
             data=urlencode(params).encode("ascii"),
-            headers={"User-Agent": f"avtoprokat-mail/{__version__}", "Accept": "application/json"},
+            headers={
+                "User-Agent": f"avtoprokat-mail/{avtoprokat_mail.__version__}",
+                "Accept": "application/json",
+            },
             method="POST",
         )
         logger.debug("%s: POST %s%s", self.name, self.host, path)
