@@ -76,6 +76,10 @@ SMSC_PASSWORD = "smsc-pass-SECRET-0002"
 SMSC_APIKEY = "smsc-apikey-SECRET-0003"
 WRONG_SECRET = "WRONG-SECRET-9f41c7"
 ALL_SECRETS = (SMSRU_API_ID, SMSC_PASSWORD, SMSC_APIKEY, WRONG_SECRET)
+# (provider, login, secret): the three ways of logging in, all accepted by the fake.
+SMSRU_KEY = (SmsProvider.SMSRU, "", SMSRU_API_ID)
+SMSC_PASSWORD_LOGIN = (SmsProvider.SMSC, SMSC_LOGIN, SMSC_PASSWORD)
+SMSC_KEY = (SmsProvider.SMSC, "", SMSC_APIKEY)
 
 
 class Behaviour(Enum):

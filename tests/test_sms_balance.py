@@ -17,9 +17,12 @@ from avtoprokat_mail.sending.sms.providers import check_sms, gateway_for
 from tests.sms_gateways import (
     ALL_SECRETS,
     SMSC_APIKEY,
+    SMSC_KEY,
     SMSC_LOGIN,
     SMSC_PASSWORD,
+    SMSC_PASSWORD_LOGIN,
     SMSRU_API_ID,
+    SMSRU_KEY,
     WRONG_SECRET,
     Behaviour,
     FakeGateway,
@@ -27,10 +30,6 @@ from tests.sms_gateways import (
 
 SMSRU, SMSC = SmsProvider.SMSRU, SmsProvider.SMSC
 
-# (provider, login, secret): the three ways of logging in, all accepted by the fake.
-SMSRU_KEY = (SMSRU, "", SMSRU_API_ID)
-SMSC_PASSWORD_LOGIN = (SMSC, SMSC_LOGIN, SMSC_PASSWORD)
-SMSC_KEY = (SMSC, "", SMSC_APIKEY)
 ACCOUNTS = pytest.mark.parametrize(
     ("provider", "login", "secret"),
     [SMSRU_KEY, SMSC_PASSWORD_LOGIN, SMSC_KEY],

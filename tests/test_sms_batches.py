@@ -24,19 +24,15 @@ from avtoprokat_mail.sending.sms.providers import gateway_for
 from avtoprokat_mail.sending.sms.transport import SmsTransport
 from avtoprokat_mail.sending.transport import DeliveryError
 from tests.sms_gateways import (
-    SMSC_APIKEY,
-    SMSC_LOGIN,
-    SMSC_PASSWORD,
-    SMSRU_API_ID,
+    SMSC_KEY,
+    SMSC_PASSWORD_LOGIN,
+    SMSRU_KEY,
     WRONG_SECRET,
     Behaviour,
     FakeGateway,
 )
 
 SMSRU, SMSC = SmsProvider.SMSRU, SmsProvider.SMSC
-SMSRU_KEY = (SMSRU, "", SMSRU_API_ID)
-SMSC_PASSWORD_LOGIN = (SMSC, SMSC_LOGIN, SMSC_PASSWORD)
-SMSC_KEY = (SMSC, "", SMSC_APIKEY)
 ACCOUNTS = pytest.mark.parametrize(
     "account",
     [SMSRU_KEY, SMSC_PASSWORD_LOGIN, SMSC_KEY],

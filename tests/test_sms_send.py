@@ -29,9 +29,12 @@ from avtoprokat_mail.sending.sms.segments import sms_length
 from tests.sms_gateways import (
     ALL_SECRETS,
     SMSC_APIKEY,
+    SMSC_KEY,
     SMSC_LOGIN,
     SMSC_PASSWORD,
+    SMSC_PASSWORD_LOGIN,
     SMSRU_API_ID,
+    SMSRU_KEY,
     WRONG_SECRET,
     Behaviour,
     FakeGateway,
@@ -39,9 +42,6 @@ from tests.sms_gateways import (
 
 SMSRU, SMSC = SmsProvider.SMSRU, SmsProvider.SMSC
 
-SMSRU_KEY = (SMSRU, "", SMSRU_API_ID)
-SMSC_PASSWORD_LOGIN = (SMSC, SMSC_LOGIN, SMSC_PASSWORD)
-SMSC_KEY = (SMSC, "", SMSC_APIKEY)
 ACCOUNT_IDS = ["smsru", "smsc-login", "smsc-apikey"]
 ACCOUNTS = pytest.mark.parametrize(
     ("provider", "login", "secret"), [SMSRU_KEY, SMSC_PASSWORD_LOGIN, SMSC_KEY], ids=ACCOUNT_IDS
