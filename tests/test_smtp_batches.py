@@ -172,6 +172,21 @@ def test_a_temporary_final_reply_is_that_message_s_alone(pipelining_server: Star
     assert packets(server)[:5] == [ENVELOPE, *[[".", *ENVELOPE]] * 3, ["."]]
 
 
+def test_too_many_mid_batch_ends_the_batch_and_slows_down(pipelining_server: Start) -> None:
+    """«Too many, slow down» for message 2: it is retried; message 3, whose envelope was
+    already out, goes through; message 4 is left for later; the transport takes one message
+    at a time while the pause lasts, the engine waiting ``ready_in`` between them."""
+    refusal = "450 4.7.0 Too many messages, slow down"
+    server, transport, results = batch(pipelining_server, SmtpScript(final=refusal, transaction=2))
+
+    assert outcome(results[1], server.port) == alone(pipelining_server, SmtpScript(final=refusal))
+    assert [kind(r) for r in results] == ["sent", "retry", "sent", "connection"]
+    assert str(results[3]).startswith(NOT_SENT) and not results[3].uncertain  # type: ignore[union-attr]
+    assert [m.rcpt_tos[0] for m in server.messages] == [f"client{n}@example.ru" for n in (1, 3)]
+    assert transport.pause > 0 and transport.ready_in() > 0 and transport.batch_size == 1
+    transport.close()
+
+
 def test_a_refused_sender_stops_the_batch_and_the_rest_are_refused_alike(
     pipelining_server: Start,
 ) -> None:

@@ -4,7 +4,9 @@
 :func:`connect` once per run and again after a dropped connection (a failure whose kind is in
 :data:`CONNECTION_LOST`), sends with ``send_message`` and translates what goes wrong with
 :func:`explain`. No tkinter here. A server offering PIPELINING (RFC 2920) gets MAIL FROM,
-RCPT TO and DATA in one write: two round trips a message instead of four.
+RCPT TO and DATA in one write: two round trips a message instead of four; and the engine
+hands it :data:`PIPELINED_BATCH` messages at once (:meth:`SmtpTransport.send_batch`), each
+message's content going out with the next one's MAIL, RCPT and DATA: n + 1 round trips for n.
 
 The password never reaches a log, a message or the ``smtplib.SMTP`` object: the login is done
 here (:func:`_login`), not by ``SMTP.login``, which keeps the password on the object and
