@@ -517,9 +517,12 @@ class SmtpScript:
     """What :class:`PipeliningServer` answers at each stage of a transaction.
 
     ``stall``: "mail", "rcpt", "data" or "final": from that reply on the server says nothing
-    more on the connection (the commands are still recorded). ``once``: the script holds for
-    the first transaction of the first connection only; later ones are answered with the
-    defaults (accepted).
+    more on the connection (the commands are still recorded); with ``hang_up`` it closes the
+    connection there instead. ``once``: the script holds for one transaction of the server,
+    the ``transaction``-th (counting from 1 across connections; a transaction ends with a
+    message's final reply, an RSET or a refused DATA); the others are answered with the
+    defaults (accepted). ``careless_data``: DATA gets the script's reply even when no
+    recipient was accepted (a server that RFC 2920 §3.1 warns about: 354 after a refusal).
     """
 
     mail: str = "250 2.1.0 Ok"
@@ -528,6 +531,9 @@ class SmtpScript:
     final: str = "250 2.0.0 Ok: queued as 1"
     stall: str = ""
     once: bool = True
+    transaction: int = 1
+    hang_up: bool = False
+    careless_data: bool = False
 
 
 @dataclass
@@ -543,9 +549,12 @@ class Received:
 @dataclass
 class Connection:
     """What one client connection sent: ``reads`` holds, for each chunk the server read,
-    the command lines completed in it (message text not included)."""
+    the command lines completed in it (message text not included); ``packets`` the same
+    with a "." for each message whose end (its final dot line) came in that chunk, so a
+    test sees a message's end and the next commands arrive in one write."""
 
     reads: list[list[str]] = field(default_factory=list)
+    packets: list[list[str]] = field(default_factory=list)
 
     @property
     def commands(self) -> list[str]:
@@ -579,15 +588,20 @@ class _PipeliningProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.pending += data
         read: list[str] = []
+        packet: list[str] = []
         while b"\n" in self.pending:
             line, self.pending = self.pending.split(b"\n", 1)
             if self.body is not None:
+                if line == b".\r":
+                    packet.append(".")
                 self._body_line(line + b"\n")
                 continue
             command = line.rstrip(b"\r").decode("utf-8", "replace")
             read.append(command)
+            packet.append(command)
             self._command(command)
         self.connection.reads.append(read)
+        self.connection.packets.append(packet)
 
     def _say(self, reply: str) -> None:
         if not self.silent and not self.transport.is_closing():
@@ -598,6 +612,8 @@ class _PipeliningProtocol(asyncio.Protocol):
     def _stage(self, stage: str, reply: str) -> str | None:
         if self.script.stall == stage:
             self.silent = True
+            if self.script.hang_up:
+                self.transport.close()
             return None
         return reply
 
@@ -653,7 +669,7 @@ class _PipeliningProtocol(asyncio.Protocol):
         self._say(reply)
 
     def _data(self) -> None:
-        if self.mail_from is None or not self.rcpt_tos:
+        if (self.mail_from is None or not self.rcpt_tos) and not self.script.careless_data:
             self._say("554 5.5.1 Error: no valid recipients")
             return
         reply = self._stage("data", self.script.data)
@@ -705,7 +721,7 @@ class PipeliningServer(Endpoint):
 
     def script_for_transaction(self) -> SmtpScript:
         self._transactions += 1
-        if self.script.once and self._transactions > 1:
+        if self.script.once and self._transactions != self.script.transaction:
             return SmtpScript()
         return self.script
 

@@ -4,7 +4,9 @@
 :func:`connect` once per run and again after a dropped connection (a failure whose kind is in
 :data:`CONNECTION_LOST`), sends with ``send_message`` and translates what goes wrong with
 :func:`explain`. No tkinter here. A server offering PIPELINING (RFC 2920) gets MAIL FROM,
-RCPT TO and DATA in one write: two round trips a message instead of four.
+RCPT TO and DATA in one write: two round trips a message instead of four; and the engine
+hands it :data:`PIPELINED_BATCH` messages at once (:meth:`SmtpTransport.send_batch`), each
+message's content going out with the next one's MAIL, RCPT and DATA: n + 1 round trips for n.
 
 The password never reaches a log, a message or the ``smtplib.SMTP`` object: the login is done
 here (:func:`_login`), not by ``SMTP.login``, which keeps the password on the object and
@@ -22,6 +24,9 @@ import socket
 import ssl
 import time
 from base64 import b64encode
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 from avtoprokat_mail.model import (
@@ -64,6 +69,10 @@ class FailureKind(Enum):
 SETUP_TIMEOUTS = CHECK_TIMEOUTS = 2
 
 RATE_FIRST_PAUSE, RATE_MAX_PAUSE = 2.0, 60.0  # seconds between messages after "too many"
+
+# Messages a transport takes at once over a PIPELINING connection (send_batch): n of them take
+# n + 1 round trips; more would gain little and leave more in doubt if the connection drops.
+PIPELINED_BATCH = 4
 
 # Refusals that concern the whole run: continuing would meet the same refusal for everyone.
 _STOP_THE_RUN = frozenset({ReplyKind.SPAM, ReplyKind.SIZE, ReplyKind.POLICY, ReplyKind.SENDER})
@@ -368,6 +377,10 @@ _RETRYABLE_CONNECT = CONNECTION_LOST | {FailureKind.NETWORK}
 
 
 MAYBE_DELIVERED = "Письмо передано серверу, но он не подтвердил приём: оно могло уйти."
+NO_SMTPUTF8 = "Адрес написан не латиницей, а сервер не поддерживает такие адреса (SMTPUTF8)."
+# The start of the reply of a message of a batch that never went out (the connection failed,
+# or an earlier message's refusal ended the batch): it is sent again later.
+NOT_SENT = "Письмо не отправлялось:"
 
 
 class _DataWatch:
@@ -428,22 +441,7 @@ def _sendmail_pipelined(
         msg = _BARE_EOL.sub("\r\n", msg).encode("ascii")
     if isinstance(to_addrs, str):
         to_addrs = [to_addrs]
-    options: list[str] = []
-    if smtp.does_esmtp:
-        if smtp.has_extn("size"):
-            options.append(f"size={len(msg)}")
-        options.extend(mail_options)
-    commands = [_mail_command(smtp, from_addr, options)]
-    rcpt_tail = " " + " ".join(rcpt_options) if rcpt_options and smtp.does_esmtp else ""
-    commands += [f"rcpt TO:{smtplib.quoteaddr(each)}{rcpt_tail}" for each in to_addrs]
-    commands.append("data")
-    for command in commands:  # as smtplib's putcmd
-        if "\r" in command or "\n" in command:
-            shown = command.replace("\n", "\\n").replace("\r", "\\r")
-            raise ValueError(
-                f"command and arguments contain prohibited newline characters: {shown}"
-            )
-    smtp.send("".join(f"{command}\r\n" for command in commands).encode(smtp.command_encoding))
+    smtp.send(_envelope_commands(smtp, from_addr, to_addrs, msg, mail_options, rcpt_options))
 
     code, resp = smtp.getreply()  # MAIL
     if code != 250:
@@ -466,10 +464,7 @@ def _sendmail_pipelined(
     code, resp = smtp.getreply()  # DATA
     if code != 354:
         raise smtplib.SMTPDataError(code, resp)  # as smtplib's data(): no RSET
-    body = _LEADING_DOT.sub(b"..", msg)
-    if body[-2:] != b"\r\n":
-        body += b"\r\n"
-    smtp.send(body + b".\r\n")
+    smtp.send(_stuffed(msg))
     code, resp = smtp.getreply()  # the message
     watch.reply = _reply(code, resp)
     if code != 250:
@@ -479,6 +474,42 @@ def _sendmail_pipelined(
             smtp._rset()
         raise smtplib.SMTPDataError(code, resp)
     return refused
+
+
+def _envelope_commands(
+    smtp: smtplib.SMTP,
+    from_addr: str,
+    to_addrs: list[str],
+    msg: bytes,
+    mail_options: tuple[str, ...] | list[str] = (),
+    rcpt_options: tuple[str, ...] | list[str] = (),
+) -> bytes:
+    """MAIL FROM, RCPT TO for each address and DATA, as smtplib's ``sendmail`` would write
+    them (the same options, the same refusal of newlines), ready for one write."""
+    options: list[str] = []
+    if smtp.does_esmtp:
+        if smtp.has_extn("size"):
+            options.append(f"size={len(msg)}")
+        options.extend(mail_options)
+    commands = [_mail_command(smtp, from_addr, options)]
+    rcpt_tail = " " + " ".join(rcpt_options) if rcpt_options and smtp.does_esmtp else ""
+    commands += [f"rcpt TO:{smtplib.quoteaddr(each)}{rcpt_tail}" for each in to_addrs]
+    commands.append("data")
+    for command in commands:  # as smtplib's putcmd
+        if "\r" in command or "\n" in command:
+            shown = command.replace("\n", "\\n").replace("\r", "\\r")
+            raise ValueError(
+                f"command and arguments contain prohibited newline characters: {shown}"
+            )
+    return "".join(f"{command}\r\n" for command in commands).encode(smtp.command_encoding)
+
+
+def _stuffed(msg: bytes) -> bytes:
+    """The message as it goes after DATA's 354: leading dots doubled, ending CRLF "." CRLF."""
+    body = _LEADING_DOT.sub(b"..", msg)
+    if body[-2:] != b"\r\n":
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 def _mail_command(smtp: smtplib.SMTP, sender: str, options: list[str]) -> str:
@@ -537,6 +568,7 @@ class SmtpTransport:
         # "Too many, slow down" (a rate refusal) keeps a pause between messages from then on:
         # doubled at each such refusal, halved after each accepted message.
         self.pause = 0.0
+        self._slow_downs = 0  # rate refusals met so far: one in a batch ends the batch
         self._last_message = 0.0
 
     def open(self) -> None:
@@ -556,6 +588,66 @@ class SmtpTransport:
             ) from None
         return self._smtp
 
+    @property
+    def batch_size(self) -> int:
+        """How many messages the engine may hand to :meth:`send_batch` at once.
+
+        :data:`PIPELINED_BATCH` on a live connection that offers PIPELINING, else 1 (no
+        connection yet: the first message goes alone, then batches). Also 1 while a rate
+        refusal's pause lasts: the engine then spaces the messages one by one.
+        """
+        smtp = self._smtp
+        if smtp is None or smtp.sock is None or self.pause or not smtp.has_extn("pipelining"):
+            return 1
+        return PIPELINED_BATCH
+
+    def send_batch(self, items: Sequence[tuple[Delivery, object]]) -> list[str | DeliveryError]:
+        """Send ``items`` over this connection; per message, in order, its reply or refusal.
+
+        With PIPELINING each message's content and the next one's MAIL, RCPT and DATA go out
+        in one write (RFC 2920 §3.1): n messages take n + 1 round trips. Each outcome is what
+        :meth:`send` would say for the same reply. A refusal that concerns the mailbox
+        (fatal, quota) is given to the messages not yet sent too; a lost connection or a
+        "too many, slow down" leaves them with a temporary error, to be sent again; a message
+        whose content went out and whose answer did not come is uncertain. Raises
+        DeliveryError only when no connection can be made (nothing went out).
+        """
+        if len(items) > 1 and (self._smtp is None or self._smtp.sock is None):
+            self._connect()
+        smtp = self._smtp
+        if len(items) <= 1 or smtp is None or not smtp.has_extn("pipelining"):
+            return self._send_each(items)
+        return _PipelinedBatch(self, smtp, items).run()
+
+    def _send_each(self, items: Sequence[tuple[Delivery, object]]) -> list[str | DeliveryError]:
+        """One :meth:`send` after another (no PIPELINING), stopping as a pipelined batch does."""
+        outcomes: list[str | DeliveryError] = []
+        for delivery, payload in items:
+            slow_downs = self._slow_downs
+            try:
+                outcomes.append(self.send(delivery, payload))
+            except DeliveryError as error:
+                outcomes.append(error)
+                if error.fatal or error.quota or error.connection or self._slow_downs > slow_downs:
+                    rest = self._not_sent(error)
+                    outcomes += [rest] * (len(items) - len(outcomes))
+                    break
+        return outcomes
+
+    def _not_sent(self, cause: DeliveryError, reason: str = "") -> DeliveryError:
+        """The outcome of a message of the batch left unsent because of ``cause``.
+
+        A refusal of the mailbox (fatal, quota) holds for it as well; otherwise it is a
+        temporary connection-class error, never uncertain: the engine sends it again and,
+        when the connection keeps failing, stops the run rather than failing the recipient.
+        """
+        if cause.fatal or cause.quota:
+            return DeliveryError(
+                cause.reply, fatal=cause.fatal, quota=cause.quota, mailbox=cause.mailbox
+            )
+        reason = reason or cause.reply.removeprefix(MAYBE_DELIVERED).strip()
+        return DeliveryError(f"{NOT_SENT} {reason}", temporary=True, connection=True)
+
     def send(self, delivery: Delivery, payload: object) -> str:
         self._last_message = time.monotonic()
         smtp = self._smtp or self._connect()
@@ -570,21 +662,9 @@ class SmtpTransport:
             code, text = next(iter(error.recipients.values()))
             raise self._refusal(code, text, "rcpt") from None
         except smtplib.SMTPSenderRefused as error:
-            refusal = classify(error.smtp_code, error.smtp_error, stage="mail")
-            if refusal.kind is ReplyKind.SENDER:
-                reply = _reply(error.smtp_code, error.smtp_error)
-                raise DeliveryError(
-                    f"Сервер не принимает письма от {self.settings.sender_address}: {reply}. "
-                    "Проверьте «Email отправителя» в параметрах: обычно он должен совпадать с "
-                    "адресом ящика, через который идёт отправка.",
-                    fatal=True,
-                    mailbox=True,
-                ) from None
-            raise self._refusal(error.smtp_code, error.smtp_error, "mail") from None
+            raise self._sender_refusal(error.smtp_code, error.smtp_error) from None
         except smtplib.SMTPNotSupportedError:
-            raise DeliveryError(
-                "Адрес написан не латиницей, а сервер не поддерживает такие адреса (SMTPUTF8)."
-            ) from None
+            raise DeliveryError(NO_SMTPUTF8) from None
         except smtplib.SMTPResponseException as error:
             if error.smtp_code != 421:
                 # smtplib leaves the transaction open when the DATA command itself is refused:
@@ -598,8 +678,24 @@ class SmtpTransport:
                     f"{MAYBE_DELIVERED} {lost.reply}", uncertain=True, connection=True
                 ) from None
             raise lost from None
-        self.pause = self.pause / 2 if self.pause >= RATE_FIRST_PAUSE / 4 else 0.0
+        self._accepted()
         return watch.reply or "250 принято сервером"
+
+    def _accepted(self) -> None:
+        """A message went through: the pause a rate refusal asked for shrinks."""
+        self.pause = self.pause / 2 if self.pause >= RATE_FIRST_PAUSE / 4 else 0.0
+
+    def _sender_refusal(self, code: int, text: bytes | str) -> DeliveryError:
+        """MAIL FROM refused: the sender itself (fatal for this mailbox), or as any refusal."""
+        if classify(code, text, stage="mail").kind is ReplyKind.SENDER:
+            return DeliveryError(
+                f"Сервер не принимает письма от {self.settings.sender_address}: "
+                f"{_reply(code, text)}. Проверьте «Email отправителя» в параметрах: обычно он "
+                "должен совпадать с адресом ящика, через который идёт отправка.",
+                fatal=True,
+                mailbox=True,
+            )
+        return self._refusal(code, text, "mail")
 
     @staticmethod
     def _reset(smtp: smtplib.SMTP) -> None:
@@ -619,6 +715,7 @@ class SmtpTransport:
         refusal = classify(code, text, stage=stage)
         if refusal.kind is ReplyKind.RATE:
             self.pause = min(max(self.pause * 2, RATE_FIRST_PAUSE), RATE_MAX_PAUSE)
+            self._slow_downs += 1
         if refusal.kind is ReplyKind.SENDING_QUOTA:
             self._drop()
             return DeliveryError(refusal.explain(), quota=True)
@@ -654,3 +751,251 @@ class SmtpTransport:
         if self._smtp is not None:
             disconnect(self._smtp)
             self._smtp = None
+
+
+@dataclass
+class _Envelope:
+    """One message of a batch, ready for the wire: its commands and its stuffed content."""
+
+    index: int
+    commands: bytes  # MAIL FROM, RCPT TO, DATA
+    content: bytes  # dot-stuffed, ending CRLF "." CRLF
+
+
+class _ConnectionLost(Exception):
+    """The connection failed in the middle of a batch (``error`` says how)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _PipelinedBatch:
+    """One :meth:`SmtpTransport.send_batch` over a PIPELINING connection.
+
+    Each round is one write and the replies it calls for, in order: the final reply of the
+    message whose DATA was accepted last round (its content opens the write), the RSET that
+    ends a refused transaction, then the next message's MAIL, RCPT and DATA. A refused
+    envelope costs that message alone (its DATA, sent ahead, is refused too, RFC 2920 §3.1;
+    the next round starts with RSET). Every refusal is explained by the transport, exactly
+    as :meth:`SmtpTransport.send` explains it.
+    """
+
+    def __init__(
+        self,
+        transport: SmtpTransport,
+        smtp: smtplib.SMTP,
+        items: Sequence[tuple[Delivery, object]],
+    ) -> None:
+        self.transport, self.smtp = transport, smtp
+        self.outcomes: list[str | DeliveryError | None] = [None] * len(items)
+        self.todo: deque[_Envelope] = deque()
+        self.pending: _Envelope | None = None  # DATA answered 354: its content is due
+        self.dot_out = False  # the pending content's final "." was written
+        self.rset = False  # a refused transaction awaits its RSET
+        self.unsent: DeliveryError | None = None  # the outcome of those left unsent
+        self.slow_downs = transport._slow_downs
+        for index, (delivery, payload) in enumerate(items):
+            try:
+                self.todo.append(self._envelope(index, delivery, payload))
+            except smtplib.SMTPNotSupportedError:
+                self.outcomes[index] = DeliveryError(NO_SMTPUTF8)
+
+    def _envelope(self, index: int, delivery: Delivery, payload: object) -> _Envelope:
+        """What smtplib's ``sendmail`` (or ``send_message`` for an EmailMessage) would send."""
+        sender, recipients = self.transport._sender, [wire_address(delivery.recipient)]
+        options: tuple[str, ...] = ()
+        if isinstance(payload, bytes):
+            message = payload
+        else:
+            sender, recipients, message, options = _flattened(
+                self.smtp, payload, sender, recipients
+            )
+        commands = _envelope_commands(self.smtp, sender, recipients, message, options)
+        return _Envelope(index, commands, _stuffed(message))
+
+    def run(self) -> list[str | DeliveryError]:
+        while self.pending or self.todo or self.rset:
+            try:
+                self._round()
+            except (smtplib.SMTPException, OSError) as error:
+                self._lost(error)
+        outcomes = [outcome for outcome in self.outcomes if outcome is not None]
+        if len(outcomes) != len(self.outcomes):
+            raise RuntimeError("a message of the batch was left without an outcome")
+        return outcomes
+
+    @property
+    def _alive(self) -> bool:
+        """The connection is still this batch's (a refusal may have let it go)."""
+        return self.transport._smtp is self.smtp and self.smtp.sock is not None
+
+    def _round(self) -> None:
+        pending, rset = self.pending, self.rset
+        following = self.todo.popleft() if self.todo else None
+        head = pending.content if pending is not None else b""
+        tail = following.commands if following is not None else b""
+        if following is not None:
+            self.transport._last_message = time.monotonic()
+        self._write(head + (b"rset\r\n" if rset else b"") + tail, len(head))
+        self.rset = False
+        if pending is not None:
+            self._final(pending)
+        if rset and self._alive:
+            self._rset_reply()
+        if following is None:
+            return
+        if self._alive:
+            self._envelope_replies(following)
+        elif self.outcomes[following.index] is None:  # the connection went before its turn
+            self.outcomes[following.index] = self.unsent or self._unsent_for_lost()
+
+    def _write(self, data: bytes, dot_end: int) -> None:
+        """One write; notes whether the pending message's final "." (the first ``dot_end``
+        bytes) went out. ``socket.send`` in a loop rather than ``sendall``: after a failure
+        the count of bytes written tells whether that message may be on the server."""
+        sock = self.smtp.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        view, written = memoryview(data), 0
+        try:
+            while written < len(data):
+                written += sock.send(view[written:])
+        finally:
+            self.dot_out = self.pending is not None and written >= dot_end
+
+    def _final(self, pending: _Envelope) -> None:
+        """The reply to a whole message: accepted, or refused as ``send`` would say."""
+        code, text = self.smtp.getreply()
+        self.pending, self.dot_out = None, False
+        if code == 250:
+            self.outcomes[pending.index] = _reply(code, text)
+            self.transport._accepted()
+            return
+        if code == 421:
+            self.smtp.close()
+        self._refused(pending, self.transport._refusal(code, text, "data"))
+
+    def _rset_reply(self) -> None:
+        code, _text = self.smtp.getreply()
+        if code == 421:
+            self.smtp.close()
+            raise smtplib.SMTPServerDisconnected("the server closed the connection after RSET")
+
+    def _envelope_replies(self, envelope: _Envelope) -> None:
+        """Read MAIL, RCPT and DATA's replies: DATA accepted makes ``envelope`` pending."""
+        code, text = self.smtp.getreply()
+        if code != 250:  # MAIL: this message refused, and the rest of the batch not sent
+            stuck = self._abandon(due=2, closed=code == 421)
+            error = self.transport._sender_refusal(code, text)
+            self._refused(envelope, error)
+            self._drop_rest(error)
+            if stuck:
+                self._close_stuck()
+            return
+        code, text = self.smtp.getreply()
+        if code not in (250, 251):  # RCPT: this message alone is refused
+            stuck = self._abandon(due=1, closed=code == 421)
+            self._refused(envelope, self.transport._refusal(code, text, "rcpt"))
+            if stuck:
+                self._close_stuck()
+            return
+        code, text = self.smtp.getreply()
+        if code != 354:  # DATA refused: this message alone, as ``send`` (which RSETs)
+            if code == 421:
+                self.smtp.close()
+            else:
+                self.rset = True
+            self._refused(envelope, self.transport._refusal(code, text, "data"))
+            return
+        self.pending = envelope
+
+    def _abandon(self, due: int, closed: bool) -> bool:
+        """After a refused MAIL or RCPT: read the ``due`` replies still owed (the server
+        refuses the commands sent ahead); the RSET goes out with the next round. True when
+        the DATA sent ahead was answered 354 all the same: no RSET can end that."""
+        if closed:  # 421: the server hung up
+            self.smtp.close()
+            return False
+        code = 0
+        for _ in range(due):
+            code, _text = self.smtp.getreply()
+            if code == 421:
+                self.smtp.close()
+                return False
+        self.rset = code != 354
+        return code == 354
+
+    def _close_stuck(self) -> None:
+        """The server waits for a message after a refused envelope: close the connection
+        (the next message connects again); the rest of the batch is not sent."""
+        if self._alive:
+            self.transport._drop()
+        reason = "сервер ждал текст письма после отказа в конверте, соединение закрыто."
+        self._drop_rest(DeliveryError(reason), reason)
+
+    def _refused(self, envelope: _Envelope, error: DeliveryError) -> None:
+        """``envelope``'s outcome; a refusal that ends the batch leaves the rest unsent."""
+        self.outcomes[envelope.index] = error
+        slowed = self.transport._slow_downs > self.slow_downs
+        self.slow_downs = self.transport._slow_downs
+        if self._alive and not (error.fatal or error.quota or slowed):
+            return
+        if not self._alive and self.transport._smtp is self.smtp:
+            self.transport._drop()  # smtplib closed it (a 421 among the replies)
+        reason = ""
+        if not self._alive and not (error.connection or error.fatal or error.quota):
+            reason = failure(FailureKind.DISCONNECTED, self.transport.settings).message
+        self._drop_rest(error, reason)
+
+    def _drop_rest(self, cause: DeliveryError, reason: str = "") -> None:
+        """The messages not yet sent stay unsent, with ``cause`` as their reason."""
+        self.unsent = self.unsent or self.transport._not_sent(cause, reason)
+        for envelope in self.todo:
+            self.outcomes[envelope.index] = self.unsent
+        self.todo.clear()
+        if not self._alive:
+            self.rset = False
+
+    def _unsent_for_lost(self) -> DeliveryError:
+        problem = failure(FailureKind.DISCONNECTED, self.transport.settings)
+        return self.transport._not_sent(DeliveryError(problem.message))
+
+    def _lost(self, error: BaseException) -> None:
+        """The connection failed: a message whose content went out with no answer yet is
+        uncertain; the others not yet answered are sent again later."""
+        lost = self.transport._lost(explain(error, self.transport.settings))
+        pending = self.pending
+        if pending is not None and self.dot_out and self.outcomes[pending.index] is None:
+            self.outcomes[pending.index] = DeliveryError(
+                f"{MAYBE_DELIVERED} {lost.reply}", uncertain=True, connection=True
+            )
+        rest = self.transport._not_sent(lost)
+        self.outcomes = [rest if outcome is None else outcome for outcome in self.outcomes]
+        self.todo.clear()
+        self.pending, self.dot_out, self.rset = None, False, False
+
+
+def _flattened(
+    smtp: smtplib.SMTP, message: object, sender: str, recipients: list[str]
+) -> tuple[str, list[str], bytes, tuple[str, ...]]:
+    """What ``smtp.send_message`` hands to ``sendmail``: the envelope, the bytes as its
+    generator writes them and the options (SMTPUTF8, BODY=8BITMIME); nothing is sent."""
+    handed: list[tuple[str, list[str], bytes, tuple[str, ...]]] = []
+
+    def keep(
+        from_addr: str,
+        to_addrs: list[str],
+        msg: bytes,
+        mail_options: tuple[str, ...] = (),
+        rcpt_options: tuple[str, ...] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        handed.append((from_addr, list(to_addrs), msg, tuple(mail_options)))
+        return {}
+
+    smtp.sendmail = keep  # type: ignore[method-assign]
+    try:
+        smtp.send_message(message, sender, recipients)  # type: ignore[arg-type]
+    finally:
+        vars(smtp).pop("sendmail", None)
+    return handed[0]
