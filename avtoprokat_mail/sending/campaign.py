@@ -628,9 +628,7 @@ class Campaign:
                     self._raise_recorded()
                     continue
                 self._checkpoint(conn)
-                lane = self._free_lane(conn, build)
-                if lane is not None and self._queue:
-                    self._dispatch(conn, lane, build)
+                self._dispatch(conn, self._free_lane(conn, build), build)
         except _Stop:
             self._drain(conn)
             raise
@@ -661,7 +659,7 @@ class Campaign:
             conn.execute("COMMIT")
 
     # --- handing over ---
-    def _free_lane(self, conn, build) -> Lane | None:
+    def _free_lane(self, conn, build) -> Lane:
         """The first free lane; while none is, prepare the next message and await an outcome."""
         while True:
             self._raise_recorded()
