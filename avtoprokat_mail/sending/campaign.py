@@ -15,7 +15,6 @@ pending recipient matches, so a recipient another run took over is never sent by
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import queue
@@ -488,8 +487,6 @@ class Campaign:
         self.connections = max(1, connections)
         self._speed = SendingClock(clock.monotonic)
         self._lanes: list[Lane] = []
-        self._last_mailbox: Mailbox | None = None
-        self._journal = None  # the run's database connection while it sends
 
     # --- control, from any thread ---
     def pause(self) -> None:
@@ -607,7 +604,6 @@ class Campaign:
         limit counts it at once; its outcome is journaled in the same transaction as the next
         claim (one commit a message), and always before any wait.
         """
-        self._journal = conn
         self._queue = deque(_Waiting(d) for d in pending)
         self._finished: queue.SimpleQueue[Job] = queue.SimpleQueue()
         count = self._lane_count()
@@ -617,7 +613,6 @@ class Campaign:
         self._failures_in_a_row = 0
         self._stop: _Stop | None = None
         self._defect: BaseException | None = None
-        self._prebuilt: tuple[int, Mailbox, object] | None = None
         try:
             while True:
                 self._settle_finished(conn)
@@ -628,7 +623,7 @@ class Campaign:
                     self._raise_recorded()
                     continue
                 self._checkpoint(conn)
-                self._dispatch(conn, self._free_lane(conn, build), build)
+                self._dispatch(conn, self._free_lane(conn), build)
         except _Stop:
             self._drain(conn)
             raise
@@ -659,28 +654,14 @@ class Campaign:
             conn.execute("COMMIT")
 
     # --- handing over ---
-    def _free_lane(self, conn, build) -> Lane:
-        """The first free lane; while none is, prepare the next message and await an outcome."""
+    def _free_lane(self, conn) -> Lane:
+        """The first free lane; while none is, await an outcome."""
         while True:
             self._raise_recorded()
             for lane in self._lanes:
                 if lane.free:
                     return lane
-            self._prebuild(build)
             self._settle_next(conn)
-
-    def _prebuild(self, build) -> None:
-        """Build the next message while the servers answer (it is checked again when sent)."""
-        if not self._queue or self._last_mailbox is None or self._last_mailbox.out:
-            return
-        delivery = self._queue[0].delivery
-        if self._prebuilt is None or self._prebuilt[0] != delivery.position:
-            with contextlib.suppress(Exception):  # a failure shows when it is built for real
-                self._prebuilt = (
-                    delivery.position,
-                    self._last_mailbox,
-                    build(delivery, self._last_mailbox),
-                )
 
     def _dispatch(self, conn, lane: Lane, build) -> None:
         """Claim the next message(s) and give them to ``lane``."""
@@ -688,15 +669,15 @@ class Campaign:
         if due > time.monotonic():  # a retry: the server asked for time, the run gives it
             self._drain(conn)
             self._raise_recorded()
-            self._wait(due - time.monotonic())
+            self._wait(conn, due - time.monotonic())
             self._checkpoint(conn)
         mailbox = self._choose_mailbox(conn)
-        self._wait_for_rate(mailbox)
+        self._wait_for_rate(conn, mailbox)
         transport = lane.transport(mailbox)
-        self._wait(transport.ready_in())  # before the claim: a cancel sends nothing
+        self._wait(conn, transport.ready_in())  # before the claim: a cancel sends nothing
         batch = self._take_batch(conn, mailbox, transport)
         self._report(conn, RunStatus.RUNNING, current=batch[0].delivery.recipient)
-        items = [(w.delivery, self._payload(build, w.delivery, mailbox)) for w in batch]
+        items = [(w.delivery, self._build(build, w.delivery, mailbox)) for w in batch]
         self._begin(conn)
         claimed = [
             (waiting, item)
@@ -710,7 +691,6 @@ class Campaign:
         if not claimed:
             return
         mailbox.last_send = time.monotonic() + (len(claimed) - 1) * mailbox.interval
-        self._last_mailbox = mailbox
         lane.start(Job(mailbox, [item for _w, item in claimed],
                        [w.attempt for w, _item in claimed], lane))  # fmt: skip
 
@@ -734,12 +714,6 @@ class Campaign:
                 break
             batch.append(self._queue.popleft())
         return batch
-
-    def _payload(self, build, delivery: Delivery, mailbox: Mailbox) -> object:
-        prebuilt, self._prebuilt = self._prebuilt, None
-        if prebuilt is not None and prebuilt[0] == delivery.position and prebuilt[1] is mailbox:
-            return prebuilt[2]
-        return self._build(build, delivery, mailbox)
 
     def _claim(self, conn, waiting: _Waiting, mailbox: Mailbox, payload: object) -> bool:
         return run_store.claim(
@@ -932,16 +906,15 @@ class Campaign:
                     raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
         run_store.set_status(conn, self.run_id, RunStatus.RUNNING)
 
-    def _wait_for_rate(self, mailbox: Mailbox) -> None:
+    def _wait_for_rate(self, conn, mailbox: Mailbox) -> None:
         if mailbox.interval and mailbox.last_send:
-            self._wait(mailbox.last_send + mailbox.interval - time.monotonic())
+            self._wait(conn, mailbox.last_send + mailbox.interval - time.monotonic())
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, conn, seconds: float) -> None:
         """Wait, waking at once for a cancel; what is journaled is committed first."""
         if seconds <= 0:
             return
-        if self._journal is not None:
-            self._commit(self._journal)
+        self._commit(conn)
         if self._cancelled.wait(seconds):
             raise _Stop(RunStatus.CANCELLED, "Рассылка отменена пользователем.")
 
