@@ -469,7 +469,6 @@ def drive_progress_window(root, setup: Setup, run_id: int, port: int, gui: GuiRu
     config = settings(port)
     sending = SendingSetup(
         SmtpTransport(config, None), SENDER, 0, connections=gui.connections,
-        connect=lambda: SmtpTransport(config, None),
     )  # fmt: skip
     prepared = PreparedRun(run_id, sending, lock, setup.database)
     mailer = Mailer(conn, PasswordStore())

@@ -233,7 +233,7 @@ def with_campaign(port: int, setup, connections: int) -> float:
     run_id = setup.new_run()
     engine = Campaign(
         setup.database, run_id, SmtpTransport(config, None), sender=FROM,
-        connections=connections, connect=lambda: SmtpTransport(config, None),
+        connections=connections,
     )  # fmt: skip
     start = time.perf_counter()
     final = engine.run()

@@ -72,10 +72,7 @@ def engine(database: Path, run_id: int, port: int, server: SmtpServer, **options
     settings = server.settings(Security.STARTTLS, auth=True, timeout=5)
     settings.port = port
     options.setdefault("retry_delays", (0.05, 0.05, 0.05))
-    return Campaign(
-        database, run_id, SmtpTransport(settings, PASSWORD), mailbox=MAILBOX,
-        connect=lambda: SmtpTransport(settings, PASSWORD), **options,
-    )  # fmt: skip
+    return Campaign(database, run_id, SmtpTransport(settings, PASSWORD), mailbox=MAILBOX, **options)
 
 
 def journal_counts(db: sqlite3.Connection, run_id: int) -> Counter[DeliveryStatus]:
@@ -184,7 +181,7 @@ def test_a_lost_answer_makes_only_that_message_uncertain(
 
     final = Campaign(
         database, run_id, SmtpTransport(settings, PASSWORD), mailbox=MAILBOX, connections=4,
-        connect=lambda: SmtpTransport(settings, PASSWORD), retry_delays=(0.05,),
+        retry_delays=(0.05,),
     ).run()  # fmt: skip
 
     assert (final.status, final.sent, final.uncertain) == (RunStatus.FINISHED, 11, 1)

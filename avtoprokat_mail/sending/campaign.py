@@ -37,7 +37,7 @@ from avtoprokat_mail.model import (
 )
 from avtoprokat_mail.placeholders import fields_without_default, lacking
 from avtoprokat_mail.sending.clock import SYSTEM_CLOCK, Clock
-from avtoprokat_mail.sending.lanes import Job, Lane, batch_size
+from avtoprokat_mail.sending.lanes import Job, Lane, batch_size, opens_more
 from avtoprokat_mail.sending.message import (
     Attachment,
     EmailFactory,
@@ -433,9 +433,6 @@ class Mailbox:
     per_minute: int = 0
     out: str = ""  # why this mailbox was left out of the run ("" while it is usable)
     last_send: float = 0.0  # when its last message went to a connection (time.monotonic)
-    # Opens one more connection like ``transport``, for a run with parallel connections;
-    # None: this mailbox has one connection only (a folder, an SMS gateway).
-    connect: Callable[[], Transport] | None = None
 
     @property
     def interval(self) -> float:
@@ -467,12 +464,11 @@ class Campaign:
         clock: Clock = SYSTEM_CLOCK,
         more_mailboxes: Sequence[Mailbox] = (),
         connections: int = 1,
-        connect: Callable[[], Transport] | None = None,
     ) -> None:
         self.database = Path(database)
         self.run_id = run_id
         self.mailboxes = [
-            Mailbox(transport, sender, mailbox, daily_limit, per_minute, connect=connect),
+            Mailbox(transport, sender, mailbox, daily_limit, per_minute),
             *more_mailboxes,
         ]
         self.on_progress = on_progress
@@ -592,7 +588,7 @@ class Campaign:
 
     def _lane_count(self) -> int:
         """Parallel connections: as many as set, when every mailbox can open more than one."""
-        if self.connections > 1 and all(m.connect is not None for m in self.mailboxes):
+        if self.connections > 1 and all(opens_more(m.transport) for m in self.mailboxes):
             return self.connections
         return 1
 

@@ -46,6 +46,12 @@ class Job:
     defect: BaseException | None = None
 
 
+def opens_more(transport: Transport) -> bool:
+    """Whether ``transport`` can open another connection like itself (``another()``): an SMTP
+    server can be sent to over several; a folder or an SMS gateway is used over one."""
+    return callable(getattr(transport, "another", None))
+
+
 def batch_size(transport: Transport) -> int:
     """How many messages ``transport`` takes in one handover (``send_batch``); 1 without it."""
     return max(1, int(getattr(transport, "batch_size", 1)))
@@ -55,8 +61,8 @@ class Lane:
     """One connection of the run: a thread sending the jobs it is given, one at a time (or,
     ``inline``, the run's own thread: a run with one connection gains nothing from another).
 
-    Lane 0 uses each mailbox's own transport; any other lane opens its own copy
-    (``Mailbox.connect``) at its first message through that mailbox.
+    Lane 0 uses each mailbox's own transport; any other lane opens its own (the transport's
+    ``another()``) at its first message through that mailbox.
     """
 
     def __init__(
@@ -82,11 +88,12 @@ class Lane:
 
     def transport(self, mailbox: Mailbox) -> Transport:
         """This lane's connection through ``mailbox`` (made, not yet opened, on first use)."""
-        if self.index == 0 or mailbox.connect is None:
+        if self.index == 0:
             return mailbox.transport
         found = self._transports.get(id(mailbox))
         if found is None:
-            found = self._transports[id(mailbox)] = mailbox.connect()
+            another: Callable[[], Transport] = mailbox.transport.another  # type: ignore[attr-defined]
+            found = self._transports[id(mailbox)] = another()
         return found
 
     def start(self, job: Job) -> None:

@@ -99,7 +99,7 @@ class PreparedRun:
             per_minute=setup.per_minute, on_progress=on_progress, retry_delays=retry_delays,
             lock=self.lock, mailbox=setup.mailbox, daily_limit=setup.daily_limit,
             wait_for_limit=wait_for_limit, clock=clock, more_mailboxes=setup.more_mailboxes,
-            connections=setup.connections, connect=setup.connect,
+            connections=setup.connections,
         )  # fmt: skip
 
     def abandon(self) -> None:

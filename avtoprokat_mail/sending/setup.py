@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING
 
 from avtoprokat_mail.credentials import (
@@ -68,7 +67,6 @@ class SendingSetup:
     daily_limit: int = 0
     more_mailboxes: list[Mailbox] = field(default_factory=list)  # beyond the main one
     connections: int = 1  # SMTP connections at once (each mailbox opens more on demand)
-    connect: Callable[[], Transport] | None = None  # one more connection of the main mailbox
 
 
 def prepare(
@@ -109,7 +107,6 @@ def prepare(
         SmtpTransport(settings, password), sender, settings.per_minute,
         mailbox=settings.sender_address.casefold(), daily_limit=settings.daily_limit,
         more_mailboxes=_more_mailboxes(conn, passwords), connections=settings.connections,
-        connect=partial(SmtpTransport, settings, password),
     )  # fmt: skip
 
 
@@ -125,7 +122,6 @@ def _more_mailboxes(conn: sqlite3.Connection, passwords: PasswordStore) -> list[
         mailbox = Mailbox(
             SmtpTransport(settings, password), configured_sender(settings),
             settings.sender_address.casefold(), settings.daily_limit, settings.per_minute,
-            connect=partial(SmtpTransport, settings, password),
         )  # fmt: skip
         if settings.auth and not password:
             mailbox.out = f"не задан пароль для {settings.user} на {settings.host}"

@@ -574,6 +574,10 @@ class SmtpTransport:
     def open(self) -> None:
         self._connect()
 
+    def another(self) -> SmtpTransport:
+        """One more connection like this one (not yet open), for a run's parallel connections."""
+        return SmtpTransport(self.settings, self._password, context=self._context)
+
     def _connect(self) -> smtplib.SMTP:
         try:
             self._smtp = connect(self.settings, self._password, context=self._context)

@@ -54,6 +54,9 @@ class Transport(Protocol):
     def close(self) -> None:
         """Let go of the connection; safe to call twice, and after a failure."""
 
+    # Optional: ``another() -> Transport`` opens one more connection like this one, so that a
+    # run may send over several at once (SmtpTransport); a transport without it is used alone.
+
 
 class BatchTransport(Transport, Protocol):
     """A transport that takes several messages in one handover (an SMS gateway's batch request).
