@@ -18,7 +18,6 @@ from avtoprokat_mail.sending.sms.gateway import (
     GatewayFailure,
     Sent,
     SmsGateway,
-    split_batches,
 )
 from avtoprokat_mail.sending.sms.providers import gateway_for
 from avtoprokat_mail.sending.sms.transport import SmsTransport
@@ -112,25 +111,6 @@ def test_texts_arrive_intact(fake: FakeGateway, account: tuple) -> None:
     else:  # one list line per message, and each number's own outcome asked for
         assert len(request.form["list"].split("\n")) == len(messages)
         assert (request.form["op"], request.form["charset"]) == ("1", "utf-8")
-
-
-@PROVIDERS
-def test_a_long_list_is_cut_into_requests_of_a_hundred(fake: FakeGateway, account: tuple) -> None:
-    messages = [(phone, f"Здравствуйте, клиент № {n}") for n, phone in enumerate(phones(250))]
-    batches = split_batches(messages)
-    assert [len(batch) for batch in batches] == [SEND_BATCH, SEND_BATCH, 50]
-
-    sms = gateway(fake, account)
-    results = [result for batch in batches for result in sms.send_many(batch)]
-
-    assert fake.send_requests == 3
-    assert all(isinstance(result, Sent) for result in results)
-    assert fake.sent == [(phone, text, SENDER) for phone, text in messages]
-
-
-def test_a_repeated_number_starts_another_request() -> None:
-    messages = [(GOOD, "1"), (OTHER, "2"), (GOOD, "3"), (OTHER, "4")]
-    assert split_batches(messages) == [messages[:2], messages[2:]]
 
 
 @PROVIDERS

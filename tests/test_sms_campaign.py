@@ -84,6 +84,20 @@ def run(db, data_folder: Path, run_id: int, **options) -> object:
     return campaign.run()
 
 
+def test_a_long_run_goes_in_requests_of_a_hundred(ready, data_folder, fake) -> None:
+    more = [Client(surname=f"Клиент{i}", mobile=mobile(i), marked=True) for i in range(COUNT, 250)]
+    client_store.add_clients(ready, more)
+    run_id = start(ready)
+
+    final = run(ready, data_folder, run_id)
+
+    assert (final.status, final.sent) == (RunStatus.FINISHED, 250)
+    assert fake.send_requests == 3  # 100 + 100 + 50 personal texts
+    assert sorted(phone for phone, _text, _sender in fake.sent) == sorted(
+        mobile(i) for i in range(250)
+    )
+
+
 def test_plan_skips_with_reasons_and_counts_parts(ready) -> None:
     plan = plan_run(ready, template_store.list_templates(ready)[0])
     assert len(plan.recipients) == COUNT

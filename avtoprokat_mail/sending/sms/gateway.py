@@ -227,7 +227,7 @@ class SmsGateway(ABC):
 
         At most :data:`SEND_BATCH` messages, each to a different number (ValueError otherwise:
         the gateways answer per number, so two texts to one number could not be told apart;
-        :func:`split_batches` cuts a longer list). Result i is :class:`Sent` when the gateway
+        a run never has one number twice). Result i is :class:`Sent` when the gateway
         accepted message i, or the :class:`GatewayFailure` of that message alone (BAD_NUMBER
         naming its number, or ``uncertain`` when the answer says nothing readable about it).
         A failure of the whole request raises GatewayFailure, as :meth:`send` does; then
@@ -478,26 +478,6 @@ class SmsGateway(ABC):
             f"{where}нет связи с сервером {self.host} ({detail}). Проверьте подключение к "
             "интернету.",
         )
-
-
-def split_batches(
-    messages: Sequence[tuple[str, str]], size: int = SEND_BATCH
-) -> list[list[tuple[str, str]]]:
-    """``messages`` cut, in order, into requests for :meth:`SmsGateway.send_many`.
-
-    Each has at most ``size`` messages and never two to the same number (a repeated number
-    starts the next request).
-    """
-    batches: list[list[tuple[str, str]]] = []
-    seen: set[str] = set()
-    for phone, text in messages:
-        number = gateway_number(phone) or phone
-        if not batches or len(batches[-1]) >= size or number in seen:
-            batches.append([])
-            seen = set()
-        batches[-1].append((phone, text))
-        seen.add(number)
-    return batches
 
 
 def parse_amount(value: object) -> Decimal | None:
