@@ -67,10 +67,12 @@ def new_run(db: sqlite3.Connection, count: int) -> int:
     return start_run(db, plan_run(db, add_template(db)), Route.direct(Channel.EMAIL))
 
 
-def engine(database: Path, run_id: int, port: int, server: SmtpServer, **options) -> Campaign:
-    """A Campaign through ``connections`` real connections to ``port`` (the server or a proxy)."""
-    settings = server.settings(Security.STARTTLS, auth=True, timeout=5)
-    settings.port = port
+def engine(
+    database: Path, run_id: int, server: SmtpServer, *, port: int = 0, **options
+) -> Campaign:
+    """A Campaign through ``connections`` real connections to ``server`` (or to a proxy in
+    front of it on ``port``)."""
+    settings = server.settings(Security.STARTTLS, auth=True, timeout=5, port=port or server.port)
     options.setdefault("retry_delays", (0.05, 0.05, 0.05))
     return Campaign(database, run_id, SmtpTransport(settings, PASSWORD), mailbox=MAILBOX, **options)
 
@@ -86,7 +88,7 @@ def test_four_connections_send_everyone_exactly_once_at_the_same_time(
     server = faulty_server(handler)
     run_id = new_run(db, 40)
 
-    final = engine(database, run_id, server.port, server, connections=4).run()
+    final = engine(database, run_id, server, connections=4).run()
 
     assert (final.status, final.sent, final.pending) == (RunStatus.FINISHED, 40, 0)
     assert per_recipient(handler.envelopes) == {address(n): 1 for n in range(1, 41)}
@@ -104,7 +106,7 @@ def test_one_connection_is_the_default(
     server = faulty_server(handler)
     run_id = new_run(db, 6)
 
-    final = engine(database, run_id, server.port, server).run()
+    final = engine(database, run_id, server).run()
 
     assert final.sent == 6 and len(handler.sessions) == 1 and handler.most_at_once == 1
 
@@ -117,7 +119,7 @@ def test_the_daily_limit_holds_exactly_across_four_connections(
     run_id = new_run(db, 30)
 
     final = engine(
-        database, run_id, server.port, server, connections=4, daily_limit=7,
+        database, run_id, server, connections=4, daily_limit=7,
         clock=MovingClock(), wait_for_limit=False,
     ).run()  # fmt: skip
 
@@ -136,7 +138,7 @@ def test_the_per_minute_limit_holds_across_four_connections(
     server = faulty_server(handler)
     run_id = new_run(db, 8)
 
-    final = engine(database, run_id, server.port, server, connections=4, per_minute=600).run()
+    final = engine(database, run_id, server, connections=4, per_minute=600).run()
 
     assert final.sent == 8
     arrivals = sorted(handler.arrivals)
@@ -155,9 +157,7 @@ def test_a_refused_recipient_fails_alone_and_the_counts_match_the_journal(
     run_id = new_run(db, 20)
     reports: list[Progress] = []
 
-    final = engine(
-        database, run_id, server.port, server, connections=4, on_progress=reports.append
-    ).run()
+    final = engine(database, run_id, server, connections=4, on_progress=reports.append).run()
 
     assert (final.status, final.sent, final.failed) == (RunStatus.FINISHED, 19, 1)
     entries = {d.recipient: d for d in run_store.deliveries(db, run_id)}
@@ -195,7 +195,7 @@ def test_cancel_with_four_connections_leaves_nothing_in_sending(
     handler = CountingHandler(delay=0.05)
     server = faulty_server(handler)
     run_id = new_run(db, 60)
-    job = engine(database, run_id, server.port, server, connections=4)
+    job = engine(database, run_id, server, connections=4)
     final: list[Progress] = []
     worker = threading.Thread(target=lambda: final.append(job.run()))
     worker.start()
@@ -273,7 +273,7 @@ def test_connections_the_server_refuses_are_left_out_and_the_run_goes_on(
     proxy = ConnectionLimit(server.port, limit=2)
     run_id = new_run(db, 24)
     try:
-        final = engine(database, run_id, proxy.port, server, connections=4).run()
+        final = engine(database, run_id, server, port=proxy.port, connections=4).run()
     finally:
         proxy.stop()
 
