@@ -169,6 +169,7 @@ def test_a_refused_recipient_fails_alone_and_the_counts_match_the_journal(
         {DeliveryStatus.SENT: 19, DeliveryStatus.FAILED: 1}
     )
     assert all(r.done <= r.total for r in reports)
+    assert any(r.current.endswith(" и ещё 3") for r in reports)  # four on their way at once
 
 
 def test_a_lost_answer_makes_only_that_message_uncertain(

@@ -328,3 +328,39 @@ def test_an_interrupted_run_is_offered_on_start_and_resumed_without_duplicates(s
     assert len(rcpts) == MARKED - 3 and len(set(rcpts)) == len(rcpts)
     assert deliveries[2].recipient not in rcpts  # the uncertain one is not resent
     assert offer_unfinished_runs(session.window) == []  # nothing left to offer
+
+
+def test_four_connections_from_the_window_pause_together_and_end_exact(session):
+    set_setting(session.conn, "email.connections", "4")
+    at_once, most = [0], [0]
+    original = session.server.handler.handle_DATA
+
+    async def slow(*args):
+        at_once[0] += 1
+        most[0] = max(most[0], at_once[0])
+        try:
+            await asyncio.sleep(0.1)
+            return await original(*args)
+        finally:
+            at_once[0] -= 1
+
+    session.server.handler.handle_DATA = slow
+    press_start(session).start_button.invoke()
+    pump(session.root)
+    (window,) = toplevels_of(session.root, ProgressWindow)
+    window.pause_button.invoke()
+    pump(session.root, 0.6)  # the messages in flight on every connection finish, then nothing
+    held = len(session.server.handler.envelopes)
+    pump(session.root, 0.5)
+    assert len(session.server.handler.envelopes) == held < MARKED
+    assert run_store.get_run(session.conn, window.run_id).status is RunStatus.PAUSED
+    counts = run_store.status_counts(session.conn, window.run_id)
+    assert DeliveryStatus.SENDING not in counts  # nothing left half-way while paused
+    window.pause_button.invoke()
+    wait_until_ended(window)
+
+    assert window.final.status is RunStatus.FINISHED
+    assert window.labels["sent"].cget("text") == f"{MARKED} из {MARKED}"
+    received = sorted(e.rcpt_tos[0] for e in session.server.handler.envelopes)
+    assert received == sorted(f"client{i}@avtoprokat-test.ru" for i in range(MARKED))
+    assert most[0] > 1  # messages went out over several connections at once

@@ -672,7 +672,7 @@ class Campaign:
         transport = lane.transport(mailbox)
         self._wait(conn, transport.ready_in())  # before the claim: a cancel sends nothing
         batch = self._take_batch(conn, mailbox, transport)
-        self._report(conn, RunStatus.RUNNING, current=batch[0].delivery.recipient)
+        self._report(conn, RunStatus.RUNNING, current=self._current(batch))
         items = [(w.delivery, self._build(build, w.delivery, mailbox)) for w in batch]
         self._begin(conn)
         claimed = [
@@ -689,6 +689,13 @@ class Campaign:
         mailbox.last_send = time.monotonic() + (len(claimed) - 1) * mailbox.interval
         lane.start(Job(mailbox, [item for _w, item in claimed],
                        [w.attempt for w, _item in claimed], lane))  # fmt: skip
+
+    def _current(self, batch: list[_Waiting]) -> str:
+        """«Сейчас»: the recipient handed over now, and how many more are on their way with it
+        (the rest of a batch, the other connections' messages)."""
+        others = len(batch) - 1 + sum(len(lane.job.items) for lane in self._lanes if lane.job)
+        first = batch[0].delivery.recipient
+        return f"{first} и ещё {others}" if others else first
 
     def _take_batch(self, conn, mailbox: Mailbox, transport: Transport) -> list[_Waiting]:
         """The next message, or as many as the transport takes at once (SMS), the limits kept.
